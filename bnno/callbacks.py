@@ -1,0 +1,107 @@
+"""Keras callbacks of a training run: checkpointing that skips bad states, metrics log.
+
+Example:
+    >>> callbacks = [MetricsLog("runs/x/metrics.jsonl", first_epoch=0),
+    ...              GoodStateBackup("runs/x/backup")]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import tensorflow as tf
+
+from bnno import optimizers
+
+
+class GoodStateBackup(tf.keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` that stops on a NaN loss and never backs up a NaN state.
+
+    Keras' ``TerminateOnNaN`` stops training, but ``BackupAndRestore`` would still save
+    the broken weights at the end of that epoch; here the last good checkpoint stays.
+    The checkpoint is kept after training so a finished run can be evaluated and resumed
+    with more epochs.
+
+    Example:
+        >>> backup = GoodStateBackup("runs/x/backup")  # doctest: +SKIP
+    """
+
+    def __init__(self, backup_dir: str):
+        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
+        self.nan_at: tuple[int, int] | None = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        super().on_epoch_begin(epoch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.nan_at = (self._epoch, batch)
+            self.model.stop_training = True
+        super().on_train_batch_end(batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.nan_at is None:
+            super().on_epoch_end(epoch, logs)
+
+
+class MetricsLog(tf.keras.callbacks.Callback):
+    """Append one JSON line per completed epoch: metrics, seconds, step and hyperparams.
+
+    Rows of epochs at or after ``first_epoch`` (left by an interrupted run) are dropped
+    at the start, so a resumed run's file has every epoch exactly once. The current
+    learning rate and Bop's gamma/threshold are added to ``logs`` so TensorBoard shows
+    them too (keep this callback before ``TensorBoard``).
+
+    Example:
+        >>> log = MetricsLog("runs/x/metrics.jsonl", first_epoch=3)  # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | Path, first_epoch: int):
+        super().__init__()
+        self.path = Path(path)
+        self.first_epoch = first_epoch
+        self._start = 0.0
+
+    def on_train_begin(self, logs=None):
+        rows = []
+        if self.path.exists():
+            with open(self.path, encoding="utf-8") as f:
+                rows = [line for line in f if line.strip()]
+            rows = [r for r in rows if json.loads(r)["epoch"] <= self.first_epoch]
+        with open(self.path, "w", encoding="utf-8") as f:
+            f.writelines(rows)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        seconds = time.perf_counter() - self._start
+        # Weights do not change during validation, so its flip ratios are always 0.
+        for key in [k for k in logs if k.startswith("val_flip_ratio/")]:
+            del logs[key]
+        logs.update(self._hyperparams())
+        row = {"epoch": epoch + 1, "seconds": round(seconds, 3)}
+        row["step"] = optimizers.step_count(self.model.optimizer)
+        row.update({k: float(v) for k, v in logs.items()})
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def _hyperparams(self) -> dict[str, float]:
+        """The values the optimizers use at the current step (schedules evaluated)."""
+        opt = self.model.optimizer
+        found = {}
+        for inner in getattr(opt, "optimizers", [opt]):
+            for name in ("learning_rate", "gamma", "threshold"):
+                if name in getattr(inner, "_hyper", {}):
+                    value = inner._get_hyper(name)
+                    if callable(value):
+                        value = value(inner.iterations)
+                    found[name] = float(value)
+        return found

@@ -1,0 +1,198 @@
+"""The ``bnno`` command line. It parses and dispatches; the work is done elsewhere.
+
+TensorFlow is imported only by commands that need it, so ``--help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from bnno.errors import BnnoError
+
+_DATA_DIR = click.option(
+    "--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
+    help="tfds data dir (default: $TFDS_DATA_DIR or ~/tensorflow_datasets).",
+)
+_MANUAL_DIR = click.option(
+    "--manual-dir", type=click.Path(file_okay=False),
+    help="Folder with manually downloaded dataset archives (tfds manual_dir).",
+)
+_HPARAMS = click.option(
+    "--hparams", "overrides", default="", metavar="KEY=VALUE,...",
+    help="Override keys of the set, e.g. threshold=1e-6,gamma=1e-3 or gamma.decay_rate=0.5.",
+)
+_HPARAMS_SET = click.option(
+    "--hparams-set", default="default", show_default=True,
+    help="Named recipe from hparams/<model>.json (see `bnno hparams list`).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="bnno")
+def cli() -> None:
+    """Train, inspect and ship binary neural networks (TensorFlow + Larq)."""
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--dataset", required=True, help="Dataset name, e.g. cifar10 or mnist.")
+@click.option("--preprocess-fn", default="default", show_default=True,
+              help="default (scale to [-1, 1]) or resize_and_flip (pad, crop, flip).")
+@_HPARAMS_SET
+@_HPARAMS
+@click.option("--output-dir", type=click.Path(),
+              help="Run directory; the same one resumes a run. Default: a new runs/... dir.")
+@_DATA_DIR
+@_MANUAL_DIR
+@click.option("--seed", type=int, help="Make the run deterministic on CPU.")
+@click.option("--steps-per-epoch", type=int, help="Limit an epoch to this many batches.")
+@click.option("--validation-steps", type=int, help="Limit validation to this many batches.")
+@click.option("--tensorboard/--no-tensorboard", default=True, show_default=True)
+def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, data_dir,
+          manual_dir, seed, steps_per_epoch, validation_steps, tensorboard) -> None:
+    """Train MODEL on a dataset with an hparam set; resume with the same --output-dir.
+
+    \b
+    bnno train binarynet --dataset cifar10
+    bnno train binarynet --dataset cifar10 --preprocess-fn resize_and_flip \\
+         --hparams-set bop --hparams threshold=1e-6,gamma=1e-3
+    """
+    from bnno.train import TrainingStopped
+    from bnno.train import train as run
+
+    try:
+        path = run(model, dataset, hparams_set, overrides, preprocess_fn, output_dir,
+                   data_dir, manual_dir, seed, steps_per_epoch, validation_steps,
+                   tensorboard)
+    except TrainingStopped as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(1)
+    click.echo(f"Run saved in {path}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--dataset", help="Evaluate on another dataset than the run's.")
+@_DATA_DIR
+@_MANUAL_DIR
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def evaluate(run_dir, dataset, data_dir, manual_dir, as_json) -> None:
+    """Test loss and accuracy of a finished or partial run."""
+    from bnno.train import evaluate as run
+
+    results = run(run_dir, dataset, data_dir, manual_dir, verbose=0 if as_json else 1)
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+        return
+    for key, value in results.items():
+        click.echo(f"{key:>16}: {value:.4f}" if isinstance(value, float) else f"{key:>16}: {value}")
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--dataset", required=True, help="Decides input shape and classes.")
+@_HPARAMS_SET
+@_HPARAMS
+@_DATA_DIR
+@click.option("--json", "as_json", is_flag=True,
+              help="Print exact counts as JSON instead of larq's table.")
+def summary(model, dataset, hparams_set, overrides, data_dir, as_json) -> None:
+    """Larq's summary of MODEL: layers, parameters, binary and float MACs."""
+    from bnno import data
+    from bnno.build import build_model
+    from bnno.summary import profile
+    from bnno.train import plan
+
+    spec = plan(model, dataset, hparams_set, overrides)
+    ds = data.describe(dataset, data_dir)
+    net = build_model(model, spec["hparams"], ds.input_shape, ds.num_classes)
+    if as_json:
+        click.echo(json.dumps(profile(net), indent=2))
+    else:
+        import larq as lq
+
+        lq.models.summary(net)
+
+
+@cli.group("hparams")
+def hparams_group() -> None:
+    """List and show hparam sets."""
+
+
+@hparams_group.command("list")
+@click.argument("model", required=False)
+def hparams_list(model) -> None:
+    """The hparam sets of MODEL (or of every model)."""
+    from bnno import hparams, models
+
+    for name in [model] if model else models.names():
+        models.get(name)
+        click.echo(name)
+        for set_name in hparams.set_names(name):
+            click.echo(f"  {set_name:<14} {hparams.describe(name, set_name)}")
+
+
+@hparams_group.command("show")
+@click.argument("model")
+@click.argument("set_name")
+@_HPARAMS
+def hparams_show(model, set_name, overrides) -> None:
+    """The resolved set SET_NAME of MODEL, with overrides applied, as JSON."""
+    from bnno import hparams, models
+
+    hp = hparams.resolve(model, set_name, overrides, models.hparam_types(model))
+    click.echo(json.dumps(hp, indent=2))
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow and larq with stderr silenced.
+
+    TensorFlow's C++ start-up (CUDA plugin registration on machines without a GPU, absl
+    initialisation) writes lines to stderr that no log level hides; they would bury the
+    one-line errors and the progress bars. Later messages are not affected.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import larq  # noqa: F401
+        import tensorflow
+
+        tensorflow.config.list_physical_devices("GPU")  # device probing logs too
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: bad input gets one line on stderr and exit code 2, no traceback."""
+    args = sys.argv[1:] if argv is None else argv
+    if args and not {"-h", "--help", "--version"} & set(args):
+        _import_tensorflow_quietly()
+    try:
+        cli.main(args=args, prog_name="bnno", standalone_mode=False)
+    except BnnoError as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(2)
+    except click.exceptions.NoArgsIsHelpError as e:
+        click.echo(e.ctx.get_help())
+        sys.exit(0)
+    except click.ClickException as e:
+        click.echo(f"Error: {e.format_message()}", err=True)
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted; run the same command to resume.", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""Hparam sets: named training recipes, stored as data in ``hparams/<model>.json``.
+
+A file maps set names to dicts of hparams. A set may ``extend`` another set of the same
+file and may carry a one-line ``description``. Every key has a type: the trainer's keys
+are listed in ``TRAINER_KEYS``; a model's keys come from its builder's keyword arguments
+(see ``bnno.models``). Values given on the command line are parsed against those types.
+
+Example:
+    >>> from bnno import hparams, models
+    >>> hp = hparams.resolve("binarynet", "bop", "threshold=1e-6,gamma=1e-3",
+    ...                      models.hparam_types("binarynet"))  # doctest: +SKIP
+    >>> hp["gamma"]  # doctest: +SKIP
+    0.001
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from bnno import schedules
+from bnno.errors import BnnoError, choices
+
+RESERVED = ("extends", "description")
+
+
+@dataclass(frozen=True)
+class HType:
+    """The type of one hparam: how to check a stored value and parse a typed one."""
+
+    name: str
+    check: Callable[[str, Any], Any]
+    parse: Callable[[str], Any]
+
+
+def _bad(key: str, kind: str, value: Any) -> BnnoError:
+    return BnnoError(f"hparam '{key}' expects {kind}, got {value!r}")
+
+
+def _check_int(key: str, v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise _bad(key, "a positive integer", v)
+    return v
+
+
+def _check_float(key: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        raise _bad(key, "a non-negative number", v)
+    return float(v)
+
+
+def _check_bool(key: str, v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise _bad(key, "true or false", v)
+    return v
+
+
+def _check_str(key: str, v: Any) -> str:
+    if not isinstance(v, str) or not v:
+        raise _bad(key, "a name", v)
+    return v
+
+
+def _check_optional_str(key: str, v: Any) -> str | None:
+    return None if v is None else _check_str(key, v)
+
+
+def _check_schedule(key: str, v: Any) -> float | dict:
+    v = schedules.validate(key, v)
+    if isinstance(v, float):
+        _check_float(key, v)
+    return v
+
+
+def _parse_number(text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def _parse_bool(text: str) -> Any:
+    return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(
+        text.lower(), text
+    )
+
+
+def _parse_optional_str(text: str) -> str | None:
+    return None if text.lower() in ("none", "null", "") else text
+
+
+INT = HType("a positive integer", _check_int, _parse_number)
+FLOAT = HType("a non-negative number", _check_float, _parse_number)
+BOOL = HType("true or false", _check_bool, _parse_bool)
+STR = HType("a name", _check_str, str)
+OPTIONAL_STR = HType("a name or none", _check_optional_str, _parse_optional_str)
+SCHEDULE = HType("a number or a schedule", _check_schedule, _parse_number)
+
+
+def choice(*names: str) -> HType:
+    """An hparam whose value is one of ``names``."""
+
+    def check(key: str, v: Any) -> str:
+        if v not in names:
+            raise BnnoError(f"hparam '{key}' must be one of: {choices(names)}; got {v!r}")
+        return v
+
+    return HType("one of " + choices(names), check, str)
+
+
+# Keys every model's sets may use; what they mean is documented in README.md.
+TRAINER_KEYS: dict[str, HType] = {
+    "epochs": INT,
+    "batch_size": INT,
+    "optimizer": choice("adam", "bop"),
+    "learning_rate": SCHEDULE,
+    "threshold": SCHEDULE,
+    "gamma": SCHEDULE,
+}
+
+
+def sets_dir() -> Path:
+    """The folder holding the hparam files (installed as ``bnno.hparams_data``)."""
+    try:
+        from importlib.resources import files
+
+        return Path(str(files("bnno.hparams_data")))
+    except ModuleNotFoundError:  # running from a source tree that was never installed
+        return Path(__file__).resolve().parents[1] / "hparams"
+
+
+def load_file(model: str) -> dict[str, dict]:
+    """The raw sets of ``model`` as written in its file (``extends`` not applied)."""
+    path = sets_dir() / f"{model}.json"
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise BnnoError(f"model '{model}' has no hparam file at {path}") from None
+    except json.JSONDecodeError as e:
+        raise BnnoError(f"hparam file {path} is not valid JSON: {e}") from None
+    return data
+
+
+def set_names(model: str) -> list[str]:
+    """Names of the sets defined for ``model``, in file order."""
+    return list(load_file(model))
+
+
+def describe(model: str, name: str) -> str:
+    """The one-line description of a set (empty if it has none)."""
+    return _flatten(load_file(model), model, name).get("description", "")
+
+
+def _flatten(sets: dict[str, dict], model: str, name: str, seen: tuple = ()) -> dict:
+    if name not in sets:
+        raise BnnoError(
+            f"unknown hparam set '{name}' for model '{model}'; choose one of: {choices(sets)}"
+        )
+    if name in seen:
+        raise BnnoError(f"hparam set '{name}' of '{model}' extends itself")
+    own = dict(sets[name])
+    parent = own.pop("extends", None)
+    if parent is None:
+        return own
+    return {**_flatten(sets, model, parent, seen + (name,)), **own}
+
+
+def resolve(
+    model: str, set_name: str, overrides: str | None, types: dict[str, HType]
+) -> dict[str, Any]:
+    """The set ``set_name`` of ``model`` with ``overrides`` applied, every value checked.
+
+    Args:
+        model: model name (the file ``hparams/<model>.json``).
+        set_name: name of a set in that file.
+        overrides: ``"key=value,key2=value2"``; a dotted key such as
+            ``gamma.decay_rate=0.5`` changes one field of a schedule.
+        types: the type of every key the model accepts.
+
+    Raises:
+        BnnoError: unknown set or key, or a value of the wrong type.
+    """
+    flat = _flatten(load_file(model), model, set_name)
+    flat.pop("description", None)
+    resolved = {}
+    for key, value in flat.items():
+        if key not in types:
+            raise BnnoError(
+                f"hparam file for '{model}', set '{set_name}', has unknown key '{key}'; "
+                f"valid keys: {choices(types)}"
+            )
+        resolved[key] = types[key].check(key, value)
+    for key, text in parse_overrides(overrides):
+        _apply(resolved, key, text, types, model, set_name)
+    return resolved
+
+
+def parse_overrides(text: str | None) -> list[tuple[str, str]]:
+    """Split ``"a=1,b=2"`` into ``[("a", "1"), ("b", "2")]``."""
+    pairs = []
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise BnnoError(f"--hparams item '{item}' is not of the form key=value")
+        pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
+def _apply(hp: dict, key: str, text: str, types: dict[str, HType], model: str, set_name: str):
+    base, _, field = key.partition(".")
+    if base not in hp:
+        raise BnnoError(
+            f"unknown hparam '{base}' for set '{set_name}' of '{model}'; "
+            f"valid keys: {choices(hp)}"
+        )
+    if not field:
+        hp[key] = types[key].check(key, types[key].parse(text))
+        return
+    current = hp[base]
+    if not isinstance(current, dict):
+        raise BnnoError(f"hparam '{base}' is not a schedule here, so '{key}' cannot be set")
+    try:
+        typ = schedules.field_type(current["schedule"], field)
+    except KeyError:
+        raise BnnoError(
+            f"schedule '{base}' has no field '{field}'; valid fields: "
+            f"{choices(k for k in current if k != 'schedule')}"
+        ) from None
+    value = _parse_bool(text) if typ is bool else _parse_number(text)
+    hp[base] = types[base].check(base, {**current, field: value})

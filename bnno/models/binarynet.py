@@ -1,0 +1,77 @@
+"""BinaryNet for CIFAR-10 as used by the Bop paper (Helwegen et al., 2019, §5).
+
+VGG-like: six binary 3×3 convolutions (128-128-256-256-512-512 filters at the default
+width) and three binary dense layers, batch norm without scale, no biases, and
+sign-binarized inputs everywhere except the first layer, whose input is the image.
+"""
+
+from __future__ import annotations
+
+import larq as lq
+import tensorflow as tf
+
+from bnno.models import register
+
+
+@register
+def binarynet(
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    *,
+    filters: int = 128,
+    dense_units: int = 1024,
+    kernel_size: int = 3,
+    kernel_quantizer: str | None = "ste_sign",
+    kernel_constraint: str | None = "weight_clip",
+) -> tf.keras.Model:
+    """BinaryNet (Courbariaux et al., 2016) in the Bop paper's CIFAR-10 form.
+
+    Example:
+        >>> model = binarynet((32, 32, 3), 10, filters=16, dense_units=64)  # doctest: +SKIP
+
+    Args:
+        input_shape: image shape (height, width, channels).
+        num_classes: size of the softmax output.
+        filters: filters of the first two convolutions; doubled twice after.
+        dense_units: width of the two hidden dense layers.
+        kernel_size: side of the square convolution kernels.
+        kernel_quantizer: larq quantizer for the kernels (name, config dict or object).
+        kernel_constraint: constraint on the latent kernels, e.g. ``weight_clip``.
+
+    Returns:
+        An uncompiled Keras model ending in a softmax.
+    """
+    binary = dict(
+        kernel_quantizer=kernel_quantizer, kernel_constraint=kernel_constraint, use_bias=False
+    )
+    quantized_input = dict(input_quantizer="ste_sign", **binary)
+
+    def bn() -> tf.keras.layers.Layer:
+        return tf.keras.layers.BatchNormalization(scale=False)
+
+    def pool() -> tf.keras.layers.Layer:
+        return tf.keras.layers.MaxPool2D(pool_size=2, strides=2)
+
+    def conv(n: int) -> tf.keras.layers.Layer:
+        return lq.layers.QuantConv2D(n, kernel_size, padding="same", **quantized_input)
+
+    return tf.keras.Sequential(
+        [
+            tf.keras.Input(input_shape),
+            # The first layer sees the real-valued image; as in the paper's code it uses
+            # "valid" padding.
+            lq.layers.QuantConv2D(filters, kernel_size, **binary),
+            bn(),
+            conv(filters), pool(), bn(),
+            conv(2 * filters), bn(),
+            conv(2 * filters), pool(), bn(),
+            conv(4 * filters), bn(),
+            conv(4 * filters), pool(), bn(),
+            tf.keras.layers.Flatten(),
+            lq.layers.QuantDense(dense_units, **quantized_input), bn(),
+            lq.layers.QuantDense(dense_units, **quantized_input), bn(),
+            lq.layers.QuantDense(num_classes, **quantized_input), bn(),
+            tf.keras.layers.Activation("softmax"),
+        ],
+        name="binarynet",
+    )

@@ -1,0 +1,100 @@
+"""Optimizers from hparams: Bop for binary kernels, Adam for everything else.
+
+With ``optimizer: bop`` the binary kernels carry no quantizer: they hold ±1 themselves,
+are tagged ``NoOp(precision=1)`` so larq's ``Bop`` claims them inside a
+``CaseOptimizer``, and every other variable goes to (legacy) Adam. With
+``optimizer: adam`` the kernels are latent weights binarized by ``kernel_quantizer``.
+Either way larq's ``flip_ratio`` metric is attached to every binary kernel.
+
+Example:
+    >>> hp = {"optimizer": "bop", "threshold": 1e-6, "gamma": 1e-3,
+    ...       "learning_rate": 0.01, "kernel_quantizer": None}
+    >>> opt = build(hp, steps_per_epoch=500)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bnno import schedules
+from bnno.errors import BnnoError
+
+FLIP_RATIO = ["flip_ratio"]
+
+
+def kernel_settings(hp: dict[str, Any]) -> dict[str, Any]:
+    """The ``kernel_quantizer``/``kernel_constraint`` builder arguments for ``hp``.
+
+    Quantizers are passed as config dicts so that every layer builds its own instance
+    (and its own flip-ratio metric).
+    """
+    import larq as lq
+
+    if hp.get("optimizer") == "bop":
+        if hp.get("kernel_quantizer") or hp.get("kernel_constraint"):
+            raise BnnoError(
+                "Bop trains the binary kernels directly; set kernel_quantizer=none and "
+                "kernel_constraint=none"
+            )
+        quantizer = {"class_name": "NoOp", "config": {"precision": 1, "metrics": FLIP_RATIO}}
+        return {"kernel_quantizer": quantizer, "kernel_constraint": None}
+    name = hp.get("kernel_quantizer")
+    if name is None:
+        return {}
+    try:
+        instance = lq.quantizers.get(name)
+    except ValueError:
+        raise BnnoError(
+            f"unknown kernel_quantizer '{name}'; use a larq quantizer name such as "
+            "ste_sign, approx_sign, swish_sign, magnitude_aware_sign"
+        ) from None
+    quantizer = {"class_name": type(instance).__name__, "config": instance.get_config()}
+    if isinstance(instance, lq.quantizers._BaseQuantizer):
+        quantizer["config"]["metrics"] = FLIP_RATIO
+    return {"kernel_quantizer": quantizer}
+
+
+def build(hp: dict[str, Any], steps_per_epoch: int):
+    """The optimizer described by ``hp``; schedules are built with ``steps_per_epoch``."""
+    import larq as lq
+    import tensorflow as tf
+
+    # larq's CaseOptimizer only wraps legacy optimizers; the plain Adam runs use the
+    # same class so both kinds of run keep the same optimizer state layout.
+    adam = tf.keras.optimizers.legacy.Adam(
+        schedules.build(hp["learning_rate"], steps_per_epoch)
+    )
+    if hp["optimizer"] == "adam":
+        return adam
+    bop = lq.optimizers.Bop(
+        threshold=schedules.build(hp["threshold"], steps_per_epoch),
+        gamma=schedules.build(hp["gamma"], steps_per_epoch),
+    )
+    return lq.optimizers.CaseOptimizer(
+        (lq.optimizers.Bop.is_binary_variable, bop), default_optimizer=adam
+    )
+
+
+def step_count(optimizer) -> int:
+    """Optimizer steps taken so far.
+
+    ``CaseOptimizer.iterations`` stays 0 during ``fit``; the wrapped optimizers count the
+    steps, and their counters are what schedules read.
+    """
+    inner = getattr(optimizer, "optimizers", None)
+    return int((inner[0] if inner else optimizer).iterations.numpy())
+
+
+def binary_kernels(model) -> list:
+    """The variables Bop trains: those tagged ``precision == 1``."""
+    import larq as lq
+
+    return [v for v in model.trainable_variables if lq.optimizers.Bop.is_binary_variable(v)]
+
+
+def binarize_kernels(model) -> None:
+    """Set Bop's binary kernels to ±1 (the sign of their initial values, 0 -> +1)."""
+    import larq as lq
+
+    for var in binary_kernels(model):
+        var.assign(lq.math.sign(var))

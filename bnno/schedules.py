@@ -1,0 +1,151 @@
+"""Schedules as data: a number, or a dict naming a Keras ``LearningRateSchedule``.
+
+A schedule is written in an hparam set like this and may drive the learning rate,
+Bop's ``gamma`` or its ``threshold``::
+
+    {"schedule": "exponential_decay", "initial": 1e-4, "decay_steps": 100000,
+     "decay_rate": 0.1, "staircase": true}
+
+Lengths are given in optimizer steps (``decay_steps``, ``boundaries``) or in epochs
+(``decay_epochs``, ``boundary_epochs``); epochs are turned into steps with the run's
+steps per epoch.
+
+Example:
+    >>> sched = build({"schedule": "exponential_decay", "initial": 1e-4,
+    ...                "decay_steps": 10, "decay_rate": 0.1, "staircase": True}, 100)
+    >>> float(sched(10))  # doctest: +SKIP
+    1e-05
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bnno.errors import BnnoError, choices
+
+# For each schedule: its fields with their types and defaults (None = required).
+# A length is either in steps or in epochs; LENGTHS says which pairs stand for one.
+_FIELDS: dict[str, dict[str, tuple[type, Any]]] = {
+    "exponential_decay": {
+        "initial": (float, None),
+        "decay_rate": (float, None),
+        "decay_steps": (int, 0),
+        "decay_epochs": (float, 0.0),
+        "staircase": (bool, False),
+    },
+    "polynomial_decay": {
+        "initial": (float, None),
+        "end": (float, None),
+        "power": (float, 1.0),
+        "decay_steps": (int, 0),
+        "decay_epochs": (float, 0.0),
+    },
+    "cosine_decay": {
+        "initial": (float, None),
+        "alpha": (float, 0.0),
+        "decay_steps": (int, 0),
+        "decay_epochs": (float, 0.0),
+    },
+    "piecewise_constant": {
+        "values": (list, None),
+        "boundaries": (list, []),
+        "boundary_epochs": (list, []),
+    },
+}
+_LENGTHS = {"decay_steps": "decay_epochs", "boundaries": "boundary_epochs"}
+
+KINDS = tuple(_FIELDS)
+
+
+def field_type(kind: str, field: str) -> type:
+    """The type of ``field`` in a schedule of ``kind`` (for parsing overrides)."""
+    return _FIELDS[kind][field][0]
+
+
+def validate(key: str, value: Any) -> float | dict:
+    """Check a schedule value from a set or an override; return it normalised.
+
+    Raises:
+        BnnoError: if the value is neither a number nor a well-formed schedule dict.
+    """
+    if isinstance(value, bool):
+        raise BnnoError(f"hparam '{key}' expects a number or a schedule, got {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, dict):
+        raise BnnoError(f"hparam '{key}' expects a number or a schedule, got {value!r}")
+    kind = value.get("schedule")
+    if kind not in _FIELDS:
+        raise BnnoError(
+            f"hparam '{key}' has unknown schedule {kind!r}; choose one of: {choices(KINDS)}"
+        )
+    fields = _FIELDS[kind]
+    unknown = set(value) - set(fields) - {"schedule"}
+    if unknown:
+        raise BnnoError(
+            f"schedule '{key}' ({kind}) has unknown field(s) {choices(unknown)}; "
+            f"valid fields: {choices(fields)}"
+        )
+    out: dict[str, Any] = {"schedule": kind}
+    for name, (typ, default) in fields.items():
+        if name not in value:
+            if default is None:
+                raise BnnoError(f"schedule '{key}' ({kind}) needs the field '{name}'")
+            continue
+        out[name] = _check_field(key, name, typ, value[name])
+    for steps, epochs in _LENGTHS.items():
+        if steps in fields and bool(out.get(steps)) == bool(out.get(epochs)):
+            raise BnnoError(
+                f"schedule '{key}' ({kind}) needs exactly one of '{steps}' or '{epochs}'"
+            )
+    if kind == "piecewise_constant":
+        n_bounds = len(out.get("boundaries") or out.get("boundary_epochs"))
+        if len(out["values"]) != n_bounds + 1:
+            raise BnnoError(f"schedule '{key}' needs one more value than boundaries")
+    return out
+
+
+def _check_field(key: str, name: str, typ: type, raw: Any) -> Any:
+    if typ is float and isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return float(raw)
+    if typ is list and isinstance(raw, list) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw
+    ):
+        return raw
+    if isinstance(raw, typ) and not (typ is int and isinstance(raw, bool)):
+        return raw
+    raise BnnoError(f"schedule '{key}' field '{name}' expects {typ.__name__}, got {raw!r}")
+
+
+def build(value: float | dict, steps_per_epoch: int):
+    """Turn a validated schedule value into a float or a Keras ``LearningRateSchedule``.
+
+    Args:
+        value: a number (constant) or a schedule dict (see the module docstring).
+        steps_per_epoch: optimizer steps in one epoch, for lengths given in epochs.
+    """
+    if not isinstance(value, dict):
+        return float(value)
+    import tensorflow as tf
+
+    s = tf.keras.optimizers.schedules
+    kind = value["schedule"]
+
+    def steps(field: str) -> int:
+        return int(value.get(field) or round(value[_LENGTHS[field]] * steps_per_epoch))
+
+    if kind == "exponential_decay":
+        return s.ExponentialDecay(
+            value["initial"], steps("decay_steps"), value["decay_rate"],
+            staircase=value.get("staircase", False),
+        )
+    if kind == "polynomial_decay":
+        return s.PolynomialDecay(
+            value["initial"], steps("decay_steps"), value["end"], power=value.get("power", 1.0)
+        )
+    if kind == "cosine_decay":
+        return s.CosineDecay(value["initial"], steps("decay_steps"), alpha=value.get("alpha", 0.0))
+    bounds = value.get("boundaries") or [
+        int(round(e * steps_per_epoch)) for e in value["boundary_epochs"]
+    ]
+    return s.PiecewiseConstantDecay([int(b) for b in bounds], [float(v) for v in value["values"]])

@@ -1,0 +1,32 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="bnno",
+    version="0.1.0",
+    description="Train, inspect and ship binary neural networks with TensorFlow and Larq.",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["bnno", "bnno.*"]) + ["bnno.hparams_data"],
+    # The hparam sets live in the top-level hparams/ folder; they are installed as
+    # package data so a non-editable install finds them too.
+    package_dir={"bnno.hparams_data": "hparams"},
+    package_data={"bnno.hparams_data": ["*.json"]},
+    install_requires=[
+        "tensorflow>=2.19,<2.20",
+        "tf-keras>=2.19,<2.20",
+        "larq>=0.14,<0.15",
+        "larq-zoo>=2.4,<2.5",
+        "tensorflow-datasets>=4.8,<4.10",
+        "click>=8.1",
+        "numpy>=1.26,<2",
+        "h5py>=3.8",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "dill>=0.3", "ruff>=0.5"],
+    },
+    entry_points={"console_scripts": ["bnno=bnno.cli:main"]},
+)
