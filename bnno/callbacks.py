@@ -38,6 +38,11 @@ class GoodStateBackup(tf.keras.callbacks.BackupAndRestore):
         self._epoch = epoch
         super().on_epoch_begin(epoch, logs)
 
+    def _implements_train_batch_hooks(self):
+        # BackupAndRestore asks for batch hooks only when saving every N batches; the NaN
+        # check needs them always.
+        return True
+
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlparse
 
 from bnno.errors import BnnoError, choices
@@ -128,7 +129,7 @@ class Dataset:
         fn = PREPROCESS[preprocess]
         examples = self._examples(self.train_split)
         steps = steps_per_epoch or self.train_examples // batch_size
-        buffer = min(self.train_examples, _SHUFFLE_BUFFER)
+        buffer = min(self.train_examples or _SHUFFLE_BUFFER, _SHUFFLE_BUFFER)
 
         def one_epoch(epoch):
             ds = examples.shuffle(
@@ -211,11 +212,11 @@ def _prepare(builder, name: str, manual_dir: str | None) -> None:
 
 
 def _online(url: str) -> bool:
-    """Can the dataset's host name be resolved? A cheap no-network check: without it
-    tfds retries each download for minutes before failing."""
+    """Can the dataset's web host be reached? A quick no-network check: without it tfds
+    retries each download for minutes before failing."""
     host = urlparse(url or "").hostname or "www.tensorflow.org"
     try:
-        socket.getaddrinfo(host, 443)
+        socket.create_connection((host, 443), timeout=5).close()
     except OSError:
         return False
     return True

@@ -35,7 +35,8 @@ _MAY_CHANGE = {"validation_steps", "bnno_version", "seed_given"}
 
 def default_dir(spec: dict[str, Any], root: str = "runs") -> Path:
     """A fresh ``runs/<model>-<dataset>-<set>-<time>`` directory name that is not taken."""
-    stem = f"{spec['model']}-{spec['dataset']}-{spec['hparams_set']}-{time.strftime('%Y%m%d-%H%M%S')}"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    stem = f"{spec['model']}-{spec['dataset']}-{spec['hparams_set']}-{stamp}"
     path, n = Path(root) / stem, 1
     while path.exists():
         n += 1

@@ -8,7 +8,8 @@ Bop's ``gamma`` or its ``threshold``::
 
 Lengths are given in optimizer steps (``decay_steps``, ``boundaries``) or in epochs
 (``decay_epochs``, ``boundary_epochs``); epochs are turned into steps with the run's
-steps per epoch.
+steps per epoch. ``boundary_epochs: [40, 80]`` changes the value at the start of the
+41st and 81st epoch (0-based epochs 40 and 80).
 
 Example:
     >>> sched = build({"schedule": "exponential_decay", "initial": 1e-4,
@@ -145,7 +146,9 @@ def build(value: float | dict, steps_per_epoch: int):
         )
     if kind == "cosine_decay":
         return s.CosineDecay(value["initial"], steps("decay_steps"), alpha=value.get("alpha", 0.0))
+    # Keras switches to values[i+1] after step boundaries[i]; an epoch boundary e means
+    # "from the first step of epoch e (0-based) on".
     bounds = value.get("boundaries") or [
-        int(round(e * steps_per_epoch)) for e in value["boundary_epochs"]
+        int(round(e * steps_per_epoch)) - 1 for e in value["boundary_epochs"]
     ]
     return s.PiecewiseConstantDecay([int(b) for b in bounds], [float(v) for v in value["values"]])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from typing import Callable
+from collections.abc import Callable
 
 from bnno import hparams
 from bnno.errors import BnnoError, choices

@@ -1,0 +1,79 @@
+"""Shared fixtures: mock tfds datasets with real metadata, a CLI runner, tiny hparams."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+import tensorflow_datasets as tfds
+
+import bnno  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+
+# Keep models tiny so every test runs in seconds on 2 cores.
+TINY = "filters=4,dense_units=8,batch_size=8,epochs=1"
+MOCK_EXAMPLES = 32
+
+
+def write_mock_metadata(root: str, name: str, num_examples: int) -> None:
+    """Write tfds metadata for ``name`` under ``root`` with ``num_examples`` per split, so
+    the dataset looks prepared to code that reads its info (the data itself is mocked)."""
+    builder = tfds.builder(name, data_dir=root)
+    path = builder.data_path
+    path.mkdir(parents=True, exist_ok=True)
+    builder.info.write_to_directory(path)
+    info_file = path / "dataset_info.json"
+    info = json.loads(info_file.read_text())
+    info["splits"] = [
+        {"name": split, "shardLengths": [str(num_examples)], "numBytes": "0",
+         "filepathTemplate": "{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_X_OF_Y}"}
+        for split in ("train", "test")
+    ]
+    info_file.write_text(json.dumps(info))
+
+
+@pytest.fixture(scope="session")
+def mock_data_dir(tmp_path_factory) -> str:
+    root = str(tmp_path_factory.mktemp("tfds_metadata"))
+    for name in ("cifar10", "mnist"):
+        write_mock_metadata(root, name, MOCK_EXAMPLES)
+    return root
+
+
+@pytest.fixture
+def mock_tfds(mock_data_dir):
+    """Random images and labels in place of every tfds dataset (fixed per process)."""
+    with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES, data_dir=mock_data_dir):
+        yield mock_data_dir
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``bnno ARGS`` in this process; returns (exit code, stdout, stderr)."""
+    from bnno.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as e:
+            code = e.code or 0
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def subprocess_env(mock_data_dir) -> dict:
+    """Environment for running bnno in a child process on mock data (see mock_bnno.py)."""
+    env = dict(os.environ)
+    env["BNNO_TEST_MOCK_DIR"] = mock_data_dir
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.dirname(__file__),
+                                                      env.get("PYTHONPATH")]))
+    return env
+
+
+PYTHON = sys.executable

@@ -1,0 +1,183 @@
+"""The CLI end to end on mock data, and every bad-input path."""
+
+import json
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+from conftest import TINY
+
+SHORT = ["--steps-per-epoch", "2", "--validation-steps", "1", "--seed", "1"]
+
+
+def train_args(out, set_name="bop", extra=TINY, *more):
+    return ["train", "binarynet", "--dataset", "cifar10", "--preprocess-fn", "resize_and_flip",
+            "--hparams-set", set_name, "--hparams", extra, "--output-dir", str(out), *SHORT,
+            *more]
+
+
+def kernels(h5_path):
+    found = {}
+    with h5py.File(h5_path, "r") as f:
+        f.visititems(lambda name, obj: found.__setitem__(name, obj[()])
+                     if isinstance(obj, h5py.Dataset) and name.endswith("kernel:0") else None)
+    return found
+
+
+def test_help_does_not_import_tensorflow():
+    code = ("import sys, bnno.cli; from click.testing import CliRunner; "
+            "r = CliRunner().invoke(bnno.cli.cli, ['train', '--help']); "
+            "assert r.exit_code == 0 and '--hparams-set' in r.output, r.output; "
+            "assert 'tensorflow' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("set_name", ["bop", "default"])
+def test_train_evaluate_and_rerun(mock_tfds, cli, tmp_path, set_name):
+    out = tmp_path / "run"
+    code, stdout, err = cli(*train_args(out, set_name))
+    assert code == 0, err
+    spec = json.loads((out / "run.json").read_text())
+    assert spec["model"] == "binarynet" and spec["hparams"]["filters"] == 4
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1] and rows[0]["step"] == 2
+    flip_keys = [k for k in rows[0] if k.startswith("flip_ratio/")]
+    assert len(flip_keys) == 9 and "val_accuracy" in rows[0]
+    assert list((out / "logs" / "train").iterdir())  # TensorBoard events
+    weights = kernels(out / "binarynet_weights.h5")
+    assert len(weights) == 9
+    if set_name == "bop":  # Bop runs store their binary kernels as ±1
+        assert all(set(np.unique(k)) <= {-1.0, 1.0} for k in weights.values())
+    else:  # latent weights, clipped to [-1, 1]
+        assert all(np.abs(k).max() <= 1.0 for k in weights.values())
+
+    code, stdout, err = cli("evaluate", str(out), "--json")
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert result["weights"] == "binarynet_weights.h5" and 0 <= result["accuracy"] <= 1
+
+    before = (out / "binarynet_weights.h5").read_bytes()
+    code, stdout, _ = cli(*train_args(out, set_name))
+    assert code == 0 and "nothing to train" in stdout
+    assert (out / "binarynet_weights.h5").read_bytes() == before
+
+
+def test_more_epochs_continue_a_finished_run(mock_tfds, cli, tmp_path):
+    out = tmp_path / "run"
+    assert cli(*train_args(out))[0] == 0
+    code, stdout, err = cli(*train_args(out, "bop", TINY.replace("epochs=1", "epochs=2")))
+    assert code == 0, err
+    assert "Resuming" in stdout
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2] and rows[1]["step"] == 4
+
+
+def test_evaluate_partial_run_uses_checkpoint(mock_tfds, cli, tmp_path):
+    out = tmp_path / "run"
+    assert cli(*train_args(out))[0] == 0
+    (out / "binarynet_weights.h5").unlink()  # as if killed after the first epoch
+    code, stdout, err = cli("evaluate", str(out))
+    assert code == 0, err
+    assert "checkpoint after epoch 1" in stdout and "accuracy" in stdout
+
+
+def test_summary_json(cli):
+    code, stdout, err = cli("summary", "binarynet", "--dataset", "mnist", "--hparams-set", "bop",
+                            "--hparams", "filters=4,dense_units=8", "--json")
+    assert code == 0, err
+    counts = json.loads(stdout)
+    assert set(counts) == {"total_params", "trainable_params", "binary_params",
+                           "binary_macs", "fp_macs"}
+    assert all(isinstance(v, int) for v in counts.values())
+    # 28×28 MNIST: first conv "valid" -> 26 -> pools 13, 6, 3; dense input 3·3·16.
+    assert counts["binary_params"] == (9 * (1 * 4 + 4 * 4 + 4 * 8 + 8 * 8 + 8 * 16 + 16 * 16)
+                                       + 144 * 8 + 8 * 8 + 8 * 10)
+
+
+def test_hparams_commands(cli):
+    code, stdout, _ = cli("hparams", "list")
+    assert code == 0 and "bop_sec52" in stdout and "binarynet" in stdout
+    code, stdout, _ = cli("hparams", "show", "binarynet", "bop", "--hparams", "gamma=1e-4")
+    assert code == 0 and json.loads(stdout)["gamma"] == 1e-4
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "resnet", "--dataset", "cifar10"], "choose one of: binarynet"),
+        (["train", "binarynet", "--dataset", "svhn"], "choose one of: cifar10, mnist"),
+        (["train", "binarynet", "--dataset", "cifar10", "--preprocess-fn", "x"],
+         "choose one of: default, resize_and_flip"),
+        (["train", "binarynet", "--dataset", "cifar10", "--hparams-set", "x"],
+         "choose one of: bop, bop_sec52, default"),
+        (["train", "binarynet", "--dataset", "cifar10", "--hparams", "lr=1"], "valid keys:"),
+        (["train", "binarynet", "--dataset", "cifar10", "--hparams", "epochs=ten"],
+         "expects a positive integer"),
+        (["train", "binarynet", "--dataset", "cifar10", "--hparams", "kernel_quantizer=sgn"],
+         "unknown kernel_quantizer"),
+        (["train", "binarynet", "--dataset", "cifar10", "--steps-per-epoch", "0"],
+         "must be a positive integer"),
+        (["train", "binarynet"], "Missing option '--dataset'"),
+        (["train", "binarynet", "--dataset", "cifar10", "--seed", "x"], "not a valid integer"),
+        (["hparams", "show", "binarynet", "nope"], "choose one of"),
+        (["evaluate", "/nonexistent/run"], "does not exist"),
+        (["frobnicate"], "No such command"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(cli, args, message):
+    code, stdout, err = cli(*args)
+    assert code == 2
+    assert err.startswith("Error: ") and err.count("\n") == 1, err
+    assert message in err
+
+
+def test_missing_data_says_where_tfds_looked(cli, tmp_path, monkeypatch):
+    import bnno.data
+
+    monkeypatch.setattr(bnno.data, "_online", lambda url: False)
+    empty = tmp_path / "tfds"
+    code, _, err = cli("train", "binarynet", "--dataset", "cifar10", "--data-dir", str(empty),
+                       "--output-dir", str(tmp_path / "run"))
+    assert code == 2 and err.count("\n") == 1
+    assert str(empty) in err and "--data-dir" in err and "TFDS_DATA_DIR" in err
+    assert not (tmp_path / "run").exists()
+
+
+def snapshot(path):
+    return {p: p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "prepare, message",
+    [
+        (lambda d: (d / "notes.txt").write_text("mine"), "not a bnno run directory"),
+        (lambda d: (d / "run.json").write_text("{not json"), "corrupt"),
+        (lambda d: (d / "run.json").write_text("[1, 2]"), "corrupt"),
+    ],
+)
+def test_foreign_or_corrupt_output_dir_is_refused(mock_tfds, cli, tmp_path, prepare, message):
+    out = tmp_path / "run"
+    out.mkdir()
+    prepare(out)
+    before = snapshot(out)
+    code, _, err = cli(*train_args(out))
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert snapshot(out) == before
+
+
+def test_output_dir_of_another_run_is_refused(mock_tfds, cli, tmp_path):
+    out = tmp_path / "run"
+    assert cli(*train_args(out))[0] == 0
+    before = snapshot(out)
+    for args in (train_args(out, "default"), train_args(out, "bop", TINY + ",gamma=0.1")):
+        code, _, err = cli(*args)
+        assert code == 2 and "holds a run with a different" in err
+    code, _, err = cli(*train_args(out, "bop", TINY, "--seed", "2"))
+    assert code == 2 and "different seed" in err
+    assert snapshot(out) == before
+    file_out = tmp_path / "file"
+    file_out.write_text("x")
+    code, _, err = cli(*train_args(file_out))
+    assert code == 2 and "is a file" in err and file_out.read_text() == "x"

@@ -1,0 +1,108 @@
+"""Hparam sets: files, extension, overrides, type checks and errors."""
+
+import pytest
+
+from bnno import hparams, models, schedules
+from bnno.errors import BnnoError
+
+
+def resolve(set_name, overrides=None, model="binarynet"):
+    return hparams.resolve(model, set_name, overrides, models.hparam_types(model))
+
+
+def test_every_set_of_every_model_resolves():
+    for model in models.names():
+        for name in hparams.set_names(model):
+            hp = resolve(name, model=model)
+            assert hp["epochs"] >= 1 and hp["batch_size"] >= 1
+
+
+def test_sets_equal_the_papers_code():
+    default = resolve("default")
+    assert default == {
+        "filters": 64, "dense_units": 4096, "kernel_size": 3, "kernel_quantizer": "ste_sign",
+        "kernel_constraint": "weight_clip", "optimizer": "adam", "learning_rate": 5e-3,
+        "batch_size": 256, "epochs": 100,
+    }
+    bop = resolve("bop")
+    assert (bop["optimizer"], bop["batch_size"], bop["epochs"]) == ("bop", 100, 100)
+    assert (bop["threshold"], bop["gamma"], bop["learning_rate"]) == (1e-6, 1e-3, 0.01)
+    assert bop["kernel_quantizer"] is None and bop["kernel_constraint"] is None
+    sec52 = resolve("bop_sec52")
+    assert (sec52["epochs"], sec52["batch_size"], sec52["threshold"]) == (500, 50, 1e-8)
+    assert sec52["gamma"] == {"schedule": "exponential_decay", "initial": 1e-4,
+                              "decay_steps": 50_000 // 50 * 100, "decay_rate": 0.1,
+                              "staircase": True}
+    assert sec52["learning_rate"] == 0.01 and sec52["filters"] == 128  # from "bop"
+
+
+def test_overrides_are_parsed_by_type():
+    hp = resolve("bop", "threshold=1e-6, gamma=0.01,epochs=3,kernel_size=5")
+    assert hp["gamma"] == 0.01 and isinstance(hp["gamma"], float)
+    assert hp["epochs"] == 3 and isinstance(hp["epochs"], int)
+    assert resolve("default", "kernel_constraint=none")["kernel_constraint"] is None
+
+
+def test_schedule_field_override_and_replacement():
+    hp = resolve("bop_sec52", "gamma.decay_rate=0.5,gamma.staircase=false")
+    assert hp["gamma"]["decay_rate"] == 0.5 and hp["gamma"]["staircase"] is False
+    assert resolve("bop_sec52", "gamma=1e-3")["gamma"] == 1e-3
+
+
+@pytest.mark.parametrize(
+    "set_name, overrides, message",
+    [
+        ("bop", "foo=1", "unknown hparam 'foo'"),
+        ("default", "gamma=1e-3", "unknown hparam 'gamma'"),  # not a key of this set
+        ("bop", "epochs=1.5", "'epochs' expects a positive integer"),
+        ("bop", "epochs=0", "'epochs' expects a positive integer"),
+        ("bop", "gamma=fast", "'gamma' expects a number or a schedule"),
+        ("bop", "threshold=-1", "'threshold' expects a non-negative number"),
+        ("bop", "optimizer=sgd", "must be one of: adam, bop"),
+        ("bop", "epochs", "not of the form key=value"),
+        ("bop", "gamma.decay_rate=0.5", "not a schedule here"),
+        ("bop_sec52", "gamma.rate=0.5", "has no field 'rate'"),
+        ("nope", None, "choose one of: bop, bop_sec52, default"),
+    ],
+)
+def test_bad_input_names_the_valid_choices(set_name, overrides, message):
+    with pytest.raises(BnnoError, match=message):
+        resolve(set_name, overrides)
+
+
+def test_unknown_model_lists_models():
+    with pytest.raises(BnnoError, match="choose one of: binarynet"):
+        models.get("resnet")
+
+
+def test_extends_and_unknown_keys_in_files(tmp_path, monkeypatch):
+    (tmp_path / "binarynet.json").write_text(
+        '{"a": {"epochs": 2, "batch_size": 3}, "b": {"extends": "a", "epochs": 5},'
+        ' "bad": {"extends": "a", "epoch": 5}, "loop": {"extends": "loop"}}'
+    )
+    monkeypatch.setattr(hparams, "sets_dir", lambda: tmp_path)
+    assert resolve("b") == {"epochs": 5, "batch_size": 3}
+    with pytest.raises(BnnoError, match="unknown key 'epoch'"):
+        resolve("bad")
+    with pytest.raises(BnnoError, match="extends itself"):
+        resolve("loop")
+
+
+def test_sets_are_installed_as_package_data():
+    assert (hparams.sets_dir() / "binarynet.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ({"schedule": "linear"}, "unknown schedule"),
+        ({"schedule": "exponential_decay", "initial": 1e-3, "decay_rate": 0.1}, "exactly one"),
+        ({"schedule": "exponential_decay", "decay_steps": 5, "decay_rate": 0.1}, "'initial'"),
+        ({"schedule": "polynomial_decay", "initial": 1, "end": 0, "decay_steps": 1,
+          "x": 1}, "unknown field"),
+        ({"schedule": "piecewise_constant", "boundaries": [1, 2], "values": [1.0]}, "one more"),
+    ],
+)
+def test_bad_schedules(value, message):
+    with pytest.raises(BnnoError, match=message):
+        schedules.validate("gamma", value)

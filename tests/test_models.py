@@ -1,0 +1,74 @@
+"""binarynet has the reference architecture and exact parameter counts."""
+
+import larq as lq
+import pytest
+import tensorflow as tf
+
+from bnno import hparams, models
+from bnno.build import build_model
+from bnno.summary import profile
+
+
+def build(set_name, input_shape=(32, 32, 3), classes=10):
+    hp = hparams.resolve("binarynet", set_name, None, models.hparam_types("binarynet"))
+    return build_model("binarynet", hp, input_shape, classes)
+
+
+def test_layer_sequence_is_the_papers():
+    model = build("bop")
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == [
+        "QuantConv2D", "BatchNormalization",
+        "QuantConv2D", "MaxPooling2D", "BatchNormalization",
+        "QuantConv2D", "BatchNormalization",
+        "QuantConv2D", "MaxPooling2D", "BatchNormalization",
+        "QuantConv2D", "BatchNormalization",
+        "QuantConv2D", "MaxPooling2D", "BatchNormalization",
+        "Flatten",
+        "QuantDense", "BatchNormalization",
+        "QuantDense", "BatchNormalization",
+        "QuantDense", "BatchNormalization",
+        "Activation",
+    ]
+    quant = [layer for layer in model.layers if isinstance(layer, lq.layers.QuantizerBase)]
+    assert [getattr(q, "filters", None) or q.units for q in quant] == [
+        128, 128, 256, 256, 512, 512, 1024, 1024, 10]
+    assert quant[0].input_quantizer is None  # the image itself is not binarized
+    assert all(isinstance(q.input_quantizer, lq.quantizers.SteSign) for q in quant[1:])
+    assert all(not q.use_bias for q in quant)
+    assert all(q.kernel_size == (3, 3) for q in quant[:6])
+    bns = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.BatchNormalization)]
+    assert all(not bn.scale and bn.center for bn in bns)
+    assert model.layers[-1].activation is tf.keras.activations.softmax
+
+
+def test_bop_and_adam_kernels():
+    bop, adam = build("bop"), build("default")
+    assert all(isinstance(q.kernel_quantizer, lq.quantizers.NoOp) and q.kernel_constraint is None
+               for q in bop.layers if isinstance(q, lq.layers.QuantizerBase))
+    assert all(isinstance(q.kernel_quantizer, lq.quantizers.SteSign)
+               and isinstance(q.kernel_constraint, lq.constraints.WeightClip)
+               for q in adam.layers if isinstance(q, lq.layers.QuantizerBase))
+
+
+@pytest.mark.parametrize(
+    "set_name, expected",
+    [
+        # 3·3·3·128 + 3·3·(128·128 + 128·256 + 256·256 + 256·512 + 512·512)
+        # + 3·3·512·1024 + 1024·1024 + 1024·10 binary weights, and 3 × 3850 BN values.
+        ("bop", {"total_params": 10_363_550, "trainable_params": 10_355_850,
+                 "binary_params": 10_352_000, "binary_macs": 510_961_664,
+                 "fp_macs": 3_110_400}),
+        # filters 64, dense 4096: BN over 64+64+128+128+256+256+4096+4096+10 = 9098 channels.
+        ("default", {"total_params": 27_427_166, "trainable_params": 27_408_970,
+                     "binary_params": 27_399_872, "binary_macs": 152_551_424,
+                     "fp_macs": 1_555_200}),
+    ],
+)
+def test_exact_counts(set_name, expected):
+    assert profile(build(set_name)) == expected
+
+
+def test_any_input_shape_and_class_count():
+    model = build("bop", (28, 28, 1), 7)
+    assert model.output_shape == (None, 7)
