@@ -110,3 +110,37 @@ class MetricsLog(tf.keras.callbacks.Callback):
                         value = value(inner.iterations)
                     found[name] = float(value)
         return found
+
+
+class CompactProgbar(tf.keras.callbacks.ProgbarLogger):
+    """Keras' progress bar showing the mean flip ratio instead of one per binary layer.
+
+    The per-layer ratios stay in TensorBoard and ``metrics.jsonl``; on the terminal a
+    dozen of them would wrap every progress line.
+
+    Example:
+        >>> model.fit(data, callbacks=[CompactProgbar()], verbose=1)  # doctest: +SKIP
+    """
+
+    def __init__(self):
+        super().__init__(count_mode="steps")
+
+    @staticmethod
+    def _compact(logs):
+        if not logs:
+            return logs
+        out, ratios = {}, []
+        for key, value in logs.items():
+            if "flip_ratio/" in key:
+                ratios.append(value)
+            else:
+                out[key] = value
+        if ratios:
+            out["flip_ratio"] = sum(ratios) / len(ratios)
+        return out
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, self._compact(logs))
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, self._compact(logs))

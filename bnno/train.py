@@ -100,7 +100,7 @@ def train(
     import tensorflow as tf
 
     from bnno.build import build_model, compile_model
-    from bnno.callbacks import GoodStateBackup, MetricsLog
+    from bnno.callbacks import CompactProgbar, GoodStateBackup, MetricsLog
 
     hp = spec["hparams"]
     runs.create(path, spec)
@@ -131,6 +131,8 @@ def train(
     if tensorboard:
         own.append(tf.keras.callbacks.TensorBoard(
             str(path / runs.LOG_DIR), write_graph=False, profile_batch=0))
+    if verbose:
+        own.append(CompactProgbar())
     net.fit(
         train_data,
         epochs=hp["epochs"],
