@@ -19,11 +19,15 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bnno import schedules
 from bnno.errors import BnnoError, choices
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 RESERVED = ("extends", "description")
 
@@ -126,12 +130,10 @@ TRAINER_KEYS: dict[str, HType] = {
 }
 
 
-def sets_dir() -> Path:
+def sets_dir() -> Traversable:
     """The folder holding the hparam files (installed as ``bnno.hparams_data``)."""
     try:
-        from importlib.resources import files
-
-        return Path(str(files("bnno.hparams_data")))
+        return files("bnno.hparams_data")
     except ModuleNotFoundError:  # running from a source tree that was never installed
         return Path(__file__).resolve().parents[1] / "hparams"
 
@@ -140,8 +142,7 @@ def load_file(model: str) -> dict[str, dict]:
     """The raw sets of ``model`` as written in its file (``extends`` not applied)."""
     path = sets_dir() / f"{model}.json"
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BnnoError(f"model '{model}' has no hparam file at {path}") from None
     except json.JSONDecodeError as e:
