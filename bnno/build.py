@@ -17,6 +17,9 @@ def build_model(name: str, hp: dict[str, Any], input_shape: tuple, num_classes: 
 
     Bop's binary kernels start at ±1; every binary kernel logs its flip ratio under
     ``flip_ratio/<layer name>``.
+
+    Example:
+        >>> model = build_model("binarynet", hp, (32, 32, 3), 10)  # doctest: +SKIP
     """
     kwargs = models.builder_kwargs(name, hp)
     kwargs.update(optimizers.kernel_settings(hp))
@@ -28,7 +31,11 @@ def build_model(name: str, hp: dict[str, Any], input_shape: tuple, num_classes: 
 
 
 def compile_model(model, hp: dict[str, Any], steps_per_epoch: int) -> None:
-    """Compile with ``hp``'s optimizer, categorical cross-entropy and accuracy metrics."""
+    """Compile with ``hp``'s optimizer, categorical cross-entropy and accuracy metrics.
+
+    Example:
+        >>> compile_model(model, hp, steps_per_epoch=500)  # doctest: +SKIP
+    """
     import tensorflow as tf
 
     metrics: list[Any] = ["accuracy"]

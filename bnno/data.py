@@ -42,7 +42,12 @@ def _scale(image):
 
 
 def default(image, training: bool, seed) -> Any:
-    """Scale pixels to [-1, 1]; no augmentation."""
+    """Scale pixels to [-1, 1]; no augmentation.
+
+    Example:
+        >>> default(tf.constant([[[0, 255, 51]]], tf.uint8), True, None)  # doctest: +SKIP
+        <tf.Tensor: ... numpy=array([[[-1. ,  1. , -0.6]]], dtype=float32)>
+    """
     return _scale(image)
 
 
@@ -52,6 +57,9 @@ def resize_and_flip(image, training: bool, seed) -> Any:
     For CIFAR-10 this is the paper's pad to 40×40 and random 32×32 crop. Evaluation
     images are only scaled. ``seed`` is a shape-[2] integer tensor; the stateless ops
     make the augmentation reproducible.
+
+    Example:
+        >>> resize_and_flip(image, True, tf.constant([1, 2], tf.int64))  # doctest: +SKIP
     """
     import tensorflow as tf
 
@@ -67,7 +75,11 @@ PREPROCESS: dict[str, Callable] = {"default": default, "resize_and_flip": resize
 
 
 def check_names(dataset: str, preprocess: str) -> None:
-    """Raise ``BnnoError`` for an unknown dataset or preprocessing name."""
+    """Raise ``BnnoError`` for an unknown dataset or preprocessing name.
+
+    Example:
+        >>> check_names("cifar10", "resize_and_flip")
+    """
     if dataset not in DATASETS:
         raise BnnoError(f"unknown dataset '{dataset}'; choose one of: {choices(DATASETS)}")
     if preprocess not in PREPROCESS:
@@ -78,7 +90,14 @@ def check_names(dataset: str, preprocess: str) -> None:
 
 @dataclass
 class Dataset:
-    """A prepared image-classification dataset and its pipelines."""
+    """An image-classification dataset from tfds and its pipelines.
+
+    Example:
+        >>> ds = load("mnist")  # doctest: +SKIP
+        >>> ds.input_shape, ds.num_classes, ds.train_examples  # doctest: +SKIP
+        ((28, 28, 1), 10, 60000)
+        >>> test = ds.test(batch_size=256, preprocess="default")  # doctest: +SKIP
+    """
 
     name: str
     builder: Any
@@ -163,7 +182,12 @@ class Dataset:
 
 
 def describe(name: str, data_dir: str | None = None) -> Dataset:
-    """Dataset ``name`` with its shape and classes, prepared or not (no data is read)."""
+    """Dataset ``name`` with its shape and classes, prepared or not (no data is read).
+
+    Example:
+        >>> describe("cifar10").input_shape  # doctest: +SKIP
+        (32, 32, 3)
+    """
     import tensorflow_datasets as tfds
 
     if name not in DATASETS:

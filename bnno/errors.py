@@ -15,5 +15,10 @@ class BnnoError(Exception):
 
 
 def choices(names) -> str:
-    """Format valid names for an error message: ``a, b, c``."""
+    """Format valid names for an error message.
+
+    Example:
+        >>> choices(["mnist", "cifar10"])
+        'cifar10, mnist'
+    """
     return ", ".join(sorted(names))

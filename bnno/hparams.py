@@ -34,7 +34,12 @@ RESERVED = ("extends", "description")
 
 @dataclass(frozen=True)
 class HType:
-    """The type of one hparam: how to check a stored value and parse a typed one."""
+    """The type of one hparam: how to check a stored value and parse a typed one.
+
+    Example:
+        >>> INT.check("epochs", INT.parse("3"))
+        3
+    """
 
     name: str
     check: Callable[[str, Any], Any]
@@ -109,7 +114,12 @@ SCHEDULE = HType("a number or a schedule", _check_schedule, _parse_number)
 
 
 def choice(*names: str) -> HType:
-    """An hparam whose value is one of ``names``."""
+    """An hparam whose value is one of ``names``.
+
+    Example:
+        >>> choice("adam", "bop").check("optimizer", "bop")
+        'bop'
+    """
 
     def check(key: str, v: Any) -> str:
         if v not in names:
@@ -131,7 +141,12 @@ TRAINER_KEYS: dict[str, HType] = {
 
 
 def sets_dir() -> Traversable:
-    """The folder holding the hparam files (installed as ``bnno.hparams_data``)."""
+    """The folder holding the hparam files (installed as ``bnno.hparams_data``).
+
+    Example:
+        >>> (sets_dir() / "binarynet.json").is_file()
+        True
+    """
     try:
         return files("bnno.hparams_data")
     except ModuleNotFoundError:  # running from a source tree that was never installed
@@ -139,7 +154,12 @@ def sets_dir() -> Traversable:
 
 
 def load_file(model: str) -> dict[str, dict]:
-    """The raw sets of ``model`` as written in its file (``extends`` not applied)."""
+    """The raw sets of ``model`` as written in its file (``extends`` not applied).
+
+    Example:
+        >>> load_file("binarynet")["bop_sec52"]["extends"]
+        'bop'
+    """
     path = sets_dir() / f"{model}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -151,12 +171,22 @@ def load_file(model: str) -> dict[str, dict]:
 
 
 def set_names(model: str) -> list[str]:
-    """Names of the sets defined for ``model``, in file order."""
+    """Names of the sets defined for ``model``, in file order.
+
+    Example:
+        >>> set_names("binarynet")
+        ['default', 'bop', 'bop_sec52']
+    """
     return list(load_file(model))
 
 
 def describe(model: str, name: str) -> str:
-    """The one-line description of a set (empty if it has none)."""
+    """The one-line description of a set (empty if it has none).
+
+    Example:
+        >>> describe("binarynet", "bop_sec52").startswith("Bop paper §5.2")
+        True
+    """
     return _flatten(load_file(model), model, name).get("description", "")
 
 
@@ -205,7 +235,12 @@ def resolve(
 
 
 def parse_overrides(text: str | None) -> list[tuple[str, str]]:
-    """Split ``"a=1,b=2"`` into ``[("a", "1"), ("b", "2")]``."""
+    """Split ``key=value`` pairs.
+
+    Example:
+        >>> parse_overrides("threshold=1e-6, gamma=1e-3")
+        [('threshold', '1e-6'), ('gamma', '1e-3')]
+    """
     pairs = []
     for item in (text or "").split(","):
         if not item.strip():

@@ -27,6 +27,10 @@ def kernel_settings(hp: dict[str, Any]) -> dict[str, Any]:
 
     Quantizers are passed as config dicts so that every layer builds its own instance
     (and its own flip-ratio metric).
+
+    Example:
+        >>> kernel_settings({"optimizer": "bop"})["kernel_quantizer"]["class_name"]
+        'NoOp'
     """
     import larq as lq
 
@@ -55,7 +59,12 @@ def kernel_settings(hp: dict[str, Any]) -> dict[str, Any]:
 
 
 def build(hp: dict[str, Any], steps_per_epoch: int):
-    """The optimizer described by ``hp``; schedules are built with ``steps_per_epoch``."""
+    """The optimizer described by ``hp``; schedules are built with ``steps_per_epoch``.
+
+    Example:
+        >>> build({"optimizer": "adam", "learning_rate": 5e-3}, 195)  # doctest: +SKIP
+        <tf_keras.src.optimizers.legacy.adam.Adam object at ...>
+    """
     import larq as lq
     import tensorflow as tf
 
@@ -80,20 +89,33 @@ def step_count(optimizer) -> int:
 
     ``CaseOptimizer.iterations`` stays 0 during ``fit``; the wrapped optimizers count the
     steps, and their counters are what schedules read.
+
+    Example:
+        >>> step_count(model.optimizer)  # doctest: +SKIP
+        500
     """
     inner = getattr(optimizer, "optimizers", None)
     return int((inner[0] if inner else optimizer).iterations.numpy())
 
 
 def binary_kernels(model) -> list:
-    """The variables Bop trains: those tagged ``precision == 1``."""
+    """The variables Bop trains: those tagged ``precision == 1``.
+
+    Example:
+        >>> [v.name for v in binary_kernels(model)][:1]  # doctest: +SKIP
+        ['quant_conv2d/kernel:0']
+    """
     import larq as lq
 
     return [v for v in model.trainable_variables if lq.optimizers.Bop.is_binary_variable(v)]
 
 
 def binarize_kernels(model) -> None:
-    """Set Bop's binary kernels to ±1 (the sign of their initial values, 0 -> +1)."""
+    """Set Bop's binary kernels to ±1 (the sign of their initial values, 0 -> +1).
+
+    Example:
+        >>> binarize_kernels(model)  # doctest: +SKIP
+    """
     import larq as lq
 
     for var in binary_kernels(model):

@@ -9,7 +9,7 @@ A run directory holds::
     <model>_weights.h5        final weights (Keras HDF5)
 
 Example:
-    >>> spec = {"model": "binarynet", "dataset": "cifar10", "hparams_set": "bop", ...}
+    >>> spec = plan("binarynet", "cifar10", "bop")  # doctest: +SKIP
     >>> path = default_dir(spec)  # doctest: +SKIP
     >>> resuming = check(path, spec)  # doctest: +SKIP
 """
@@ -34,7 +34,13 @@ _MAY_CHANGE = {"validation_steps", "bnno_version", "seed_given"}
 
 
 def default_dir(spec: dict[str, Any], root: str = "runs") -> Path:
-    """A fresh ``runs/<model>-<dataset>-<set>-<time>`` directory name that is not taken."""
+    """A fresh ``runs/<model>-<dataset>-<set>-<time>`` directory name that is not taken.
+
+    Example:
+        >>> default_dir({"model": "binarynet", "dataset": "cifar10",
+        ...              "hparams_set": "bop"})  # doctest: +SKIP
+        PosixPath('runs/binarynet-cifar10-bop-20261121-120000')
+    """
     stamp = time.strftime("%Y%m%d-%H%M%S")
     stem = f"{spec['model']}-{spec['dataset']}-{spec['hparams_set']}-{stamp}"
     path, n = Path(root) / stem, 1
@@ -45,7 +51,12 @@ def default_dir(spec: dict[str, Any], root: str = "runs") -> Path:
 
 
 def weights_file(path: Path, model: str) -> Path:
-    """Where the final weights of a run of ``model`` are saved."""
+    """Where the final weights of a run of ``model`` are saved.
+
+    Example:
+        >>> weights_file(Path("runs/x"), "binarynet").name
+        'binarynet_weights.h5'
+    """
     return Path(path) / f"{model}_weights.h5"
 
 
@@ -108,17 +119,29 @@ def _short(value: Any) -> str:
 
 
 def create(path: Path, spec: dict[str, Any]) -> None:
-    """Make the run directory and write ``run.json`` (atomically)."""
+    """Make the run directory and write ``run.json`` (atomically).
+
+    Example:
+        >>> create(Path("runs/x"), spec)  # doctest: +SKIP
+    """
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
     tmp = path / (RUN_FILE + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(spec, f, indent=2, sort_keys=True)
-    os.replace(tmp, path / RUN_FILE)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(spec, f, indent=2, sort_keys=True)
+        os.replace(tmp, path / RUN_FILE)
+    except OSError as e:
+        raise BnnoError(f"cannot write the run directory {path}: {e.strerror}") from None
 
 
 def completed_epochs(path: Path) -> int:
-    """Epochs completed according to the run's checkpoint (0 if it has none)."""
+    """Epochs completed according to the run's checkpoint (0 if it has none).
+
+    Example:
+        >>> completed_epochs(Path("runs/x"))  # doctest: +SKIP
+        12
+    """
     import tensorflow as tf
 
     latest = tf.train.latest_checkpoint(str(Path(path) / BACKUP_DIR / "chief"))
@@ -129,7 +152,12 @@ def completed_epochs(path: Path) -> int:
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """The per-epoch rows of ``metrics.jsonl`` (empty if there are none)."""
+    """The per-epoch rows of ``metrics.jsonl`` (empty if there are none).
+
+    Example:
+        >>> [row["val_accuracy"] for row in read_metrics(Path("runs/x"))]  # doctest: +SKIP
+        [0.41, 0.52]
+    """
     file = Path(path) / METRICS_FILE
     if not file.exists():
         return []

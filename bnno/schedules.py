@@ -59,7 +59,12 @@ KINDS = tuple(_FIELDS)
 
 
 def field_type(kind: str, field: str) -> type:
-    """The type of ``field`` in a schedule of ``kind`` (for parsing overrides)."""
+    """The type of ``field`` in a schedule of ``kind`` (for parsing overrides).
+
+    Example:
+        >>> field_type("exponential_decay", "staircase")
+        <class 'bool'>
+    """
     return _FIELDS[kind][field][0]
 
 
@@ -68,6 +73,10 @@ def validate(key: str, value: Any) -> float | dict:
 
     Raises:
         BnnoError: if the value is neither a number nor a well-formed schedule dict.
+
+    Example:
+        >>> validate("gamma", 1)
+        1.0
     """
     if isinstance(value, bool):
         raise BnnoError(f"hparam '{key}' expects a number or a schedule, got {value!r}")

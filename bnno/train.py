@@ -21,7 +21,11 @@ from bnno.errors import BnnoError
 
 
 class TrainingStopped(Exception):
-    """Training ended early (NaN loss); the message says where the last good state is."""
+    """Training ended early (NaN loss); the message says where the last good state is.
+
+    Example:
+        >>> raise TrainingStopped("loss became NaN in epoch 3, batch 17; ...")  # doctest: +SKIP
+    """
 
 
 def plan(
@@ -38,6 +42,10 @@ def plan(
 
     Raises:
         BnnoError: unknown model, dataset, preprocess fn, set or key, or a bad value.
+
+    Example:
+        >>> plan("binarynet", "cifar10", "bop", "gamma=1e-4")["hparams"]["gamma"]  # doctest: +SKIP
+        0.0001
     """
     models.get(model)
     data.check_names(dataset, preprocess_fn)
@@ -120,6 +128,8 @@ def train(
         return path
     if first_epoch:
         print(f"Resuming {path} after epoch {first_epoch}.")
+    else:
+        print(f"Run directory: {path} (the same --output-dir resumes it)")
 
     net = build_model(model, hp, ds.input_shape, ds.num_classes)
     compile_model(net, hp, steps)
@@ -165,6 +175,10 @@ def evaluate(
 
     Raises:
         BnnoError: not a run directory, or a run with no weights yet.
+
+    Example:
+        >>> evaluate("runs/binarynet-cifar10-bop-20261121-120000")  # doctest: +SKIP
+        {'weights': 'binarynet_weights.h5', 'loss': 0.43, 'accuracy': 0.87, ...}
     """
     import tensorflow as tf
 
