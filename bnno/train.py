@@ -89,13 +89,12 @@ def train(
 
     With ``seed`` the run is deterministic on CPU: the same command gives the same
     weights, also when it was killed and resumed. The same ``output_dir`` resumes after
-    the last completed epoch with the optimizer state restored.
+    the last completed epoch with the optimizer state restored. ``callbacks`` are extra
+    Keras callbacks, run after bnno's own.
 
     Raises:
         BnnoError: bad input (see ``plan``), missing data, or an unusable output dir.
         TrainingStopped: the loss became NaN; the last good checkpoint is kept.
-
-    ``callbacks`` are extra Keras callbacks, run after bnno's own.
     """
     spec = plan(model, dataset, hparams_set, overrides, preprocess_fn, seed,
                 steps_per_epoch, validation_steps)
@@ -111,16 +110,16 @@ def train(
     from bnno.callbacks import CompactProgbar, GoodStateBackup, MetricsLog
 
     hp = spec["hparams"]
-    runs.create(path, spec)
-    if spec["seed_given"]:
-        tf.keras.utils.set_random_seed(spec["seed"])
-        tf.config.experimental.enable_op_determinism()
     steps = steps_per_epoch or ds.train_examples // hp["batch_size"]
     if steps < 1:
         raise BnnoError(
             f"batch_size {hp['batch_size']} is larger than the {ds.train_examples} "
             "training examples"
         )
+    runs.create(path, spec)
+    if spec["seed_given"]:
+        tf.keras.utils.set_random_seed(spec["seed"])
+        tf.config.experimental.enable_op_determinism()
     first_epoch = runs.completed_epochs(path) if resuming else 0
     weights = runs.weights_file(path, model)
     if first_epoch >= hp["epochs"] and weights.exists():
