@@ -13,6 +13,10 @@ The data dir defaults to $BNNO_DATA_DIR, then $TFDS_DATA_DIR.
 
 from __future__ import annotations
 
+import bnno  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+
+# isort: split
+
 import argparse
 import json
 import os
@@ -22,7 +26,6 @@ import time
 
 import tensorflow as tf
 
-import bnno  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from bnno import data, runs
 from bnno.build import build_model, compile_model
 from bnno.train import plan, train
@@ -41,7 +44,6 @@ class EpochTimer(tf.keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(time.perf_counter() - self._start)
 
-
 def bnno_run(set_name: str, args, out_dir: str) -> tuple[list[dict], list[float]]:
     timer = EpochTimer()
     overrides = f"filters={args.filters},dense_units={args.dense_units},epochs={args.epochs}"
@@ -50,7 +52,6 @@ def bnno_run(set_name: str, args, out_dir: str) -> tuple[list[dict], list[float]
                  steps_per_epoch=args.steps_per_epoch, verbose=args.verbose,
                  callbacks=[timer])
     return runs.read_metrics(path), timer.seconds
-
 
 def plain_fit(set_name: str, args) -> list[float]:
     """The same model, optimizer, metrics and data through a bare ``model.fit``."""
@@ -70,7 +71,6 @@ def plain_fit(set_name: str, args) -> list[float]:
               validation_data=ds.test(hp["batch_size"], "resize_and_flip"),
               callbacks=[timer], verbose=args.verbose)
     return timer.seconds
-
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -120,7 +120,6 @@ def main() -> None:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=2)
-
 
 if __name__ == "__main__":
     main()

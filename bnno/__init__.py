@@ -6,7 +6,13 @@ sets it here, before any of its modules import TensorFlow.
 """
 
 import os
+import sys
 
+if "tensorflow" in sys.modules and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
+    raise ImportError(
+        "TensorFlow was imported before bnno without TF_USE_LEGACY_KERAS=1, so larq "
+        "cannot use the Keras 2 API; import bnno first or set TF_USE_LEGACY_KERAS=1"
+    )
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import bnno  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+
+# isort: split
+
 import json
 import os
 import sys
@@ -9,12 +13,9 @@ import sys
 import pytest
 import tensorflow_datasets as tfds
 
-import bnno  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-
 # Keep models tiny so every test runs in seconds on 2 cores.
 TINY = "filters=4,dense_units=8,batch_size=8,epochs=1"
 MOCK_EXAMPLES = 32
-
 
 def write_mock_metadata(root: str, name: str, num_examples: int) -> None:
     """Write tfds metadata for ``name`` under ``root`` with ``num_examples`` per split, so
@@ -32,7 +33,6 @@ def write_mock_metadata(root: str, name: str, num_examples: int) -> None:
     ]
     info_file.write_text(json.dumps(info))
 
-
 @pytest.fixture(scope="session")
 def mock_data_dir(tmp_path_factory) -> str:
     root = str(tmp_path_factory.mktemp("tfds_metadata"))
@@ -40,13 +40,11 @@ def mock_data_dir(tmp_path_factory) -> str:
         write_mock_metadata(root, name, MOCK_EXAMPLES)
     return root
 
-
 @pytest.fixture
 def mock_tfds(mock_data_dir):
     """Random images and labels in place of every tfds dataset (fixed per process)."""
     with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES, data_dir=mock_data_dir):
         yield mock_data_dir
-
 
 @pytest.fixture
 def cli(capsys):
@@ -65,7 +63,6 @@ def cli(capsys):
 
     return run
 
-
 @pytest.fixture
 def subprocess_env(mock_data_dir) -> dict:
     """Environment for running bnno in a child process on mock data (see mock_bnno.py)."""
@@ -74,6 +71,5 @@ def subprocess_env(mock_data_dir) -> dict:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.dirname(__file__),
                                                       env.get("PYTHONPATH")]))
     return env
-
 
 PYTHON = sys.executable

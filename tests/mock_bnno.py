@@ -1,11 +1,14 @@
 """Run the bnno CLI with tfds mocked, for tests that need a separate process."""
 
+import bnno  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+
+# isort: split
+
 import os
 import sys
 
 import tensorflow_datasets as tfds
 
-import bnno  # noqa: F401
 from bnno.cli import main
 
 if __name__ == "__main__":
