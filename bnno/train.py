@@ -186,11 +186,21 @@ def evaluate(
     path = Path(run_dir)
     spec = runs.read(path)
     ds = data.load(dataset or spec["dataset"], data_dir, manual_dir)
+    trained_on = data.describe(spec["dataset"], data_dir)
+    if (ds.input_shape, ds.num_classes) != (trained_on.input_shape, trained_on.num_classes):
+        raise BnnoError(
+            f"{path} was trained on {spec['dataset']} ({trained_on.input_shape}, "
+            f"{trained_on.num_classes} classes); {ds.name} has {ds.input_shape} and "
+            f"{ds.num_classes} classes"
+        )
     net = build_model(spec["model"], spec["hparams"], ds.input_shape, ds.num_classes)
     compile_model(net, spec["hparams"], 1)
     weights = runs.weights_file(path, spec["model"])
     if weights.exists():
-        net.load_weights(str(weights))
+        try:
+            net.load_weights(str(weights))
+        except (OSError, ValueError) as e:
+            raise BnnoError(f"cannot read {weights}: {str(e).splitlines()[0]}") from None
         source = weights.name
     else:
         latest = tf.train.latest_checkpoint(str(path / runs.BACKUP_DIR / "chief"))

@@ -83,6 +83,16 @@ def test_evaluate_partial_run_uses_checkpoint(mock_tfds, cli, tmp_path):
     assert "checkpoint after epoch 1" in stdout and "accuracy" in stdout
 
 
+def test_evaluate_refuses_other_shapes_and_corrupt_weights(mock_tfds, cli, tmp_path):
+    out = tmp_path / "run"
+    assert cli(*train_args(out))[0] == 0
+    code, _, err = cli("evaluate", str(out), "--dataset", "mnist")
+    assert code == 2 and "was trained on cifar10" in err and err.count("\n") == 1
+    (out / "binarynet_weights.h5").write_bytes(b"not hdf5")
+    code, _, err = cli("evaluate", str(out))
+    assert code == 2 and "cannot read" in err and err.count("\n") == 1
+
+
 def test_summary_json(cli):
     code, stdout, err = cli("summary", "binarynet", "--dataset", "mnist", "--hparams-set", "bop",
                             "--hparams", "filters=4,dense_units=8", "--json")
