@@ -58,8 +58,9 @@ class GoodStateBackup(tf.keras.callbacks.BackupAndRestore):
 class MetricsLog(tf.keras.callbacks.Callback):
     """Append one JSON line per completed epoch: metrics, seconds, step and hyperparams.
 
-    Rows of epochs at or after ``first_epoch`` (left by an interrupted run) are dropped
-    at the start, so a resumed run's file has every epoch exactly once. The current
+    ``epoch`` counts completed epochs (1 for the first). Rows past ``first_epoch``, the
+    epochs a resumed run trains again, are dropped at the start, so the file has every
+    epoch exactly once. The current
     learning rate and Bop's gamma/threshold are added to ``logs`` so TensorBoard shows
     them too (keep this callback before ``TensorBoard``).
 
