@@ -225,7 +225,9 @@ def _prepare(builder, name: str, manual_dir: str | None) -> None:
         f"holds {builder.name}/{builder.version}, or --manual-dir DIR with the downloaded "
         "archives"
     )
-    if manual_dir is None and not _online(builder.info.homepage):
+    # A manual_dir only helps datasets that read one (ImageNet); the rest download.
+    uses_manual_dir = manual_dir and getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None)
+    if not uses_manual_dir and not _online(builder.info.homepage):
         raise BnnoError(hint.format(why="there is no network to download it"))
     config = tfds.download.DownloadConfig(manual_dir=manual_dir)
     try:
