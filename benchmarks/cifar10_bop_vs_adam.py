@@ -89,8 +89,8 @@ def main() -> None:
     p.add_argument("--verbose", type=int, default=2)
     p.add_argument("--json", help="also write the results to this file")
     args = p.parse_args()
-    if not 2 <= args.overhead_epochs <= args.epochs + 1:
-        p.error("--overhead-epochs must be at least 2 and at most --epochs + 1")
+    if not 2 <= args.overhead_epochs <= args.epochs:
+        p.error("--overhead-epochs must be at least 2 and at most --epochs")
 
     results = {"args": vars(args), "sets": {}}
     with tempfile.TemporaryDirectory() as out_dir:
