@@ -107,7 +107,7 @@ def train(
     import tensorflow as tf
 
     from bnno.build import build_model, compile_model
-    from bnno.callbacks import CompactProgbar, GoodStateBackup, MetricsLog
+    from bnno.callbacks import GoodStateBackup
 
     hp = spec["hparams"]
     steps = steps_per_epoch or ds.train_examples // hp["batch_size"]
@@ -135,13 +135,8 @@ def train(
     train_data = ds.train(hp["batch_size"], preprocess_fn, spec["seed"], first_epoch,
                           hp["epochs"], steps)
     test_data = ds.test(hp["batch_size"], preprocess_fn, validation_steps)
-    backup = GoodStateBackup(str(path / runs.BACKUP_DIR))
-    own = [MetricsLog(path / runs.METRICS_FILE, first_epoch), backup]
-    if tensorboard:
-        own.append(tf.keras.callbacks.TensorBoard(
-            str(path / runs.LOG_DIR), write_graph=False, profile_batch=0))
-    if verbose:
-        own.append(CompactProgbar())
+    own = run_callbacks(path, first_epoch, tensorboard, verbose)
+    backup = next(cb for cb in own if isinstance(cb, GoodStateBackup))
     net.fit(
         train_data,
         epochs=hp["epochs"],
@@ -159,6 +154,33 @@ def train(
         )
     net.save_weights(str(weights))
     return path
+
+
+def run_callbacks(path: Path, first_epoch: int, tensorboard: bool = True,
+                  verbose: int = 1) -> list:
+    """The Keras callbacks ``train`` gives a run in ``path``, in order.
+
+    The metrics log comes first (it adds γ, τ and the learning rate to the logs the others
+    see), the ``GoodStateBackup`` second; TensorBoard and the progress bar follow when
+    asked for.
+
+    Example:
+        >>> cbs = run_callbacks(Path("runs/x"), first_epoch=0)  # doctest: +SKIP
+        >>> [type(cb).__name__ for cb in cbs]  # doctest: +SKIP
+        ['MetricsLog', 'GoodStateBackup', 'TensorBoard', 'CompactProgbar']
+    """
+    import tensorflow as tf
+
+    from bnno.callbacks import CompactProgbar, GoodStateBackup, MetricsLog
+
+    own = [MetricsLog(path / runs.METRICS_FILE, first_epoch),
+           GoodStateBackup(str(path / runs.BACKUP_DIR))]
+    if tensorboard:
+        own.append(tf.keras.callbacks.TensorBoard(
+            str(path / runs.LOG_DIR), write_graph=False, profile_batch=0))
+    if verbose:
+        own.append(CompactProgbar())
+    return own
 
 
 def evaluate(
