@@ -30,8 +30,12 @@ def build_model(name: str, hp: dict[str, Any], input_shape: tuple, num_classes: 
     return model
 
 
-def compile_model(model, hp: dict[str, Any], steps_per_epoch: int) -> None:
+def compile_model(
+    model, hp: dict[str, Any], steps_per_epoch: int, total_steps: int | None = None
+) -> None:
     """Compile with ``hp``'s optimizer, categorical cross-entropy and accuracy metrics.
+
+    ``total_steps`` is the length of schedules that decay over the whole run.
 
     Example:
         >>> compile_model(model, hp, steps_per_epoch=500)  # doctest: +SKIP
@@ -42,7 +46,7 @@ def compile_model(model, hp: dict[str, Any], steps_per_epoch: int) -> None:
     if model.output_shape[-1] > 5:
         metrics.append(tf.keras.metrics.TopKCategoricalAccuracy(5, name="top5_accuracy"))
     model.compile(
-        optimizer=optimizers.build(hp, steps_per_epoch),
+        optimizer=optimizers.build(hp, steps_per_epoch, total_steps),
         loss="categorical_crossentropy",
         metrics=metrics,
     )

@@ -58,8 +58,27 @@ def kernel_settings(hp: dict[str, Any]) -> dict[str, Any]:
     return {"kernel_quantizer": quantizer}
 
 
-def build(hp: dict[str, Any], steps_per_epoch: int):
+def run_length(hp: dict[str, Any], train_examples: int, steps_per_epoch: int | None = None) -> int:
+    """Optimizer steps of a whole run: the length of schedules that decay over the run.
+
+    The Bop paper's code computes ``epochs × examples // batch_size`` (a few steps more
+    than ``epochs × (examples // batch_size)`` are trained); runs with shortened epochs
+    take ``epochs × steps_per_epoch``.
+
+    Example:
+        >>> run_length({"epochs": 150, "batch_size": 1024}, 1_281_167)
+        187671
+    """
+    if steps_per_epoch:
+        return hp["epochs"] * steps_per_epoch
+    return hp["epochs"] * train_examples // hp["batch_size"]
+
+
+def build(hp: dict[str, Any], steps_per_epoch: int, total_steps: int | None = None):
     """The optimizer described by ``hp``; schedules are built with ``steps_per_epoch``.
+
+    ``total_steps`` is the length of schedules that decay over the whole run (default:
+    ``epochs × steps_per_epoch``).
 
     Example:
         >>> build({"optimizer": "adam", "learning_rate": 5e-3}, 195)  # doctest: +SKIP
@@ -70,14 +89,16 @@ def build(hp: dict[str, Any], steps_per_epoch: int):
 
     # larq's CaseOptimizer only wraps legacy optimizers; the plain Adam runs use the
     # same class so both kinds of run keep the same optimizer state layout.
-    adam = tf.keras.optimizers.legacy.Adam(
-        schedules.build(hp["learning_rate"], steps_per_epoch)
-    )
+    total_steps = total_steps or hp.get("epochs", 1) * steps_per_epoch
+
+    def schedule(key: str):
+        return schedules.build(hp[key], steps_per_epoch, total_steps)
+
+    adam = tf.keras.optimizers.legacy.Adam(schedule("learning_rate"))
     if hp["optimizer"] == "adam":
         return adam
     bop = lq.optimizers.Bop(
-        threshold=schedules.build(hp["threshold"], steps_per_epoch),
-        gamma=schedules.build(hp["gamma"], steps_per_epoch),
+        threshold=schedule("threshold"), gamma=schedule("gamma"),
     )
     return lq.optimizers.CaseOptimizer(
         (lq.optimizers.Bop.is_binary_variable, bop), default_optimizer=adam
