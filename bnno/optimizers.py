@@ -22,11 +22,11 @@ from bnno.errors import BnnoError
 FLIP_RATIO = ["flip_ratio"]
 
 
-def kernel_settings(hp: dict[str, Any]) -> dict[str, Any]:
+def kernel_settings(hp: dict[str, Any], flip_ratio: bool = True) -> dict[str, Any]:
     """The ``kernel_quantizer``/``kernel_constraint`` builder arguments for ``hp``.
 
     Quantizers are passed as config dicts so that every layer builds its own instance
-    (and its own flip-ratio metric).
+    (and its own flip-ratio metric, unless ``flip_ratio`` is false).
 
     Example:
         >>> kernel_settings({"optimizer": "bop"})["kernel_quantizer"]["class_name"]
@@ -34,13 +34,14 @@ def kernel_settings(hp: dict[str, Any]) -> dict[str, Any]:
     """
     import larq as lq
 
+    metrics = FLIP_RATIO if flip_ratio else []
     if hp.get("optimizer") == "bop":
         if hp.get("kernel_quantizer") or hp.get("kernel_constraint"):
             raise BnnoError(
                 "Bop trains the binary kernels directly; set kernel_quantizer=none and "
                 "kernel_constraint=none"
             )
-        quantizer = {"class_name": "NoOp", "config": {"precision": 1, "metrics": FLIP_RATIO}}
+        quantizer = {"class_name": "NoOp", "config": {"precision": 1, "metrics": metrics}}
         return {"kernel_quantizer": quantizer, "kernel_constraint": None}
     name = hp.get("kernel_quantizer")
     if name is None:
@@ -54,7 +55,7 @@ def kernel_settings(hp: dict[str, Any]) -> dict[str, Any]:
         ) from None
     quantizer = {"class_name": type(instance).__name__, "config": instance.get_config()}
     if isinstance(instance, lq.quantizers._BaseQuantizer):
-        quantizer["config"]["metrics"] = FLIP_RATIO
+        quantizer["config"]["metrics"] = metrics
     return {"kernel_quantizer": quantizer}
 
 

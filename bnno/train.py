@@ -151,7 +151,10 @@ def train(
 
     total_steps = optimizers.run_length(hp, ds.train_examples, steps_per_epoch)
     with dist.scope():
-        net = build_model(model, hp, ds.input_shape, ds.num_classes)
+        # larq's flip-ratio metric keeps an int8 variable, which multi-worker collectives
+        # cannot broadcast; such runs log no flip ratios.
+        net = build_model(model, hp, ds.input_shape, ds.num_classes,
+                          flip_ratio=strategy != "multi_worker")
         compile_model(net, hp, steps, total_steps)
     train_data, test_data, val_steps = _inputs(dist, ds, spec, first_epoch, steps)
     backup = GoodStateBackup(str(path / runs.BACKUP_DIR))
@@ -181,6 +184,13 @@ def train(
         )
     if chief:
         net.save_weights(str(weights))
+    else:
+        # Reading the weights is a collective step every worker must join; the other
+        # workers write to a scratch file that is thrown away.
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as scratch:
+            net.save_weights(str(Path(scratch) / weights.name))
     return path
 
 
@@ -248,7 +258,8 @@ def evaluate(
             f"{trained_on.num_classes} classes); {ds.name} has {ds.input_shape} and "
             f"{ds.num_classes} classes"
         )
-    net = build_model(spec["model"], spec["hparams"], ds.input_shape, ds.num_classes)
+    net = build_model(spec["model"], spec["hparams"], ds.input_shape, ds.num_classes,
+                      flip_ratio=spec.get("strategy") != "multi_worker")
     compile_model(net, spec["hparams"], 1, 1)
     weights = runs.weights_file(path, spec["model"])
     if weights.exists():
