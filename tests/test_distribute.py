@@ -32,7 +32,8 @@ def test_one_step_on_two_replicas_equals_one_device(subprocess_env):
     # the moving variances of the dense layers. Keras computes the moving variance of a
     # batch norm over images (4-D) with a sample-count correction that depends on how
     # many values one replica sees, so those agree only approximately.
-    assert all(v > 1e-5 for v in result["bn_changed"].values())
+    changed = result["bn_changed"]
+    assert all(v > 1e-3 for k, v in changed.items() if k.endswith("beta"))  # Adam: ~lr
     for key, diff in result["bn_rel_diff"].items():
         approximate = key.endswith("moving_variance") and key.split("/")[0] in result[
             "bn_of_images"]
