@@ -12,17 +12,18 @@ from typing import Any
 from bnno import models, optimizers
 
 
-def build_model(name: str, hp: dict[str, Any], input_shape: tuple, num_classes: int):
+def build_model(name: str, hp: dict[str, Any], input_shape: tuple, num_classes: int,
+                flip_ratio: bool = True):
     """Model ``name`` for ``input_shape``/``num_classes``, set up for ``hp``'s optimizer.
 
     Bop's binary kernels start at ±1; every binary kernel logs its flip ratio under
-    ``flip_ratio/<layer name>``.
+    ``flip_ratio/<layer name>`` (unless ``flip_ratio`` is false).
 
     Example:
         >>> model = build_model("binarynet", hp, (32, 32, 3), 10)  # doctest: +SKIP
     """
     kwargs = models.builder_kwargs(name, hp)
-    kwargs.update(optimizers.kernel_settings(hp))
+    kwargs.update(optimizers.kernel_settings(hp, flip_ratio))
     model = models.get(name)(tuple(input_shape), num_classes, **kwargs)
     _name_flip_ratios(model)
     if hp.get("optimizer") == "bop":
@@ -30,8 +31,12 @@ def build_model(name: str, hp: dict[str, Any], input_shape: tuple, num_classes: 
     return model
 
 
-def compile_model(model, hp: dict[str, Any], steps_per_epoch: int) -> None:
+def compile_model(
+    model, hp: dict[str, Any], steps_per_epoch: int, total_steps: int | None = None
+) -> None:
     """Compile with ``hp``'s optimizer, categorical cross-entropy and accuracy metrics.
+
+    ``total_steps`` is the length of schedules that decay over the whole run.
 
     Example:
         >>> compile_model(model, hp, steps_per_epoch=500)  # doctest: +SKIP
@@ -41,11 +46,15 @@ def compile_model(model, hp: dict[str, Any], steps_per_epoch: int) -> None:
     metrics: list[Any] = ["accuracy"]
     if model.output_shape[-1] > 5:
         metrics.append(tf.keras.metrics.TopKCategoricalAccuracy(5, name="top5_accuracy"))
-    model.compile(
-        optimizer=optimizers.build(hp, steps_per_epoch),
-        loss="categorical_crossentropy",
-        metrics=metrics,
-    )
+    optimizer = optimizers.build(hp, steps_per_epoch, total_steps)
+    if hasattr(optimizer, "_compute_var_opt_mapping"):
+        # larq's CaseOptimizer assigns variables to Bop or Adam on its first step. Under
+        # a MirroredStrategy that step runs once per replica, and replicas other than the
+        # first see per-device variables without the ``precision`` tag, so they would
+        # split the variables differently and their all-reduces would not match. The
+        # assignment is made here, once, on the model's (mirrored) variables.
+        optimizer._compute_var_opt_mapping([(None, v) for v in model.trainable_variables])
+    model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=metrics)
 
 
 def _name_flip_ratios(model) -> None:

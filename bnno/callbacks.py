@@ -109,7 +109,8 @@ class MetricsLog(tf.keras.callbacks.Callback):
                     value = inner._get_hyper(name)
                     if callable(value):
                         value = value(inner.iterations)
-                    found[name] = float(value)
+                    # get_value also reads a strategy's mirrored variables.
+                    found[name] = float(tf.keras.backend.get_value(value))
         return found
 
 

@@ -26,8 +26,9 @@ _HPARAMS = click.option(
     help="Override keys of the set, e.g. threshold=1e-6,gamma=1e-3 or gamma.decay_rate=0.5.",
 )
 _HPARAMS_SET = click.option(
-    "--hparams-set", default="default", show_default=True,
-    help="Named recipe from hparams/<model>.json (see `bnno hparams list`).",
+    "--hparams-set",
+    help="Named recipe from hparams/<model>.json (see `bnno hparams list`); "
+         "default: the model's first set.",
 )
 
 
@@ -39,9 +40,11 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("model")
-@click.option("--dataset", required=True, help="Dataset name, e.g. cifar10 or mnist.")
+@click.option("--dataset", required=True,
+              help="cifar10, cifar100, mnist or imagenet2012 (tfds names).")
 @click.option("--preprocess-fn", default="default", show_default=True,
-              help="default (scale to [-1, 1]) or resize_and_flip (pad, crop, flip).")
+              help="default (scale to [-1, 1]; ImageNet: Larq Zoo's crop, flip and "
+                   "normalisation) or resize_and_flip (pad, crop, flip).")
 @_HPARAMS_SET
 @_HPARAMS
 @click.option("--output-dir", type=click.Path(),
@@ -52,14 +55,18 @@ def cli() -> None:
 @click.option("--steps-per-epoch", type=int, help="Limit an epoch to this many batches.")
 @click.option("--validation-steps", type=int, help="Limit validation to this many batches.")
 @click.option("--tensorboard/--no-tensorboard", default=True, show_default=True)
+@click.option("--strategy", default="default", show_default=True,
+              help="default (one device), mirrored (all local GPUs) or multi_worker "
+                   "(the cluster in TF_CONFIG).")
 def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, data_dir,
-          manual_dir, seed, steps_per_epoch, validation_steps, tensorboard) -> None:
+          manual_dir, seed, steps_per_epoch, validation_steps, tensorboard, strategy) -> None:
     """Train MODEL on a dataset with an hparam set; resume with the same --output-dir.
 
     \b
     bnno train binarynet --dataset cifar10
     bnno train binarynet --dataset cifar10 --preprocess-fn resize_and_flip \\
          --hparams-set bop --hparams threshold=1e-6,gamma=1e-3
+    bnno train birealnet --dataset imagenet2012 --hparams-set bop --strategy mirrored
     """
     from bnno.train import TrainingStopped
     from bnno.train import train as run
@@ -67,7 +74,7 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
     try:
         path = run(model, dataset, hparams_set, overrides, preprocess_fn, output_dir,
                    data_dir, manual_dir, seed, steps_per_epoch, validation_steps,
-                   tensorboard)
+                   tensorboard, strategy=strategy)
     except TrainingStopped as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)
@@ -109,7 +116,7 @@ def summary(model, dataset, hparams_set, overrides, data_dir, as_json) -> None:
 
     spec = plan(model, dataset, hparams_set, overrides)
     ds = data.describe(dataset, data_dir)
-    net = build_model(model, spec["hparams"], ds.input_shape, ds.num_classes)
+    net = build_model(spec["model"], spec["hparams"], ds.input_shape, ds.num_classes)
     if as_json:
         click.echo(json.dumps(profile(net), indent=2))
     else:
@@ -129,8 +136,7 @@ def hparams_list(model) -> None:
     """The hparam sets of MODEL (or of every model)."""
     from bnno import hparams, models
 
-    for name in [model] if model else models.names():
-        models.get(name)
+    for name in [models.canonical(model)] if model else models.names():
         click.echo(name)
         for set_name in hparams.set_names(name):
             click.echo(f"  {set_name:<14} {hparams.describe(name, set_name)}")
@@ -144,6 +150,7 @@ def hparams_show(model, set_name, overrides) -> None:
     """The resolved set SET_NAME of MODEL, with overrides applied, as JSON."""
     from bnno import hparams, models
 
+    model = models.canonical(model)
     hp = hparams.resolve(model, set_name, overrides, models.hparam_types(model))
     click.echo(json.dumps(hp, indent=2))
 

@@ -2,7 +2,13 @@
 
 ``load`` finds a prepared tfds dataset in the usual tfds data dir (``--data-dir`` or
 ``TFDS_DATA_DIR``), downloading and preparing it when the network allows, or from
-archives in a tfds ``manual_dir``.
+archives in a tfds ``manual_dir`` (ImageNet: the downloaded ``ILSVRC2012_img_train.tar``
+and ``ILSVRC2012_img_val.tar``).
+
+Small datasets (CIFAR, MNIST) are decoded once and cached in memory. ImageNet is read
+as JPEG bytes and decoded and cropped in one step per image by Larq Zoo's ImageNet
+preprocessing (``tf.image.decode_and_crop_jpeg``), which never decodes the pixels it
+would crop away.
 
 The training pipeline makes the order and augmentation of every epoch a pure function
 of (seed, epoch): a run resumed at epoch k sees exactly the batches an uninterrupted run
@@ -25,13 +31,19 @@ from urllib.parse import urlparse
 
 from bnno.errors import BnnoError, choices
 
-# Name users type -> (tfds name, training split, evaluation split).
-DATASETS: dict[str, tuple[str, str, str]] = {
-    "cifar10": ("cifar10", "train", "test"),
-    "mnist": ("mnist", "train", "test"),
+# Name users type -> (tfds name, training split, evaluation split, encoded).
+# "encoded" datasets are read as JPEG bytes (tfds SkipDecoding) and preprocessed by
+# the JPEG functions; the others as decoded uint8 images.
+DATASETS: dict[str, tuple[str, str, str, bool]] = {
+    "cifar10": ("cifar10", "train", "test", False),
+    "cifar100": ("cifar100", "train", "test", False),
+    "mnist": ("mnist", "train", "test", False),
+    "imagenet2012": ("imagenet2012", "train", "validation", True),
 }
 
 _SHUFFLE_BUFFER = 60_000
+# Decoded examples are cached in memory when the prepared dataset is at most this big.
+_CACHE_BYTES = 2 * 1024**3
 
 
 def _scale(image):
@@ -71,7 +83,38 @@ def resize_and_flip(image, training: bool, seed) -> Any:
     return _scale(image)
 
 
+def imagenet(image_bytes, training: bool, seed) -> Any:
+    """Larq Zoo's ImageNet preprocessing of one JPEG: decode and crop in one step.
+
+    Training: a random crop of 8-100 % of the area and aspect ratio 3/4-4/3, resized
+    bicubically to 224×224, and a random flip; evaluation: the central 224/256 crop,
+    resized. Then normalised with ImageNet's channel mean and deviation. The crop is
+    drawn by TensorFlow's stateful random ops (Larq Zoo's functions take no seed), so a
+    resumed ImageNet run sees the same images in the same order, but not the same crops.
+
+    Example:
+        >>> imagenet(tf.io.encode_jpeg(tf.zeros((300, 400, 3), tf.uint8)), False,
+        ...          None).shape  # doctest: +SKIP
+        TensorShape([224, 224, 3])
+    """
+    from larq_zoo.training.data import preprocess_image_bytes
+
+    return preprocess_image_bytes(image_bytes, is_training=training)
+
+
 PREPROCESS: dict[str, Callable] = {"default": default, "resize_and_flip": resize_and_flip}
+# Preprocessing of datasets read as JPEG bytes; ``default`` is Larq Zoo's ImageNet one.
+JPEG_PREPROCESS: dict[str, Callable] = {"default": imagenet}
+
+
+def preprocess_fns(dataset: str) -> dict[str, Callable]:
+    """The preprocessing functions that dataset ``dataset`` can use.
+
+    Example:
+        >>> sorted(preprocess_fns("imagenet2012"))
+        ['default']
+    """
+    return JPEG_PREPROCESS if DATASETS[dataset][3] else PREPROCESS
 
 
 def check_names(dataset: str, preprocess: str) -> None:
@@ -82,9 +125,10 @@ def check_names(dataset: str, preprocess: str) -> None:
     """
     if dataset not in DATASETS:
         raise BnnoError(f"unknown dataset '{dataset}'; choose one of: {choices(DATASETS)}")
-    if preprocess not in PREPROCESS:
+    fns = preprocess_fns(dataset)
+    if preprocess not in fns:
         raise BnnoError(
-            f"unknown preprocess fn '{preprocess}'; choose one of: {choices(PREPROCESS)}"
+            f"unknown preprocess fn '{preprocess}' for {dataset}; choose one of: {choices(fns)}"
         )
 
 
@@ -103,9 +147,14 @@ class Dataset:
     builder: Any
     train_split: str
     test_split: str
+    encoded: bool = False
 
     @property
     def input_shape(self) -> tuple[int, ...]:
+        if self.encoded:  # images of any size, cropped to Larq Zoo's 224×224
+            from larq_zoo.training.data import IMAGE_SIZE
+
+            return (IMAGE_SIZE, IMAGE_SIZE, 3)
         return tuple(self.builder.info.features["image"].shape)
 
     @property
@@ -122,12 +171,30 @@ class Dataset:
 
     def _examples(self, split: str):
         import tensorflow as tf
+        import tensorflow_datasets as tfds
 
-        ds = self.builder.as_dataset(split=split, shuffle_files=False)
-        return ds.map(
+        decoders = {"image": tfds.decode.SkipDecoding()} if self.encoded else None
+        ds = self.builder.as_dataset(split=split, shuffle_files=False, decoders=decoders)
+        ds = ds.map(
             lambda ex: (ex["image"], tf.one_hot(ex["label"], self.num_classes)),
             num_parallel_calls=tf.data.AUTOTUNE,
-        ).cache()
+        )
+        # Only what fits in memory is cached; ImageNet is read from disk every epoch.
+        size = self.builder.info.dataset_size or 0
+        return ds if self.encoded or size > _CACHE_BYTES else ds.cache()
+
+    @staticmethod
+    def _options(ds):
+        import tensorflow as tf
+
+        # The per-epoch pipeline hides the files from tf.data's file-based sharding;
+        # multi-worker training shards the elements instead (or, with ``shard``, the
+        # pipeline shards itself before decoding).
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
+        return ds.with_options(options)
 
     def train(
         self,
@@ -137,23 +204,31 @@ class Dataset:
         first_epoch: int,
         epochs: int,
         steps_per_epoch: int | None = None,
+        shard: tuple[int, int] | None = None,
     ):
         """Batches for epochs ``first_epoch .. epochs-1``, one epoch after another.
 
         Each epoch is shuffled and augmented from (seed, epoch) alone and holds
         ``steps_per_epoch`` full batches (default: all full batches of the split).
+        With ``shard=(n, i)`` this pipeline keeps every n-th example of each shuffled
+        epoch from the i-th on, before preprocessing: n workers then decode disjoint
+        parts of the same epoch (``batch_size`` and ``steps_per_epoch`` are then this
+        pipeline's own).
         """
         import tensorflow as tf
 
-        fn = PREPROCESS[preprocess]
+        fn = preprocess_fns(self.name)[preprocess]
         examples = self._examples(self.train_split)
-        steps = steps_per_epoch or self.train_examples // batch_size
+        shards, index = shard or (1, 0)
+        steps = steps_per_epoch or self.train_examples // (batch_size * shards)
         buffer = min(self.train_examples or _SHUFFLE_BUFFER, _SHUFFLE_BUFFER)
 
         def one_epoch(epoch):
             ds = examples.shuffle(
                 buffer, seed=seed * 1_000_003 + epoch, reshuffle_each_iteration=False
             ).enumerate()
+            if shards > 1:
+                ds = ds.shard(shards, index)
 
             def augment(i, example):
                 image, label = example
@@ -164,21 +239,26 @@ class Dataset:
             return ds.batch(batch_size, drop_remainder=True).take(steps)
 
         epochs_ds = tf.data.Dataset.range(first_epoch, epochs)
-        return epochs_ds.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
+        return self._options(epochs_ds.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE))
 
-    def test(self, batch_size: int, preprocess: str, steps: int | None = None):
-        """Unaugmented evaluation batches; all examples unless ``steps`` limits them."""
+    def test(self, batch_size: int, preprocess: str, steps: int | None = None,
+             drop_remainder: bool = False):
+        """Unaugmented evaluation batches; all examples unless ``steps`` limits them.
+
+        ``drop_remainder`` leaves out the last partial batch (multi-worker evaluation
+        needs the same number of full batches on every worker).
+        """
         import tensorflow as tf
 
-        fn = PREPROCESS[preprocess]
+        fn = preprocess_fns(self.name)[preprocess]
         ds = self._examples(self.test_split).map(
             lambda image, label: (fn(image, False, None), label),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
-        ds = ds.batch(batch_size)
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
         if steps:
             ds = ds.take(steps)
-        return ds.prefetch(tf.data.AUTOTUNE)
+        return self._options(ds.prefetch(tf.data.AUTOTUNE))
 
 
 def describe(name: str, data_dir: str | None = None) -> Dataset:
@@ -192,9 +272,10 @@ def describe(name: str, data_dir: str | None = None) -> Dataset:
 
     if name not in DATASETS:
         raise BnnoError(f"unknown dataset '{name}'; choose one of: {choices(DATASETS)}")
-    tfds_name, train_split, test_split = DATASETS[name]
+    tfds_name, train_split, test_split, encoded = DATASETS[name]
     data_dir = os.path.expanduser(data_dir) if data_dir else None
-    return Dataset(name, tfds.builder(tfds_name, data_dir=data_dir), train_split, test_split)
+    return Dataset(name, tfds.builder(tfds_name, data_dir=data_dir), train_split, test_split,
+                   encoded)
 
 
 def load(name: str, data_dir: str | None = None, manual_dir: str | None = None) -> Dataset:

@@ -175,7 +175,7 @@ def set_names(model: str) -> list[str]:
 
     Example:
         >>> set_names("binarynet")
-        ['default', 'bop', 'bop_sec52']
+        ['default', 'bop', 'bop_sec52', 'adam_sec52']
     """
     return list(load_file(model))
 

@@ -22,11 +22,11 @@ from bnno.errors import BnnoError
 FLIP_RATIO = ["flip_ratio"]
 
 
-def kernel_settings(hp: dict[str, Any]) -> dict[str, Any]:
+def kernel_settings(hp: dict[str, Any], flip_ratio: bool = True) -> dict[str, Any]:
     """The ``kernel_quantizer``/``kernel_constraint`` builder arguments for ``hp``.
 
     Quantizers are passed as config dicts so that every layer builds its own instance
-    (and its own flip-ratio metric).
+    (and its own flip-ratio metric, unless ``flip_ratio`` is false).
 
     Example:
         >>> kernel_settings({"optimizer": "bop"})["kernel_quantizer"]["class_name"]
@@ -34,13 +34,14 @@ def kernel_settings(hp: dict[str, Any]) -> dict[str, Any]:
     """
     import larq as lq
 
+    metrics = FLIP_RATIO if flip_ratio else []
     if hp.get("optimizer") == "bop":
         if hp.get("kernel_quantizer") or hp.get("kernel_constraint"):
             raise BnnoError(
                 "Bop trains the binary kernels directly; set kernel_quantizer=none and "
                 "kernel_constraint=none"
             )
-        quantizer = {"class_name": "NoOp", "config": {"precision": 1, "metrics": FLIP_RATIO}}
+        quantizer = {"class_name": "NoOp", "config": {"precision": 1, "metrics": metrics}}
         return {"kernel_quantizer": quantizer, "kernel_constraint": None}
     name = hp.get("kernel_quantizer")
     if name is None:
@@ -54,12 +55,31 @@ def kernel_settings(hp: dict[str, Any]) -> dict[str, Any]:
         ) from None
     quantizer = {"class_name": type(instance).__name__, "config": instance.get_config()}
     if isinstance(instance, lq.quantizers._BaseQuantizer):
-        quantizer["config"]["metrics"] = FLIP_RATIO
+        quantizer["config"]["metrics"] = metrics
     return {"kernel_quantizer": quantizer}
 
 
-def build(hp: dict[str, Any], steps_per_epoch: int):
+def run_length(hp: dict[str, Any], train_examples: int, steps_per_epoch: int | None = None) -> int:
+    """Optimizer steps of a whole run: the length of schedules that decay over the run.
+
+    The Bop paper's code computes ``epochs × examples // batch_size`` (a few steps more
+    than ``epochs × (examples // batch_size)`` are trained); runs with shortened epochs
+    take ``epochs × steps_per_epoch``.
+
+    Example:
+        >>> run_length({"epochs": 150, "batch_size": 1024}, 1_281_167)
+        187671
+    """
+    if steps_per_epoch:
+        return hp["epochs"] * steps_per_epoch
+    return hp["epochs"] * train_examples // hp["batch_size"]
+
+
+def build(hp: dict[str, Any], steps_per_epoch: int, total_steps: int | None = None):
     """The optimizer described by ``hp``; schedules are built with ``steps_per_epoch``.
+
+    ``total_steps`` is the length of schedules that decay over the whole run (default:
+    ``epochs × steps_per_epoch``).
 
     Example:
         >>> build({"optimizer": "adam", "learning_rate": 5e-3}, 195)  # doctest: +SKIP
@@ -70,14 +90,16 @@ def build(hp: dict[str, Any], steps_per_epoch: int):
 
     # larq's CaseOptimizer only wraps legacy optimizers; the plain Adam runs use the
     # same class so both kinds of run keep the same optimizer state layout.
-    adam = tf.keras.optimizers.legacy.Adam(
-        schedules.build(hp["learning_rate"], steps_per_epoch)
-    )
+    total_steps = total_steps or hp.get("epochs", 1) * steps_per_epoch
+
+    def schedule(key: str):
+        return schedules.build(hp[key], steps_per_epoch, total_steps)
+
+    adam = tf.keras.optimizers.legacy.Adam(schedule("learning_rate"))
     if hp["optimizer"] == "adam":
         return adam
     bop = lq.optimizers.Bop(
-        threshold=schedules.build(hp["threshold"], steps_per_epoch),
-        gamma=schedules.build(hp["gamma"], steps_per_epoch),
+        threshold=schedule("threshold"), gamma=schedule("gamma"),
     )
     return lq.optimizers.CaseOptimizer(
         (lq.optimizers.Bop.is_binary_variable, bop), default_optimizer=adam

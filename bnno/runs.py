@@ -30,7 +30,7 @@ BACKUP_DIR = "backup"
 LOG_DIR = "logs"
 
 # Keys of run.json that may differ when a run is resumed.
-_MAY_CHANGE = {"validation_steps", "bnno_version", "seed_given"}
+_MAY_CHANGE = {"validation_steps", "bnno_version", "seed_given", "strategy"}
 
 
 def default_dir(spec: dict[str, Any], root: str = "runs") -> Path:

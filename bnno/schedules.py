@@ -9,7 +9,10 @@ Bop's ``gamma`` or its ``threshold``::
 Lengths are given in optimizer steps (``decay_steps``, ``boundaries``) or in epochs
 (``decay_epochs``, ``boundary_epochs``); epochs are turned into steps with the run's
 steps per epoch. ``boundary_epochs: [40, 80]`` changes the value at the start of the
-41st and 81st epoch (0-based epochs 40 and 80).
+41st and 81st epoch (0-based epochs 40 and 80). A ``polynomial_decay`` or
+``cosine_decay`` without a length decays over the whole run: ``epochs × examples //
+batch_size`` steps, the length the Bop paper's code gives its ImageNet schedules (or
+``epochs × steps_per_epoch`` when epochs are shortened).
 
 Example:
     >>> sched = build({"schedule": "exponential_decay", "initial": 1e-4,
@@ -54,6 +57,8 @@ _FIELDS: dict[str, dict[str, tuple[type, Any]]] = {
     },
 }
 _LENGTHS = {"decay_steps": "decay_epochs", "boundaries": "boundary_epochs"}
+# Schedules that may leave out their length, meaning "over the whole run".
+_WHOLE_RUN = {"polynomial_decay", "cosine_decay"}
 
 KINDS = tuple(_FIELDS)
 
@@ -104,9 +109,13 @@ def validate(key: str, value: Any) -> float | dict:
             continue
         out[name] = _check_field(key, name, typ, value[name])
     for steps, epochs in _LENGTHS.items():
-        if steps in fields and bool(out.get(steps)) == bool(out.get(epochs)):
+        if steps not in fields:
+            continue
+        given = bool(out.get(steps)) + bool(out.get(epochs))
+        if given == 2 or (given == 0 and kind not in _WHOLE_RUN):
             raise BnnoError(
                 f"schedule '{key}' ({kind}) needs exactly one of '{steps}' or '{epochs}'"
+                + (" (or neither, to decay over the whole run)" if kind in _WHOLE_RUN else "")
             )
     if kind == "piecewise_constant":
         n_bounds = len(out.get("boundaries") or out.get("boundary_epochs"))
@@ -127,12 +136,19 @@ def _check_field(key: str, name: str, typ: type, raw: Any) -> Any:
     raise BnnoError(f"schedule '{key}' field '{name}' expects {typ.__name__}, got {raw!r}")
 
 
-def build(value: float | dict, steps_per_epoch: int):
+def build(value: float | dict, steps_per_epoch: int, total_steps: int | None = None):
     """Turn a validated schedule value into a float or a Keras ``LearningRateSchedule``.
 
     Args:
         value: a number (constant) or a schedule dict (see the module docstring).
         steps_per_epoch: optimizer steps in one epoch, for lengths given in epochs.
+        total_steps: length of a schedule that decays over the whole run.
+
+    Example:
+        >>> lr = build({"schedule": "polynomial_decay", "initial": 2.5e-3, "end": 5e-6},
+        ...            1251, total_steps=187671)
+        >>> lr.decay_steps
+        187671
     """
     if not isinstance(value, dict):
         return float(value)
@@ -142,6 +158,10 @@ def build(value: float | dict, steps_per_epoch: int):
     kind = value["schedule"]
 
     def steps(field: str) -> int:
+        if not value.get(field) and not value.get(_LENGTHS[field]):
+            if not total_steps:
+                raise ValueError(f"schedule {kind} decays over the run; total_steps is needed")
+            return int(total_steps)
         return int(value.get(field) or round(value[_LENGTHS[field]] * steps_per_epoch))
 
     if kind == "exponential_decay":

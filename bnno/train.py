@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import bnno
-from bnno import data, hparams, models, optimizers, runs
+from bnno import data, distribute, hparams, models, optimizers, runs
 from bnno.errors import BnnoError
 
 
@@ -31,24 +31,31 @@ class TrainingStopped(Exception):
 def plan(
     model: str,
     dataset: str,
-    hparams_set: str = "default",
+    hparams_set: str | None = None,
     overrides: str | None = None,
     preprocess_fn: str = "default",
     seed: int | None = None,
     steps_per_epoch: int | None = None,
     validation_steps: int | None = None,
+    strategy: str = "default",
 ) -> dict[str, Any]:
     """Check every name and value of a run and return its ``run.json`` content.
 
+    ``model`` may be an alias (``alexnet``); the run records the registered name.
+    Without ``hparams_set`` the model's first set is used.
+
     Raises:
-        BnnoError: unknown model, dataset, preprocess fn, set or key, or a bad value.
+        BnnoError: unknown model, dataset, preprocess fn, set, key or strategy, or a bad
+            value.
 
     Example:
         >>> plan("binarynet", "cifar10", "bop", "gamma=1e-4")["hparams"]["gamma"]  # doctest: +SKIP
         0.0001
     """
-    models.get(model)
+    model = models.canonical(model)
     data.check_names(dataset, preprocess_fn)
+    distribute.check_name(strategy)
+    hparams_set = hparams_set or hparams.set_names(model)[0]
     hp = hparams.resolve(model, hparams_set, overrides, models.hparam_types(model))
     optimizers.kernel_settings(hp)  # a bad quantizer name fails here, before any output
     for name, value in (("--steps-per-epoch", steps_per_epoch),
@@ -65,6 +72,7 @@ def plan(
         "seed_given": seed is not None,
         "steps_per_epoch": steps_per_epoch,
         "validation_steps": validation_steps,
+        "strategy": strategy,
         "bnno_version": bnno.__version__,
     }
 
@@ -72,7 +80,7 @@ def plan(
 def train(
     model: str,
     dataset: str,
-    hparams_set: str = "default",
+    hparams_set: str | None = None,
     overrides: str | None = None,
     preprocess_fn: str = "default",
     output_dir: str | Path | None = None,
@@ -84,20 +92,27 @@ def train(
     tensorboard: bool = True,
     verbose: int = 1,
     callbacks: list | None = None,
+    strategy: str = "default",
 ) -> Path:
     """Train (or resume) a run and return its directory.
 
     With ``seed`` the run is deterministic on CPU: the same command gives the same
     weights, also when it was killed and resumed. The same ``output_dir`` resumes after
     the last completed epoch with the optimizer state restored. ``callbacks`` are extra
-    Keras callbacks, run after bnno's own.
+    Keras callbacks, run after bnno's own. ``strategy`` is a name from
+    ``bnno.distribute.STRATEGIES``; with ``multi_worker`` every worker runs the same
+    call with the same ``output_dir`` (a shared folder), and only the chief writes it.
 
     Raises:
         BnnoError: bad input (see ``plan``), missing data, or an unusable output dir.
         TrainingStopped: the loss became NaN; the last good checkpoint is kept.
     """
     spec = plan(model, dataset, hparams_set, overrides, preprocess_fn, seed,
-                steps_per_epoch, validation_steps)
+                steps_per_epoch, validation_steps, strategy)
+    model = spec["model"]
+    chief = distribute.is_chief(strategy)
+    if strategy == "multi_worker" and not output_dir:
+        raise BnnoError("--strategy multi_worker needs --output-dir: a folder all workers share")
     path = Path(output_dir) if output_dir else runs.default_dir(spec)
     resuming = runs.check(path, spec)
     if resuming and not spec["seed_given"]:
@@ -116,7 +131,11 @@ def train(
             f"batch_size {hp['batch_size']} is larger than the {ds.train_examples} "
             "training examples"
         )
-    runs.create(path, spec)
+    dist = distribute.make(strategy)
+    distribute.per_replica_batch(dist, hp["batch_size"])
+    spec["seed"] = distribute.broadcast_seed(dist, spec["seed"], chief)
+    if chief:
+        runs.create(path, spec)
     if spec["seed_given"]:
         tf.keras.utils.set_random_seed(spec["seed"])
         tf.config.experimental.enable_op_determinism()
@@ -130,12 +149,15 @@ def train(
     else:
         print(f"Run directory: {path} (the same --output-dir resumes it)")
 
-    net = build_model(model, hp, ds.input_shape, ds.num_classes)
-    compile_model(net, hp, steps)
-    train_data = ds.train(hp["batch_size"], preprocess_fn, spec["seed"], first_epoch,
-                          hp["epochs"], steps)
-    test_data = ds.test(hp["batch_size"], preprocess_fn, validation_steps)
-    own = run_callbacks(path, first_epoch, tensorboard, verbose)
+    total_steps = optimizers.run_length(hp, ds.train_examples, steps_per_epoch)
+    with dist.scope():
+        # larq's flip-ratio metric keeps an int8 variable, which multi-worker collectives
+        # cannot broadcast; such runs log no flip ratios.
+        net = build_model(model, hp, ds.input_shape, ds.num_classes,
+                          flip_ratio=strategy != "multi_worker")
+        compile_model(net, hp, steps, total_steps)
+    train_data, test_data, val_steps = _inputs(dist, ds, spec, first_epoch, steps)
+    own = run_callbacks(path, first_epoch, tensorboard, verbose, chief)
     backup = next(cb for cb in own if isinstance(cb, GoodStateBackup))
     net.fit(
         train_data,
@@ -143,6 +165,7 @@ def train(
         steps_per_epoch=steps,
         initial_epoch=first_epoch,
         validation_data=test_data,
+        validation_steps=val_steps,
         callbacks=own + list(callbacks or []),
         verbose=verbose,
     )
@@ -152,17 +175,59 @@ def train(
             f"loss became NaN in epoch {epoch + 1}, batch {batch + 1}; training stopped. "
             f"The last good checkpoint (epoch {epoch}) is in {path / runs.BACKUP_DIR}"
         )
-    net.save_weights(str(weights))
+    if chief:
+        net.save_weights(str(weights))
+    else:
+        # Reading the weights is a collective step every worker must join; the other
+        # workers write to a scratch file that is thrown away.
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as scratch:
+            net.save_weights(str(Path(scratch) / weights.name))
     return path
 
 
+def _inputs(dist, ds, spec: dict[str, Any], first_epoch: int, steps: int):
+    """Training and validation data for ``dist``, and the validation steps to run.
+
+    On one machine Keras splits each global batch across the replicas. Across workers
+    each worker builds its own pipeline that keeps only its share of every epoch before
+    decoding (``DatasetCreator``), so no worker decodes images another worker trains
+    on; such a pipeline yields per-replica batches, one per local replica and step.
+    """
+    import tensorflow as tf
+
+    hp = spec["hparams"]
+    batch, preprocess = hp["batch_size"], spec["preprocess_fn"]
+    val_steps = spec["validation_steps"]
+    if not dist.extended._in_multi_worker_mode():
+        train = ds.train(batch, preprocess, spec["seed"], first_epoch, hp["epochs"], steps)
+        return train, ds.test(batch, preprocess, val_steps), val_steps
+
+    def per_worker(context: tf.distribute.InputContext):
+        local_replicas = dist.num_replicas_in_sync // context.num_input_pipelines
+        return ds.train(context.get_per_replica_batch_size(batch), preprocess, spec["seed"],
+                        first_epoch, hp["epochs"], steps * local_replicas,
+                        shard=(context.num_input_pipelines, context.input_pipeline_id))
+
+    # Every worker must run the same number of full evaluation batches.
+    full = ds.test_examples // batch
+    val_steps = min(val_steps or full, full)
+    if val_steps < 1:
+        raise BnnoError(f"batch_size {batch} is larger than the {ds.test_examples} test examples")
+    test = ds.test(batch, preprocess, val_steps, drop_remainder=True)
+    return tf.keras.utils.experimental.DatasetCreator(per_worker), test, val_steps
+
+
 def run_callbacks(path: Path, first_epoch: int, tensorboard: bool = True,
-                  verbose: int = 1) -> list:
+                  verbose: int = 1, chief: bool = True) -> list:
     """The Keras callbacks ``train`` gives a run in ``path``, in order.
 
     The metrics log comes first (it adds γ, τ and the learning rate to the logs the others
     see), the ``GoodStateBackup`` second; TensorBoard and the progress bar follow when
-    asked for.
+    asked for. Workers other than the ``chief`` of a multi-worker run only back up
+    (every worker must join the checkpoint's collective ops); their logs would only
+    duplicate the chief's.
 
     Example:
         >>> cbs = run_callbacks(Path("runs/x"), first_epoch=0)  # doctest: +SKIP
@@ -173,9 +238,10 @@ def run_callbacks(path: Path, first_epoch: int, tensorboard: bool = True,
 
     from bnno.callbacks import CompactProgbar, GoodStateBackup, MetricsLog
 
-    own = [MetricsLog(path / runs.METRICS_FILE, first_epoch),
-           GoodStateBackup(str(path / runs.BACKUP_DIR))]
-    if tensorboard:
+    own: list = [GoodStateBackup(str(path / runs.BACKUP_DIR))]
+    if chief:
+        own.insert(0, MetricsLog(path / runs.METRICS_FILE, first_epoch))
+    if chief and tensorboard:
         own.append(tf.keras.callbacks.TensorBoard(
             str(path / runs.LOG_DIR), write_graph=False, profile_batch=0))
     if verbose:
@@ -215,8 +281,9 @@ def evaluate(
             f"{trained_on.num_classes} classes); {ds.name} has {ds.input_shape} and "
             f"{ds.num_classes} classes"
         )
-    net = build_model(spec["model"], spec["hparams"], ds.input_shape, ds.num_classes)
-    compile_model(net, spec["hparams"], 1)
+    net = build_model(spec["model"], spec["hparams"], ds.input_shape, ds.num_classes,
+                      flip_ratio=spec.get("strategy") != "multi_worker")
+    compile_model(net, spec["hparams"], 1, 1)
     weights = runs.weights_file(path, spec["model"])
     if weights.exists():
         try:

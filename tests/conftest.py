@@ -17,7 +17,8 @@ import tensorflow_datasets as tfds
 TINY = "filters=4,dense_units=8,batch_size=8,epochs=1"
 MOCK_EXAMPLES = 32
 
-def write_mock_metadata(root: str, name: str, num_examples: int) -> None:
+def write_mock_metadata(root: str, name: str, num_examples: int,
+                        splits: tuple[str, ...] = ("train", "test")) -> None:
     """Write tfds metadata for ``name`` under ``root`` with ``num_examples`` per split, so
     the dataset looks prepared to code that reads its info (the data itself is mocked)."""
     builder = tfds.builder(name, data_dir=root)
@@ -29,20 +30,22 @@ def write_mock_metadata(root: str, name: str, num_examples: int) -> None:
     info["splits"] = [
         {"name": split, "shardLengths": [str(num_examples)], "numBytes": "0",
          "filepathTemplate": "{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_X_OF_Y}"}
-        for split in ("train", "test")
+        for split in splits
     ]
     info_file.write_text(json.dumps(info))
 
 @pytest.fixture(scope="session")
 def mock_data_dir(tmp_path_factory) -> str:
     root = str(tmp_path_factory.mktemp("tfds_metadata"))
-    for name in ("cifar10", "mnist"):
+    for name in ("cifar10", "cifar100", "mnist"):
         write_mock_metadata(root, name, MOCK_EXAMPLES)
+    write_mock_metadata(root, "imagenet2012", MOCK_EXAMPLES, ("train", "validation"))
     return root
 
 @pytest.fixture
 def mock_tfds(mock_data_dir):
-    """Random images and labels in place of every tfds dataset (fixed per process)."""
+    """Random images and labels in place of every tfds dataset (fixed per process);
+    ImageNet's images are random JPEGs of random sizes, read as bytes."""
     with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES, data_dir=mock_data_dir):
         yield mock_data_dir
 

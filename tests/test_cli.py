@@ -116,12 +116,18 @@ def test_hparams_commands(cli):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["train", "resnet", "--dataset", "cifar10"], "choose one of: binarynet"),
-        (["train", "binarynet", "--dataset", "svhn"], "choose one of: cifar10, mnist"),
+        (["train", "resnet", "--dataset", "cifar10"],
+         "choose one of: alexnet, binary_alexnet, binarynet, birealnet, xnornet"),
+        (["train", "binarynet", "--dataset", "svhn"],
+         "choose one of: cifar10, cifar100, imagenet2012, mnist"),
+        (["train", "birealnet", "--dataset", "imagenet2012", "--preprocess-fn",
+          "resize_and_flip"], "for imagenet2012; choose one of: default"),
+        (["train", "birealnet", "--dataset", "cifar10", "--strategy", "tpu"],
+         "choose one of: default, mirrored, multi_worker"),
         (["train", "binarynet", "--dataset", "cifar10", "--preprocess-fn", "x"],
          "choose one of: default, resize_and_flip"),
         (["train", "binarynet", "--dataset", "cifar10", "--hparams-set", "x"],
-         "choose one of: bop, bop_sec52, default"),
+         "choose one of: adam_sec52, bop, bop_sec52, default"),
         (["train", "binarynet", "--dataset", "cifar10", "--hparams", "lr=1"], "valid keys:"),
         (["train", "binarynet", "--dataset", "cifar10", "--hparams", "epochs=ten"],
          "expects a positive integer"),
@@ -191,3 +197,36 @@ def test_output_dir_of_another_run_is_refused(mock_tfds, cli, tmp_path):
     file_out.write_text("x")
     code, _, err = cli(*train_args(file_out))
     assert code == 2 and "is a file" in err and file_out.read_text() == "x"
+
+
+# The seed README's §5.3 commands, on mock ImageNet (random JPEGs of random sizes) through
+# the real pipeline: JPEG bytes, Larq Zoo's decode-and-crop, 224×224 models.
+# (The adam sets and other datasets build the same networks; test_imagenet_models
+# covers them without a training run each.)
+@pytest.mark.parametrize("model, dataset, set_name", [
+    ("alexnet", "imagenet2012", "bop"),
+    ("xnornet", "imagenet2012", "bop"),
+    ("birealnet", "imagenet2012", "bop"),
+])
+def test_paper_imagenet_commands_train(mock_tfds, cli, tmp_path, model, dataset, set_name):
+    out = tmp_path / "run"
+    code, stdout, err = cli("train", model, "--dataset", dataset, "--hparams-set", set_name,
+                            "--hparams", "batch_size=2,epochs=1", "--steps-per-epoch", "1",
+                            "--validation-steps", "1", "--no-tensorboard",
+                            "--output-dir", str(out))
+    assert code == 0, err
+    spec = json.loads((out / "run.json").read_text())
+    canonical = "binary_alexnet" if model == "alexnet" else model
+    assert spec["model"] == canonical and spec["hparams_set"] == set_name
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert rows[0]["step"] == 1 and 0 <= rows[0]["val_accuracy"] <= 1
+    assert (out / f"{canonical}_weights.h5").exists()
+    if set_name == "bop":  # the schedule decays over the run: one step here
+        assert rows[0]["gamma"] == pytest.approx(1e-6, rel=1e-4)
+
+
+def test_summary_of_imagenet_model_reads_no_data(cli):
+    code, stdout, err = cli("summary", "alexnet", "--dataset", "imagenet2012", "--hparams-set",
+                            "bop", "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["total_params"] == 61_869_664

@@ -62,7 +62,7 @@ def test_schedule_field_override_and_replacement():
         ("bop", "epochs", "not of the form key=value"),
         ("bop", "gamma.decay_rate=0.5", "not a schedule here"),
         ("bop_sec52", "gamma.rate=0.5", "has no field 'rate'"),
-        ("nope", None, "choose one of: bop, bop_sec52, default"),
+        ("nope", None, "choose one of: adam_sec52, bop, bop_sec52, default"),
     ],
 )
 def test_bad_input_names_the_valid_choices(set_name, overrides, message):
@@ -71,7 +71,7 @@ def test_bad_input_names_the_valid_choices(set_name, overrides, message):
 
 
 def test_unknown_model_lists_models():
-    with pytest.raises(BnnoError, match="choose one of: binarynet"):
+    with pytest.raises(BnnoError, match="choose one of: alexnet, binary_alexnet, binarynet"):
         models.get("resnet")
 
 

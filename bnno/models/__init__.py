@@ -7,7 +7,7 @@ model's hparams; the trainer's own keys come from ``bnno.hparams.TRAINER_KEYS``.
 Example:
     >>> from bnno import models
     >>> models.names()  # doctest: +SKIP
-    ['binarynet']
+    ['binary_alexnet', 'binarynet', 'birealnet', 'xnornet']
     >>> model = models.get("binarynet")((32, 32, 3), 10, filters=16)  # doctest: +SKIP
 """
 
@@ -21,6 +21,7 @@ from bnno import hparams
 from bnno.errors import BnnoError, choices
 
 _BUILDERS: dict[str, Callable] = {}
+_ALIASES: dict[str, str] = {}
 
 _SIMPLE_TYPES = {int: hparams.INT, float: hparams.FLOAT, bool: hparams.BOOL, str: hparams.STR}
 
@@ -39,20 +40,62 @@ def register(builder: Callable) -> Callable:
     return builder
 
 
+def pool_3x3(x):
+    """3×3/2 max pool, "valid" as in the ImageNet papers' code; "same" where a feature map
+    is already smaller than 3×3 (small inputs such as CIFAR-10 or MNIST), so the
+    ImageNet models build for any input size and keep their exact shapes on ImageNet.
+
+    Example:
+        >>> y = pool_3x3(tf.keras.Input((56, 56, 64)))  # doctest: +SKIP
+        >>> y.shape  # doctest: +SKIP
+        TensorShape([None, 27, 27, 64])
+    """
+    import tensorflow as tf
+
+    small = min(x.shape[1], x.shape[2]) < 3
+    return tf.keras.layers.MaxPool2D(3, strides=2, padding="same" if small else "valid")(x)
+
+
+def register_alias(alias: str, name: str) -> None:
+    """Let users type ``alias`` for the registered model ``name`` (e.g. ``alexnet``).
+
+    Example:
+        >>> canonical("alexnet")
+        'binary_alexnet'
+    """
+    _ALIASES[alias] = name
+
+
 def names() -> list[str]:
-    """All registered model names, sorted."""
+    """All registered model names, sorted (aliases not included)."""
     return sorted(_BUILDERS)
 
 
+def canonical(name: str) -> str:
+    """The registered name of ``name``, which may be an alias.
+
+    Raises:
+        BnnoError: if no model has that name or alias; the message lists the valid names.
+
+    Example:
+        >>> canonical("birealnet")
+        'birealnet'
+    """
+    name = _ALIASES.get(name, name)
+    if name not in _BUILDERS:
+        raise BnnoError(
+            f"unknown model '{name}'; choose one of: {choices([*_BUILDERS, *_ALIASES])}"
+        )
+    return name
+
+
 def get(name: str) -> Callable:
-    """The builder registered as ``name``.
+    """The builder registered as ``name`` (or an alias of it).
 
     Raises:
         BnnoError: if no model has that name; the message lists the valid names.
     """
-    if name not in _BUILDERS:
-        raise BnnoError(f"unknown model '{name}'; choose one of: {choices(_BUILDERS)}")
-    return _BUILDERS[name]
+    return _BUILDERS[canonical(name)]
 
 
 def hparam_types(name: str) -> dict[str, hparams.HType]:
@@ -73,4 +116,4 @@ def builder_kwargs(name: str, hp: dict) -> dict:
 
 
 # Importing the model files registers them.
-from bnno.models import binarynet  # noqa: E402,F401
+from bnno.models import binary_alexnet, binarynet, birealnet, xnornet  # noqa: E402,F401

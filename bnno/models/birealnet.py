@@ -1,0 +1,72 @@
+"""Bi-Real Net 18 for ImageNet as used by the Bop paper (Helwegen et al., 2019, §5.3).
+
+A full-precision 7×7/2 stem (64 filters, batch norm, 3/2 max pool), then 16 binary 3×3
+convolutions, each with its own shortcut (Bi-Real's "one shortcut per convolution"),
+``approx_sign`` inputs, batch norm with momentum 0.8. Where the width doubles and the
+resolution halves, the shortcut is a 2×2 average pool, a full-precision 1×1 convolution
+and batch norm. A global average pool feeds a full-precision dense softmax.
+"""
+
+from __future__ import annotations
+
+import larq as lq
+import tensorflow as tf
+
+from bnno.models import register
+
+
+@register
+def birealnet(
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    *,
+    filters: int = 64,
+    kernel_quantizer: str | None = "ste_sign",
+    kernel_constraint: str | None = "weight_clip",
+) -> tf.keras.Model:
+    """Bi-Real Net 18 (Liu et al., 2018) in the Bop paper's ImageNet form.
+
+    Example:
+        >>> model = birealnet((224, 224, 3), 1000)  # doctest: +SKIP
+
+    Args:
+        input_shape: image shape (height, width, channels).
+        num_classes: size of the softmax output.
+        filters: width of the stem and the first stage; doubled at each of the three
+            later stages.
+        kernel_quantizer: larq quantizer for the binary kernels.
+        kernel_constraint: constraint on the latent binary kernels.
+
+    Returns:
+        An uncompiled Keras model ending in a softmax.
+    """
+    init = "glorot_normal"
+
+    def bn(x):
+        return tf.keras.layers.BatchNormalization(momentum=0.8)(x)
+
+    def block(x, out_filters: int):
+        in_filters = x.shape[-1]
+        shortcut = x
+        if in_filters != out_filters:
+            shortcut = tf.keras.layers.AvgPool2D(2, strides=2, padding="same")(shortcut)
+            shortcut = tf.keras.layers.Conv2D(out_filters, 1, kernel_initializer=init,
+                                              use_bias=False)(shortcut)
+            shortcut = bn(shortcut)
+        x = lq.layers.QuantConv2D(
+            out_filters, 3, strides=1 if in_filters == out_filters else 2, padding="same",
+            input_quantizer="approx_sign", kernel_quantizer=kernel_quantizer,
+            kernel_initializer=init, kernel_constraint=kernel_constraint, use_bias=False,
+        )(x)
+        return tf.keras.layers.add([bn(x), shortcut])
+
+    image = tf.keras.Input(input_shape)
+    x = tf.keras.layers.Conv2D(filters, 7, strides=2, padding="same", kernel_initializer=init,
+                               use_bias=False)(image)
+    x = tf.keras.layers.MaxPool2D(3, strides=2, padding="same")(bn(x))
+    for stage in range(4):
+        for _ in range(4):
+            x = block(x, filters * 2**stage)
+    x = tf.keras.layers.GlobalAvgPool2D()(x)
+    x = tf.keras.layers.Dense(num_classes, activation="softmax")(x)
+    return tf.keras.Model(image, x, name="birealnet")

@@ -1,0 +1,68 @@
+"""XNOR-Net for ImageNet as used by the Bop paper (Helwegen et al., 2019, §5.3).
+
+A full-precision 96 11×11/4 convolution with ReLU, then binary convolutions 256 (5×5),
+384, 384, 256 (3×3) with max pools, and two binary convolutions standing in for the
+dense layers (4096 6×6 "valid", 4096 1×1); a ReLU, and a full-precision dense
+classifier. Batch norm (momentum 0.9, with scale) after every convolution, with the
+epsilons of the paper's code; l2 regularization only on the two full-precision layers.
+"""
+
+from __future__ import annotations
+
+import larq as lq
+import tensorflow as tf
+
+from bnno.models import pool_3x3, register
+
+
+@register
+def xnornet(
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    *,
+    kernel_quantizer: str | None = "ste_sign",
+    kernel_constraint: str | None = "weight_clip",
+    l2: float = 5e-7,
+) -> tf.keras.Model:
+    """XNOR-Net (Rastegari et al., 2016) in the Bop paper's ImageNet form.
+
+    Example:
+        >>> model = xnornet((224, 224, 3), 1000)  # doctest: +SKIP
+
+    Args:
+        input_shape: image shape (height, width, channels).
+        num_classes: size of the softmax output.
+        kernel_quantizer: larq quantizer for the binary kernels.
+        kernel_constraint: constraint on the latent binary kernels.
+        l2: l2 factor on the kernels of the full-precision first and last layers.
+
+    Returns:
+        An uncompiled Keras model ending in a softmax.
+    """
+    binary = dict(input_quantizer="ste_sign", kernel_quantizer=kernel_quantizer,
+                  kernel_constraint=kernel_constraint, use_bias=False)
+    regularizer = tf.keras.regularizers.l2(l2) if l2 else None
+
+    def bn(x, epsilon: float = 1e-4):
+        return tf.keras.layers.BatchNormalization(momentum=0.9, epsilon=epsilon)(x)
+
+    image = tf.keras.Input(input_shape)
+    x = tf.keras.layers.Conv2D(96, 11, strides=4, padding="same", use_bias=False,
+                               kernel_regularizer=regularizer)(image)
+    x = bn(x, epsilon=1e-5)
+    x = tf.keras.layers.Activation("relu")(x)
+    x = bn(pool_3x3(x))
+    x = bn(pool_3x3(lq.layers.QuantConv2D(256, 5, padding="same", **binary)(x)))
+    x = bn(lq.layers.QuantConv2D(384, 3, padding="same", **binary)(x))
+    x = bn(lq.layers.QuantConv2D(384, 3, padding="same", **binary)(x))
+    x = bn(pool_3x3(lq.layers.QuantConv2D(256, 3, padding="same", **binary)(x)))
+    # The paper's 6×6 "valid" convolution covers ImageNet's whole 6×6 feature map; on
+    # smaller inputs its kernel shrinks to the map's size, so it still acts as a dense layer.
+    kernel = (min(6, x.shape[1]), min(6, x.shape[2]))
+    x = bn(lq.layers.QuantConv2D(4096, kernel, padding="valid", **binary)(x))
+    x = bn(lq.layers.QuantConv2D(4096, 1, padding="valid", **binary)(x), epsilon=1e-3)
+    x = tf.keras.layers.Activation("relu")(x)
+    x = tf.keras.layers.Flatten()(x)
+    x = tf.keras.layers.Dense(num_classes, use_bias=False, kernel_regularizer=regularizer)(x)
+    x = tf.keras.layers.Activation("softmax")(x)
+    return tf.keras.Model(image, x, name="xnornet")
