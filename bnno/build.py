@@ -12,17 +12,18 @@ from typing import Any
 from bnno import models, optimizers
 
 
-def build_model(name: str, hp: dict[str, Any], input_shape: tuple, num_classes: int):
+def build_model(name: str, hp: dict[str, Any], input_shape: tuple, num_classes: int,
+                flip_ratio: bool = True):
     """Model ``name`` for ``input_shape``/``num_classes``, set up for ``hp``'s optimizer.
 
     Bop's binary kernels start at ±1; every binary kernel logs its flip ratio under
-    ``flip_ratio/<layer name>``.
+    ``flip_ratio/<layer name>`` unless ``flip_ratio`` is False.
 
     Example:
         >>> model = build_model("binarynet", hp, (32, 32, 3), 10)  # doctest: +SKIP
     """
     kwargs = models.builder_kwargs(name, hp)
-    kwargs.update(optimizers.kernel_settings(hp))
+    kwargs.update(optimizers.kernel_settings(hp, flip_ratio))
     model = models.get(name)(tuple(input_shape), num_classes, **kwargs)
     _name_flip_ratios(model)
     if hp.get("optimizer") == "bop":

@@ -22,11 +22,11 @@ from bnno.errors import BnnoError
 FLIP_RATIO = ["flip_ratio"]
 
 
-def kernel_settings(hp: dict[str, Any]) -> dict[str, Any]:
+def kernel_settings(hp: dict[str, Any], flip_ratio: bool = True) -> dict[str, Any]:
     """The ``kernel_quantizer``/``kernel_constraint`` builder arguments for ``hp``.
 
     Quantizers are passed as config dicts so that every layer builds its own instance
-    (and its own flip-ratio metric).
+    (and its own flip-ratio metric, unless ``flip_ratio`` is False).
 
     Example:
         >>> kernel_settings({"optimizer": "bop"})["kernel_quantizer"]["class_name"]
@@ -40,7 +40,8 @@ def kernel_settings(hp: dict[str, Any]) -> dict[str, Any]:
                 "Bop trains the binary kernels directly; set kernel_quantizer=none and "
                 "kernel_constraint=none"
             )
-        quantizer = {"class_name": "NoOp", "config": {"precision": 1, "metrics": FLIP_RATIO}}
+        metrics = FLIP_RATIO if flip_ratio else []
+        quantizer = {"class_name": "NoOp", "config": {"precision": 1, "metrics": metrics}}
         return {"kernel_quantizer": quantizer, "kernel_constraint": None}
     name = hp.get("kernel_quantizer")
     if name is None:
@@ -53,7 +54,7 @@ def kernel_settings(hp: dict[str, Any]) -> dict[str, Any]:
             "ste_sign, approx_sign, swish_sign, magnitude_aware_sign"
         ) from None
     quantizer = {"class_name": type(instance).__name__, "config": instance.get_config()}
-    if isinstance(instance, lq.quantizers._BaseQuantizer):
+    if flip_ratio and isinstance(instance, lq.quantizers._BaseQuantizer):
         quantizer["config"]["metrics"] = FLIP_RATIO
     return {"kernel_quantizer": quantizer}
 

@@ -84,13 +84,17 @@ def train(
     tensorboard: bool = True,
     verbose: int = 1,
     callbacks: list | None = None,
+    flip_log: bool = True,
+    flip_interval: int = 50,
 ) -> Path:
     """Train (or resume) a run and return its directory.
 
     With ``seed`` the run is deterministic on CPU: the same command gives the same
     weights, also when it was killed and resumed. The same ``output_dir`` resumes after
     the last completed epoch with the optimizer state restored. ``callbacks`` are extra
-    Keras callbacks, run after bnno's own.
+    Keras callbacks, run after bnno's own. With ``flip_log`` every binary layer's flip
+    ratio and the Bop paper's π are logged per epoch and every ``flip_interval`` steps
+    (see ``bnno.flips``); without it no flips are counted at all.
 
     Raises:
         BnnoError: bad input (see ``plan``), missing data, or an unusable output dir.
@@ -98,6 +102,8 @@ def train(
     """
     spec = plan(model, dataset, hparams_set, overrides, preprocess_fn, seed,
                 steps_per_epoch, validation_steps)
+    if flip_interval < 1:
+        raise BnnoError(f"flip_interval must be a positive integer, got {flip_interval}")
     path = Path(output_dir) if output_dir else runs.default_dir(spec)
     resuming = runs.check(path, spec)
     if resuming and not spec["seed_given"]:
@@ -130,13 +136,19 @@ def train(
     else:
         print(f"Run directory: {path} (the same --output-dir resumes it)")
 
-    net = build_model(model, hp, ds.input_shape, ds.num_classes)
+    net = build_model(model, hp, ds.input_shape, ds.num_classes, flip_ratio=flip_log)
     compile_model(net, hp, steps)
     train_data = ds.train(hp["batch_size"], preprocess_fn, spec["seed"], first_epoch,
                           hp["epochs"], steps)
     test_data = ds.test(hp["batch_size"], preprocess_fn, validation_steps)
     backup = GoodStateBackup(str(path / runs.BACKUP_DIR))
     own = [MetricsLog(path / runs.METRICS_FILE, first_epoch), backup]
+    if flip_log:  # first: it adds π to the epoch logs that MetricsLog and TensorBoard write
+        from bnno.flips import FlipLog
+
+        own.insert(0, FlipLog(path / runs.FLIPS_FILE,
+                              path / runs.LOG_DIR / "flips" if tensorboard else None,
+                              flip_interval, first_epoch))
     if tensorboard:
         own.append(tf.keras.callbacks.TensorBoard(
             str(path / runs.LOG_DIR), write_graph=False, profile_batch=0))
