@@ -51,6 +51,10 @@ def plan(
     data.check_names(dataset, preprocess_fn)
     hp = hparams.resolve(model, hparams_set, overrides, models.hparam_types(model))
     optimizers.kernel_settings(hp)  # a bad quantizer name fails here, before any output
+    if "input_quantizer" in hp:
+        from bnno import binarizers
+
+        binarizers.resolve(hp["input_quantizer"])
     for name, value in (("--steps-per-epoch", steps_per_epoch),
                         ("--validation-steps", validation_steps)):
         if value is not None and value < 1:
