@@ -6,7 +6,7 @@ counted at all), so that a machine whose speed drifts affects both the same. The
 epoch of every run (graph tracing) is not timed. Prints the ratio of the median epoch
 times, with / without (goal: <= 1.03).
 
-    python benchmarks/flip_overhead.py --data-dir DIR [--pairs 3] [--epochs 3]
+    python benchmarks/flip_overhead.py --data-dir DIR [--pairs 2] [--epochs 3]
 
 The data dir defaults to $BNNO_DATA_DIR, then $TFDS_DATA_DIR.
 """
@@ -46,11 +46,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default=os.environ.get("BNNO_DATA_DIR")
                    or os.environ.get("TFDS_DATA_DIR"))
-    p.add_argument("--pairs", type=int, default=3, help="runs with and without, alternated")
+    p.add_argument("--pairs", type=int, default=2, help="runs with and without, alternated")
     p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--steps-per-epoch", type=int, default=50)
-    p.add_argument("--filters", type=int, default=64)
-    p.add_argument("--dense-units", type=int, default=512)
+    p.add_argument("--steps-per-epoch", type=int, default=40)
+    p.add_argument("--filters", type=int, default=32)
+    p.add_argument("--dense-units", type=int, default=256)
     p.add_argument("--flip-interval", type=int, default=10)
     args = p.parse_args()
 

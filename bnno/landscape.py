@@ -117,15 +117,21 @@ def fixed_batches(ds, preprocess_fn: str, batches: int, batch_size: int, seed: i
         >>> x.shape  # doctest: +SKIP
         (400, 32, 32, 3)
     """
+    import tensorflow as tf
 
     fn = data.PREPROCESS[preprocess_fn]
     n = batches * batch_size
-    examples = ds._examples(ds.train_split).shuffle(min(max(n, 1000), 50_000), seed=seed)
-    examples = examples.take(n).map(lambda image, label: (fn(image, False, None), label))
-    x, y = next(iter(examples.batch(n)))
-    if len(x) < n:
-        raise BnnoError(f"the training split has {len(x)} examples; {batches} batches of "
-                        f"{batch_size} need {n}")
+    # Drawn with numpy from the first 10·n examples (in tfds order), not with a tf.data
+    # shuffle, whose order would also depend on TensorFlow's global seed.
+    pool = min(10 * n, ds.train_examples or 10 * n)
+    examples = ds._examples(ds.train_split).take(pool)
+    images, labels = next(iter(examples.batch(pool)))
+    if len(images) < n:
+        raise BnnoError(f"the training split has {len(images)} examples; {batches} batches "
+                        f"of {batch_size} need {n}")
+    pick = np.sort(np.random.default_rng(seed).choice(len(images), n, replace=False))
+    x = fn(tf.gather(images, pick), False, None)
+    y = tf.gather(labels, pick)
     return x.numpy(), y.numpy().astype("float32")
 
 
@@ -155,7 +161,7 @@ class LossGrid:
                    for i in range(0, len(x), batch_size)]
         n = float(len(x))
 
-        @tf.function
+        @tf.function(autograph=False)  # plain Python loops over lists: nothing to convert
         def at(a, b):
             for var, base, d1, d2, sign in zip(variables, self.base, dirs[0], dirs[1],
                                                 is_binary, strict=True):
@@ -256,8 +262,10 @@ def landscape(
         binary_kernels_resigned=bool(binary), perturbed=[v.name for v in variables])
     np.savez(out / f"{stem}.npz", alphas=coords, betas=coords if two_d else np.array([]),
              loss=losses, accuracy=accuracies, **meta)
-    title = (f"{spec['model']} ({spec['hparams_set']}, {what}): loss on {batches}×{batch_size}"
-             " training examples")
+    binarizer = spec["hparams"].get("input_quantizer")
+    title = (f"{spec['model']} ({spec['hparams_set']}"
+             + (f", {binarizer}" if binarizer else "")
+             + f", {what})\nloss on {batches}×{batch_size} fixed training examples")
     if two_d:
         plots.landscape_2d(coords, coords, losses, out / f"{stem}_contour.png",
                            out / f"{stem}_surface.png", title)

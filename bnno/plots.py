@@ -192,6 +192,10 @@ def landscape_2d(alphas, betas, losses, contour_path: str | Path, surface_path: 
     fig = plt.figure(figsize=PANEL, dpi=DPI)
     ax = fig.add_subplot(projection="3d")
     ax.plot_surface(grid_a, grid_b, losses, cmap="viridis", linewidth=0, antialiased=True)
+    from matplotlib.ticker import MaxNLocator
+
+    for axis in (ax.xaxis, ax.yaxis):  # the default ticks overlap on the slanted axes
+        axis.set_major_locator(MaxNLocator(5))
     ax.set(title=title, xlabel="α (direction 1)", ylabel="β (direction 2)",
            zlabel="cross-entropy (nats)")
     surface = _save(plt, fig, surface_path)

@@ -144,6 +144,8 @@ def sweep(
         ...       overrides="epochs=5")  # doctest: +SKIP
         PosixPath('sweeps/binarynet-cifar10-bop-20261122-080000')
     """
+    import tensorflow as tf
+
     from bnno.train import TrainingStopped, plan, train
 
     found = configurations(grid, configs)
@@ -170,6 +172,9 @@ def sweep(
             print(f"[{i}/{len(found)}] {config}: finished, skipped")
             continue
         print(f"[{i}/{len(found)}] {config}")
+        # A fresh Keras session per run: layer names (and so the flip_ratio/<layer> keys)
+        # are the same in every run, and the previous run's graphs are freed.
+        tf.keras.backend.clear_session()
         try:
             train(model, dataset, hparams_set, _join(base, config), preprocess_fn, run_dir,
                   data_dir, manual_dir, seed, steps_per_epoch, validation_steps,
