@@ -24,6 +24,7 @@ setup(
         "numpy>=1.26,<2",
         "h5py>=3.8",
         "tqdm>=4.60",
+        "matplotlib>=3.7,<4",
     ],
     extras_require={
         "test": ["pytest>=7", "dill>=0.3", "ruff>=0.5"],

@@ -90,7 +90,8 @@ def overhead(set_name: str, args, out_dir: str) -> dict:
     for epoch in range(pairs):
         for own, model in zip((True, False), twins, strict=True):
             timer = EpochTimer()
-            callbacks = run_callbacks(path, epoch, verbose=args.verbose) if own else []
+            callbacks = (run_callbacks(path, epoch, verbose=args.verbose, flip_interval=50)
+                         if own else [])
             model.fit(train_data, epochs=epoch + 1, initial_epoch=epoch, steps_per_epoch=steps,
                       validation_data=test, callbacks=callbacks + [timer],
                       verbose=args.verbose)

@@ -117,6 +117,8 @@ class MetricsLog(tf.keras.callbacks.Callback):
 class CompactProgbar(tf.keras.callbacks.ProgbarLogger):
     """Keras' progress bar showing the mean flip ratio instead of one per binary layer.
 
+    The π values of ``bnno.flips.FlipLog`` are left out too.
+
     The per-layer ratios stay in TensorBoard and ``metrics.jsonl``; on the terminal a
     dozen of them would wrap every progress line.
 
@@ -135,7 +137,7 @@ class CompactProgbar(tf.keras.callbacks.ProgbarLogger):
         for key, value in logs.items():
             if "flip_ratio/" in key:
                 ratios.append(value)
-            else:
+            elif not key.startswith(("flip_pi", "flip_ratio_all")):  # see bnno.flips
                 out[key] = value
         if ratios:
             out["flip_ratio"] = sum(ratios) / len(ratios)

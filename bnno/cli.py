@@ -155,6 +155,108 @@ def hparams_show(model, set_name, overrides) -> None:
     click.echo(json.dumps(hp, indent=2))
 
 
+@cli.command()
+@click.argument("model")
+@click.option("--dataset", required=True, help="Dataset name, e.g. cifar10 or mnist.")
+@click.option("--preprocess-fn", default="default", show_default=True,
+              help="default (scale to [-1, 1]) or resize_and_flip (pad, crop, flip).")
+@_HPARAMS_SET
+@click.option("--grid", multiple=True, metavar="KEY=V1,V2,...",
+              help="Values of one key; repeat for more keys: every combination is run.")
+@click.option("--config", "configs", multiple=True, metavar="KEY=VALUE,...",
+              help="One configuration to run (repeatable); added to the grid's.")
+@_HPARAMS
+@click.option("--output-dir", type=click.Path(),
+              help="Sweep directory; the same one resumes. Default: a new sweeps/... dir.")
+@_DATA_DIR
+@_MANUAL_DIR
+@click.option("--seed", type=int, help="Seed of every run (default: one drawn per sweep).")
+@click.option("--steps-per-epoch", type=int, help="Limit an epoch to this many batches.")
+@click.option("--validation-steps", type=int, help="Limit validation to this many batches.")
+@click.option("--tensorboard/--no-tensorboard", default=True, show_default=True)
+def sweep(model, dataset, preprocess_fn, hparams_set, grid, configs, overrides, output_dir,
+          data_dir, manual_dir, seed, steps_per_epoch, validation_steps, tensorboard) -> None:
+    """Train a grid of configurations of MODEL one after another, then tabulate and plot.
+
+    Writes summary.csv, summary.md and curves.png into the sweep directory. Run the same
+    command again to skip finished runs and resume a partial one.
+
+    \b
+    The Bop paper's Figure 1 sweeps (§5.1):
+    bnno sweep binarynet --dataset cifar10 --hparams-set bop \\
+         --grid gamma=1e-2,1e-3,1e-4 --grid threshold=1e-6
+    bnno sweep binarynet --dataset cifar10 --hparams-set bop \\
+         --grid threshold=0,1e-6,1e-5 --grid gamma=1e-3
+    """
+    from bnno.sweep import markdown_table, summarize
+    from bnno.sweep import sweep as run
+
+    path = run(model, dataset, hparams_set, grid, configs, overrides, preprocess_fn,
+               output_dir, data_dir, manual_dir, seed, steps_per_epoch, validation_steps,
+               tensorboard)
+    click.echo(markdown_table(summarize(path)))
+    click.echo(f"Sweep saved in {path}")
+
+
+@cli.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="PNG file. Default: RUN_DIR/curves.png for one run, else curves.png.")
+def plot(run_dirs, output) -> None:
+    """Training curves of one or more runs: loss, accuracy, flip ratio per layer.
+
+    \b
+    bnno plot runs/binarynet-cifar10-bop-20261121-120000
+    bnno plot runs/a runs/b -o a_vs_b.png
+    """
+    from pathlib import Path
+
+    from bnno import plots, runs
+
+    curves = {}
+    for run_dir in run_dirs:
+        runs.read(Path(run_dir))  # a clear error for a path that is not a run
+        rows = runs.read_metrics(Path(run_dir))
+        if not rows:
+            raise BnnoError(f"{run_dir} has no completed epoch to plot yet")
+        label = Path(run_dir).resolve().name
+        while label in curves:
+            label += "'"
+        curves[label] = rows
+    default = Path(run_dirs[0]) / "curves.png" if len(run_dirs) == 1 else Path("curves.png")
+    click.echo(f"Saved {plots.training_curves(curves, output or default)}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--range", "value_range", type=float, default=1.0, show_default=True,
+              help="Steps along each direction go from -RANGE to RANGE.")
+@click.option("--points", type=int, default=41, show_default=True,
+              help="Grid points per direction (odd, so the model itself is on the grid).")
+@click.option("--2d", "two_d", is_flag=True, help="Two directions: contour and 3-D surface.")
+@click.option("--batches", type=int, default=4, show_default=True,
+              help="Fixed training batches the loss is evaluated on.")
+@click.option("--batch-size", type=int, help="Default: the run's batch size.")
+@click.option("--initial", is_flag=True, help="The model at initialisation, not trained.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Draws the directions and the batches.")
+@_DATA_DIR
+@click.option("--output-dir", type=click.Path(file_okay=False),
+              help="Default: RUN_DIR/landscape.")
+def landscape(run_dir, value_range, points, two_d, batches, batch_size, initial, seed,
+              data_dir, output_dir) -> None:
+    """Loss of a run's model along random filter-normalised directions (.npz + PNG).
+
+    \b
+    bnno landscape runs/binarynet-cifar10-bop-20261121-120000 --range 1.0 --points 41 --2d
+    """
+    from bnno.landscape import landscape as run
+
+    out = run(run_dir, value_range, points, two_d, batches, batch_size, initial, seed,
+              data_dir, output_dir)
+    click.echo(f"Landscape saved in {out}")
+
+
 def _import_tensorflow_quietly() -> None:
     """Import TensorFlow and larq with stderr silenced.
 

@@ -6,6 +6,7 @@ A run directory holds::
     backup/                   Keras BackupAndRestore checkpoint (weights + optimizer state)
     logs/                     TensorBoard logs
     metrics.jsonl             one JSON object per completed epoch
+    flips.jsonl               flip ratio and π per binary layer every N steps (bnno.flips)
     <model>_weights.h5        final weights (Keras HDF5)
 
 Example:
@@ -26,6 +27,7 @@ from bnno.errors import BnnoError
 
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.jsonl"
+FLIPS_FILE = "flips.jsonl"
 BACKUP_DIR = "backup"
 LOG_DIR = "logs"
 

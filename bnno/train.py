@@ -58,6 +58,10 @@ def plan(
     hparams_set = hparams_set or hparams.set_names(model)[0]
     hp = hparams.resolve(model, hparams_set, overrides, models.hparam_types(model))
     optimizers.kernel_settings(hp)  # a bad quantizer name fails here, before any output
+    if "input_quantizer" in hp:
+        from bnno import binarizers
+
+        binarizers.resolve(hp["input_quantizer"])
     for name, value in (("--steps-per-epoch", steps_per_epoch),
                         ("--validation-steps", validation_steps)):
         if value is not None and value < 1:
@@ -93,6 +97,8 @@ def train(
     verbose: int = 1,
     callbacks: list | None = None,
     strategy: str = "default",
+    flip_log: bool = True,
+    flip_interval: int = 50,
 ) -> Path:
     """Train (or resume) a run and return its directory.
 
@@ -102,6 +108,9 @@ def train(
     Keras callbacks, run after bnno's own. ``strategy`` is a name from
     ``bnno.distribute.STRATEGIES``; with ``multi_worker`` every worker runs the same
     call with the same ``output_dir`` (a shared folder), and only the chief writes it.
+    With ``flip_log`` every binary layer's flip ratio and the Bop paper's π are logged
+    per epoch and every ``flip_interval`` steps (see ``bnno.flips``); without it no flips
+    are counted at all.
 
     Raises:
         BnnoError: bad input (see ``plan``), missing data, or an unusable output dir.
@@ -109,6 +118,8 @@ def train(
     """
     spec = plan(model, dataset, hparams_set, overrides, preprocess_fn, seed,
                 steps_per_epoch, validation_steps, strategy)
+    if flip_interval < 1:
+        raise BnnoError(f"flip_interval must be a positive integer, got {flip_interval}")
     model = spec["model"]
     chief = distribute.is_chief(strategy)
     if strategy == "multi_worker" and not output_dir:
@@ -150,14 +161,15 @@ def train(
         print(f"Run directory: {path} (the same --output-dir resumes it)")
 
     total_steps = optimizers.run_length(hp, ds.train_examples, steps_per_epoch)
+    # larq's flip-ratio metric keeps an int8 variable, which multi-worker collectives
+    # cannot broadcast; such runs count no flips.
+    flip_log = flip_log and strategy != "multi_worker"
     with dist.scope():
-        # larq's flip-ratio metric keeps an int8 variable, which multi-worker collectives
-        # cannot broadcast; such runs log no flip ratios.
-        net = build_model(model, hp, ds.input_shape, ds.num_classes,
-                          flip_ratio=strategy != "multi_worker")
+        net = build_model(model, hp, ds.input_shape, ds.num_classes, flip_ratio=flip_log)
         compile_model(net, hp, steps, total_steps)
     train_data, test_data, val_steps = _inputs(dist, ds, spec, first_epoch, steps)
-    own = run_callbacks(path, first_epoch, tensorboard, verbose, chief)
+    own = run_callbacks(path, first_epoch, tensorboard, verbose, chief,
+                        flip_interval if flip_log else None)
     backup = next(cb for cb in own if isinstance(cb, GoodStateBackup))
     net.fit(
         train_data,
@@ -220,19 +232,20 @@ def _inputs(dist, ds, spec: dict[str, Any], first_epoch: int, steps: int):
 
 
 def run_callbacks(path: Path, first_epoch: int, tensorboard: bool = True,
-                  verbose: int = 1, chief: bool = True) -> list:
+                  verbose: int = 1, chief: bool = True,
+                  flip_interval: int | None = None) -> list:
     """The Keras callbacks ``train`` gives a run in ``path``, in order.
 
-    The metrics log comes first (it adds γ, τ and the learning rate to the logs the others
-    see), the ``GoodStateBackup`` second; TensorBoard and the progress bar follow when
-    asked for. Workers other than the ``chief`` of a multi-worker run only back up
-    (every worker must join the checkpoint's collective ops); their logs would only
-    duplicate the chief's.
+    The flip log (when ``flip_interval`` is given) comes first, as it adds π to the epoch
+    logs, then the metrics log (it adds γ, τ and the learning rate to the logs the others
+    see), the ``GoodStateBackup``, TensorBoard and the progress bar. Workers other than
+    the ``chief`` of a multi-worker run only back up (every worker must join the
+    checkpoint's collective ops); their logs would only duplicate the chief's.
 
     Example:
-        >>> cbs = run_callbacks(Path("runs/x"), first_epoch=0)  # doctest: +SKIP
+        >>> cbs = run_callbacks(Path("runs/x"), first_epoch=0, flip_interval=50)  # doctest: +SKIP
         >>> [type(cb).__name__ for cb in cbs]  # doctest: +SKIP
-        ['MetricsLog', 'GoodStateBackup', 'TensorBoard', 'CompactProgbar']
+        ['FlipLog', 'MetricsLog', 'GoodStateBackup', 'TensorBoard', 'CompactProgbar']
     """
     import tensorflow as tf
 
@@ -241,9 +254,15 @@ def run_callbacks(path: Path, first_epoch: int, tensorboard: bool = True,
     own: list = [GoodStateBackup(str(path / runs.BACKUP_DIR))]
     if chief:
         own.insert(0, MetricsLog(path / runs.METRICS_FILE, first_epoch))
-    if chief and tensorboard:
-        own.append(tf.keras.callbacks.TensorBoard(
-            str(path / runs.LOG_DIR), write_graph=False, profile_batch=0))
+        if flip_interval:
+            from bnno.flips import FlipLog
+
+            own.insert(0, FlipLog(path / runs.FLIPS_FILE,
+                                  path / runs.LOG_DIR / "flips" if tensorboard else None,
+                                  flip_interval, first_epoch))
+        if tensorboard:
+            own.append(tf.keras.callbacks.TensorBoard(
+                str(path / runs.LOG_DIR), write_graph=False, profile_batch=0))
     if verbose:
         own.append(CompactProgbar())
     return own

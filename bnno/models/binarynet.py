@@ -10,6 +10,7 @@ from __future__ import annotations
 import larq as lq
 import tensorflow as tf
 
+from bnno import binarizers
 from bnno.models import register
 
 
@@ -23,6 +24,7 @@ def binarynet(
     kernel_size: int = 3,
     kernel_quantizer: str | None = "ste_sign",
     kernel_constraint: str | None = "weight_clip",
+    input_quantizer: str | None = "ste_sign",
 ) -> tf.keras.Model:
     """BinaryNet (Courbariaux et al., 2016) in the Bop paper's CIFAR-10 form.
 
@@ -37,6 +39,8 @@ def binarynet(
         kernel_size: side of the square convolution kernels.
         kernel_quantizer: larq quantizer for the kernels (name, config dict or object).
         kernel_constraint: constraint on the latent kernels, e.g. ``weight_clip``.
+        input_quantizer: binarizer of the inputs of every layer but the first, a larq
+            quantizer name or one of ``bnno.binarizers.NAMED`` (e.g. ``bnext_sign``).
 
     Returns:
         An uncompiled Keras model ending in a softmax.
@@ -44,7 +48,9 @@ def binarynet(
     binary = dict(
         kernel_quantizer=kernel_quantizer, kernel_constraint=kernel_constraint, use_bias=False
     )
-    quantized_input = dict(input_quantizer="ste_sign", **binary)
+
+    def quantized_input() -> dict:
+        return dict(input_quantizer=binarizers.resolve(input_quantizer), **binary)
 
     def bn() -> tf.keras.layers.Layer:
         return tf.keras.layers.BatchNormalization(scale=False)
@@ -53,7 +59,7 @@ def binarynet(
         return tf.keras.layers.MaxPool2D(pool_size=2, strides=2)
 
     def conv(n: int) -> tf.keras.layers.Layer:
-        return lq.layers.QuantConv2D(n, kernel_size, padding="same", **quantized_input)
+        return lq.layers.QuantConv2D(n, kernel_size, padding="same", **quantized_input())
 
     return tf.keras.Sequential(
         [
@@ -68,9 +74,9 @@ def binarynet(
             conv(4 * filters), bn(),
             conv(4 * filters), pool(), bn(),
             tf.keras.layers.Flatten(),
-            lq.layers.QuantDense(dense_units, **quantized_input), bn(),
-            lq.layers.QuantDense(dense_units, **quantized_input), bn(),
-            lq.layers.QuantDense(num_classes, **quantized_input), bn(),
+            lq.layers.QuantDense(dense_units, **quantized_input()), bn(),
+            lq.layers.QuantDense(dense_units, **quantized_input()), bn(),
+            lq.layers.QuantDense(num_classes, **quantized_input()), bn(),
             tf.keras.layers.Activation("softmax"),
         ],
         name="binarynet",
