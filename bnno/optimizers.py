@@ -68,7 +68,7 @@ def run_length(hp: dict[str, Any], train_examples: int, steps_per_epoch: int | N
 
     Example:
         >>> run_length({"epochs": 150, "batch_size": 1024}, 1_281_167)
-        187671
+        187670
     """
     if steps_per_epoch:
         return hp["epochs"] * steps_per_epoch

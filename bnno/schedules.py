@@ -146,9 +146,9 @@ def build(value: float | dict, steps_per_epoch: int, total_steps: int | None = N
 
     Example:
         >>> lr = build({"schedule": "polynomial_decay", "initial": 2.5e-3, "end": 5e-6},
-        ...            1251, total_steps=187671)
+        ...            1251, total_steps=187670)
         >>> lr.decay_steps
-        187671
+        187670
     """
     if not isinstance(value, dict):
         return float(value)
