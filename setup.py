@@ -27,6 +27,9 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "dill>=0.3", "ruff>=0.5"],
+        # Larq Compute Engine: `bnno export` and `bnno benchmark`. 0.16 is the newest
+        # release; it converts and runs models from TensorFlow 2.19 (see README).
+        "lce": ["larq-compute-engine>=0.16,<0.17"],
     },
     entry_points={"console_scripts": ["bnno=bnno.cli:main"]},
 )
