@@ -1,10 +1,12 @@
 """Latency and size of an LCE flatbuffer against its Keras model, in one process.
 
 Both runtimes classify one image at a time, alternating, after a warm-up, so that load
-from other processes hits both alike. Keras runs the model as trained (larq quantizers,
-float32 arithmetic on ±1 values) through a ``tf.function``; LCE runs the flatbuffer with
-its bit-packed binary kernels. The Keras model is rebuilt from the flatbuffer's ``bnno``
-metadata; its weights are freshly initialized, which does not change its speed.
+from other processes hits both alike. Keras runs the inference-ready model that was
+converted (``bnno.export.inference_model``: float32 arithmetic on ±1 values, without the
+flip-ratio metrics, which would slow Keras down) through a ``tf.function``; LCE runs the
+flatbuffer with its bit-packed binary kernels. The Keras model is rebuilt from the
+flatbuffer's ``bnno`` metadata; its weights are freshly initialized, which does not change
+its speed.
 
 Example:
     >>> result = run("binarynet.tflite", threads=2)  # doctest: +SKIP
@@ -56,8 +58,9 @@ def measure(flatbuffer: bytes, keras_model=None, threads: int = 2, repeats: int 
         >>> measure(flatbuffer, keras_model, threads=2)["lce"]["median_ms"]  # doctest: +SKIP
         1.9
     """
-    import larq_compute_engine as lce
+    from bnno.export import lce_module
 
+    lce = lce_module()
     try:
         # The indirect BGEMM kernels are LCE's fast path on x86-64 as well as on Arm.
         interpreter = lce.testing.Interpreter(flatbuffer, num_threads=threads,
@@ -116,7 +119,7 @@ def run(path: str | Path, threads: int = 2, repeats: int = 50, warmup: int = 5) 
         >>> run("binarynet.tflite", threads=2)["latency_ratio"]  # doctest: +SKIP
         0.21
     """
-    from bnno.export import read_metadata
+    from bnno.export import inference_model, read_metadata
 
     flatbuffer = read_flatbuffer(path)
     try:
@@ -132,9 +135,10 @@ def run(path: str | Path, threads: int = 2, repeats: int = 50, warmup: int = 5) 
     if meta:
         from bnno.build import build_model
 
-        keras_model = build_model(meta["model"], meta["hparams"], tuple(meta["input_shape"]),
-                                  meta["num_classes"])
-        result["float32_bytes"] = 4 * keras_model.count_params()
+        trained = build_model(meta["model"], meta["hparams"], tuple(meta["input_shape"]),
+                              meta["num_classes"])
+        result["float32_bytes"] = 4 * trained.count_params()
+        keras_model = inference_model(trained)
         result["size_ratio"] = len(flatbuffer) / result["float32_bytes"]
     result.update(measure(flatbuffer, keras_model, threads, repeats, warmup))
     if keras_model is not None:
@@ -151,21 +155,21 @@ def format_table(result: dict[str, Any]) -> str:
         ...     "lce": {"median_ms": 1.5, "p90_ms": 2.0}}))  # doctest: +NORMALIZE_WHITESPACE
         m.tflite: 1 image per inference, 1 thread(s), median and p90 of 3 runs after 1 warm-up
         runtime            median ms    p90 ms        size
-        LCE                     1.50      2.00      2.0 MB
+        LCE                     1.50      2.00     2.00 MB
         (no bnno metadata: no Keras model to compare with)
     """
     lines = [
         f"{result['file']}: 1 image per inference, {result['threads']} thread(s), median and "
         f"p90 of {result['runs']} runs after {result['warmup']} warm-up",
         f"{'runtime':<16}{'median ms':>12}{'p90 ms':>10}{'size':>12}",
-        _row("LCE", result["lce"], f"{result['lce_bytes'] / 1e6:.1f} MB"),
+        _row("LCE", result["lce"], _size(result["lce_bytes"])),
     ]
     if "keras" not in result:
         lines.append("(no bnno metadata: no Keras model to compare with)")
         return "\n".join(lines)
     lines += [
         _row(f"Keras ({result['model']})", result["keras"], ""),
-        f"{'float32 weights':<16}{'':>22}{result['float32_bytes'] / 1e6:>9.1f} MB",
+        f"{'float32 weights':<16}{'':>22}{_size(result['float32_bytes']):>12}",
         f"LCE / Keras latency: {result['latency_ratio']:.2f}x; "
         f"LCE file / float32 weights: {result['size_ratio']:.3f}x",
     ]
@@ -174,3 +178,7 @@ def format_table(result: dict[str, Any]) -> str:
 
 def _row(name: str, timing: dict[str, float], size: str) -> str:
     return f"{name:<16}{timing['median_ms']:>12.2f}{timing['p90_ms']:>10.2f}{size:>12}"
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:.2f} MB" if count >= 1e6 else f"{count / 1e3:.1f} kB"

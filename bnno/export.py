@@ -9,8 +9,9 @@ The trained Keras model is first made inference-ready:
 * a binary ``QuantDense`` on binarized inputs becomes the equivalent 1×1 binary
   convolution, because LCE packs and runs binary convolutions but not binary dense layers
   (which it would keep as float32 matrices);
-* batch normalization is left in place: LCE's converter folds it into the binary
-  convolution's output multiplier and bias where it directly follows one.
+* a batch norm that follows a max pool moves before it when that gives the same
+  function (positive scale): LCE's converter folds batch norm into the binary
+  convolution's output multiplier and bias only where it directly follows one.
 
 The flatbuffer then carries the run's description (model, hparams, input shape) as
 metadata named ``bnno``, so ``bnno benchmark`` can rebuild the Keras model for comparison.
@@ -46,6 +47,38 @@ TOP1_MIN = 0.99
 OUTPUT_ATOL = 1e-4
 METADATA_NAME = "bnno"
 FORMATS = (".tflite",)
+
+
+def lce_module():
+    """The ``larq_compute_engine`` module, imported quietly.
+
+    LCE 0.16 carries its own build of TensorFlow 2.16's runtime; loading it next to
+    TensorFlow 2.19 prints lines about factories and op definitions registered twice,
+    which change nothing and would bury bnno's output.
+
+    Raises:
+        BnnoError: LCE is not installed.
+
+    Example:
+        >>> lce_module().__version__  # doctest: +SKIP
+        '0.16.0'
+    """
+    try:
+        with open(os.devnull, "w") as devnull, _stderr_to(devnull):
+            import larq_compute_engine
+    except ImportError as e:
+        raise BnnoError(
+            f"Larq Compute Engine is not installed ({e}); pip install \"bnno[lce]\""
+        ) from None
+    return larq_compute_engine
+
+
+def _schema():
+    # TFLite's flatbuffer schema, as generated Python classes, ships with LCE.
+    lce_module()
+    from larq_compute_engine.mlir.python import tflite_schema
+
+    return tflite_schema
 
 
 def inference_model(model: tf.keras.Model) -> tf.keras.Model:
@@ -84,7 +117,35 @@ def inference_model(model: tf.keras.Model) -> tf.keras.Model:
             index = next(i for i, w in enumerate(old.weights) if w is old.kernel)
             weights[index] = replaced[old.name][1].reshape(new.get_weights()[index].shape)
         new.set_weights(weights)
-    return copy
+    return _norm_before_pool(copy)
+
+
+def _norm_before_pool(model: tf.keras.Model) -> tf.keras.Model:
+    """Swap max pooling and the batch norm after it, where that changes nothing.
+
+    Batch norm with a positive scale on every channel is an increasing map per channel,
+    so it commutes with max pooling. Placed right after the convolution, LCE folds it
+    into the binary convolution, which can then write bit-packed output for a binary max
+    pool. Only Sequential models are rearranged.
+    """
+    if not isinstance(model, tf.keras.Sequential):
+        return model
+    layers = list(model.layers)
+    for i in range(1, len(layers) - 1):
+        pool, norm = layers[i], layers[i + 1]
+        if (isinstance(pool, tf.keras.layers.MaxPool2D)
+                and isinstance(norm, tf.keras.layers.BatchNormalization)
+                and norm.axis in ([3], [-1]) and _positive_scale(norm)):
+            layers[i], layers[i + 1] = norm, pool
+    if layers == list(model.layers):
+        return model
+    return tf.keras.Sequential([tf.keras.Input(model.input_shape[1:]), *layers],
+                               name=model.name)
+
+
+def _positive_scale(norm) -> bool:
+    gamma = norm.gamma.numpy() if norm.scale else 1.0
+    return bool(np.all(gamma / np.sqrt(norm.moving_variance.numpy() + norm.epsilon) > 0))
 
 
 class BinaryDenseAsConv(tf.keras.layers.Layer):
@@ -156,8 +217,7 @@ def convert(model: tf.keras.Model, metadata: dict[str, Any] | None = None) -> by
     Example:
         >>> flatbuffer = convert(inference_model(trained), {"model": "binarynet"})  # doctest: +SKIP
     """
-    import larq_compute_engine as lce
-
+    lce = lce_module()
     net = inference_model(model)
     spec = tf.TensorSpec((None, *net.input_shape[1:]), tf.float32)
     # A module that holds only the variables and one inference function: saving the
@@ -215,7 +275,7 @@ def add_metadata(flatbuffer: bytes, metadata: dict[str, Any]) -> bytes:
         {'model': 'binarynet'}
     """
     import flatbuffers
-    from larq_compute_engine.mlir.python import tflite_schema as schema
+    schema = _schema()
 
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flatbuffer, 0))
     buffer = schema.BufferT()
@@ -238,7 +298,7 @@ def read_metadata(flatbuffer: bytes) -> dict[str, Any] | None:
         >>> read_metadata(Path("model.tflite").read_bytes())["model"]  # doctest: +SKIP
         'binarynet'
     """
-    from larq_compute_engine.mlir.python import tflite_schema as schema
+    schema = _schema()
 
     model = schema.Model.GetRootAsModel(flatbuffer, 0)
     for i in range(model.MetadataLength()):
@@ -362,9 +422,7 @@ def lce_predict(flatbuffer: bytes, images: np.ndarray, threads: int = 2) -> np.n
         >>> lce_predict(flatbuffer, images[:4]).shape  # doctest: +SKIP
         (4, 10)
     """
-    import larq_compute_engine as lce
-
-    interpreter = lce.testing.Interpreter(flatbuffer, num_threads=threads,
+    interpreter = lce_module().testing.Interpreter(flatbuffer, num_threads=threads,
                                           use_indirect_bgemm=True)
     return np.asarray(interpreter.predict(images.astype(np.float32)))
 
@@ -376,7 +434,7 @@ def count_binary_ops(flatbuffer: bytes) -> int:
         >>> count_binary_ops(Path("model.tflite").read_bytes())  # doctest: +SKIP
         8
     """
-    from larq_compute_engine.mlir.python import tflite_schema as schema
+    schema = _schema()
 
     model = schema.Model.GetRootAsModel(flatbuffer, 0)
     codes = [model.OperatorCodes(i).CustomCode() for i in range(model.OperatorCodesLength())]

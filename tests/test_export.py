@@ -49,6 +49,8 @@ def test_export_writes_a_binary_model_that_agrees_with_keras(bop_export):
     # Five sign-input convolutions and three dense layers run bit-packed; the first
     # convolution sees the real-valued image and stays float.
     assert result["binary_ops"] == 8
+    # Batch norm moved before max pooling lets LCE pool the bit-packed outputs.
+    assert output.read_bytes().count(b"LceBMaxPool2d") == 1  # op code names are stored once
     check = result["check"]
     assert check["passed"] and check["examples"] == MOCK_EXAMPLES
     assert check["top1_agreement"] >= 0.99 and check["max_abs_diff"] < 1e-4
@@ -109,6 +111,8 @@ def test_inference_model_binarizes_latent_kernels():
     assert len(kernels) == 9
     assert all(set(np.unique(k.numpy())) <= {-1.0, 1.0} for k in kernels)
     assert sum(isinstance(layer, bnno.export.BinaryDenseAsConv) for layer in copy.layers) == 3
+    kinds = [type(layer).__name__ for layer in copy.layers]
+    assert kinds[2:5] == ["QuantConv2D", "BatchNormalization", "MaxPooling2D"]
     images = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32)
     np.testing.assert_allclose(copy(images), trained(images), atol=1e-6)
 
