@@ -2,6 +2,8 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
+LCE = ["larq-compute-engine>=0.16,<0.17"]
+
 setup(
     name="bnno",
     version="0.1.0",
@@ -27,7 +29,11 @@ setup(
         "matplotlib>=3.7,<4",
     ],
     extras_require={
-        "test": ["pytest>=7", "dill>=0.3", "ruff>=0.5"],
+        # Larq Compute Engine: `bnno export` and `bnno benchmark`. 0.16 is the newest
+        # release; it converts and runs models from TensorFlow 2.19 (see README).
+        "lce": LCE,
+        # The tests cover export too, so the test set-up brings LCE along.
+        "test": ["pytest>=7", "dill>=0.3", "ruff>=0.5", *LCE],
     },
     entry_points={"console_scripts": ["bnno=bnno.cli:main"]},
 )

@@ -100,6 +100,60 @@ def evaluate(run_dir, dataset, data_dir, manual_dir, as_json) -> None:
 
 
 @cli.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="The .tflite file to write.")
+@click.option("--check-examples", default=256, show_default=True, type=click.IntRange(min=0),
+              help="Test images on which the .tflite must agree with Keras (0: no check).")
+@_DATA_DIR
+@_MANUAL_DIR
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def export(run_dir, output, check_examples, data_dir, manual_dir, as_json) -> None:
+    """Convert a run to a Larq Compute Engine .tflite model and check it against Keras.
+
+    \b
+    bnno export runs/binarynet-cifar10-bop-20261121-120000 -o binarynet.tflite
+    """
+    from bnno.export import OUTPUT_ATOL, export_run
+
+    result = export_run(run_dir, output, data_dir, manual_dir, check_examples)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"Wrote {result['output']} ({result['bytes']:,} bytes, "
+               f"{result['binary_ops']} binary convolutions) from {result['weights']}")
+    check = result.get("check")
+    if check:
+        click.echo(f"Agrees with Keras on {check['examples']} test images: top-1 "
+                   f"{check['top1_agreement']:.2%}, outputs within {OUTPUT_ATOL} on "
+                   f"{check['outputs_within_atol']:.2%} (max difference "
+                   f"{check['max_abs_diff']:.2g})")
+    else:
+        click.echo("Not checked against Keras (--check-examples 0).")
+
+
+@cli.command()
+@click.argument("model_file", type=click.Path())
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1),
+              help="Threads for LCE's interpreter and for TensorFlow.")
+@click.option("--runs", "repeats", default=50, show_default=True, type=click.IntRange(min=1),
+              help="Timed inferences of one image, per runtime.")
+@click.option("--warmup", default=5, show_default=True, type=click.IntRange(min=0),
+              help="Untimed inferences first.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def benchmark(model_file, threads, repeats, warmup, as_json) -> None:
+    """Latency and size of a .tflite model in LCE against its Keras model.
+
+    \b
+    bnno benchmark binarynet.tflite --threads 2
+    """
+    from bnno.benchmark import format_table, run
+
+    result = run(model_file, threads, repeats, warmup)
+    click.echo(json.dumps(result, indent=2) if as_json else format_table(result))
+
+
+@cli.command()
 @click.argument("model")
 @click.option("--dataset", required=True, help="Decides input shape and classes.")
 @_HPARAMS_SET

@@ -293,10 +293,6 @@ def evaluate(
         >>> evaluate("runs/binarynet-cifar10-bop-20261121-120000")  # doctest: +SKIP
         {'weights': 'binarynet_weights.h5', 'loss': 0.43, 'accuracy': 0.87, ...}
     """
-    import tensorflow as tf
-
-    from bnno.build import build_model, compile_model
-
     path = Path(run_dir)
     spec = runs.read(path)
     ds = data.load(dataset or spec["dataset"], data_dir, manual_dir)
@@ -307,7 +303,30 @@ def evaluate(
             f"{trained_on.num_classes} classes); {ds.name} has {ds.input_shape} and "
             f"{ds.num_classes} classes"
         )
-    net = build_model(spec["model"], spec["hparams"], ds.input_shape, ds.num_classes,
+    net, source = load_trained(path, spec, ds.input_shape, ds.num_classes)
+    test = ds.test(spec["hparams"]["batch_size"], spec["preprocess_fn"])
+    results = net.evaluate(test, verbose=verbose, return_dict=True)
+    return {"weights": source, **{k: float(v) for k, v in results.items()}}
+
+
+def load_trained(path: Path, spec: dict[str, Any], input_shape: tuple, num_classes: int):
+    """The compiled model of run ``path`` with its final weights, or else its last
+    checkpoint; returns ``(model, description of the weights used)``.
+
+    Raises:
+        BnnoError: the run has no weights yet, or its weights file cannot be read.
+
+    Example:
+        >>> net, source = load_trained(path, runs.read(path), (32, 32, 3), 10)  # doctest: +SKIP
+        >>> source  # doctest: +SKIP
+        'checkpoint after epoch 3'
+    """
+    import tensorflow as tf
+
+    from bnno.build import build_model, compile_model
+
+    path = Path(path)
+    net = build_model(spec["model"], spec["hparams"], input_shape, num_classes,
                       flip_ratio=spec.get("strategy") != "multi_worker")
     compile_model(net, spec["hparams"], 1, 1)
     weights = runs.weights_file(path, spec["model"])
@@ -323,6 +342,4 @@ def evaluate(
             raise BnnoError(f"{path} has no weights yet: no epoch has finished")
         tf.train.Checkpoint(model=net).restore(latest).expect_partial()
         source = f"checkpoint after epoch {runs.completed_epochs(path)}"
-    test = ds.test(spec["hparams"]["batch_size"], spec["preprocess_fn"])
-    results = net.evaluate(test, verbose=verbose, return_dict=True)
-    return {"weights": source, **{k: float(v) for k, v in results.items()}}
+    return net, source

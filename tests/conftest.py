@@ -6,33 +6,15 @@ import bnno  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS before TensorFlow lo
 
 # isort: split
 
-import json
 import os
 import sys
 
 import pytest
 import tensorflow_datasets as tfds
+from mock_bnno import MOCK_EXAMPLES, write_mock_metadata
 
 # Keep models tiny so every test runs in seconds on 2 cores.
 TINY = "filters=4,dense_units=8,batch_size=8,epochs=1"
-MOCK_EXAMPLES = 32
-
-def write_mock_metadata(root: str, name: str, num_examples: int,
-                        splits: tuple[str, ...] = ("train", "test")) -> None:
-    """Write tfds metadata for ``name`` under ``root`` with ``num_examples`` per split, so
-    the dataset looks prepared to code that reads its info (the data itself is mocked)."""
-    builder = tfds.builder(name, data_dir=root)
-    path = builder.data_path
-    path.mkdir(parents=True, exist_ok=True)
-    builder.info.write_to_directory(path)
-    info_file = path / "dataset_info.json"
-    info = json.loads(info_file.read_text())
-    info["splits"] = [
-        {"name": split, "shardLengths": [str(num_examples)], "numBytes": "0",
-         "filepathTemplate": "{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_X_OF_Y}"}
-        for split in splits
-    ]
-    info_file.write_text(json.dumps(info))
 
 @pytest.fixture(scope="session")
 def mock_data_dir(tmp_path_factory) -> str:
