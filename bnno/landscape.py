@@ -79,32 +79,27 @@ def load_run_model(run_dir: str | Path, data_dir: str | None = None, initial: bo
     Example:
         >>> model, spec, ds = load_run_model("runs/x")  # doctest: +SKIP
     """
+    path = Path(run_dir)
+    spec = runs.read(path)
+    ds = data.load(spec["dataset"], data_dir)
+    if not initial:
+        from bnno.train import load_trained
+
+        try:  # flip counters only matter while training
+            net, _ = load_trained(path, spec, ds.input_shape, ds.num_classes, flip_ratio=False)
+        except BnnoError as e:
+            if "no weights yet" not in str(e):
+                raise
+            raise BnnoError(f"{e} (use --initial for the initial model)") from None
+        return net, spec, ds
     import tensorflow as tf
 
     from bnno.build import build_model, compile_model
 
-    path = Path(run_dir)
-    spec = runs.read(path)
-    ds = data.load(spec["dataset"], data_dir)
-    if initial:
-        tf.keras.utils.set_random_seed(spec["seed"])
+    tf.keras.utils.set_random_seed(spec["seed"])
     net = build_model(spec["model"], spec["hparams"], ds.input_shape, ds.num_classes,
                       flip_ratio=False)
     compile_model(net, spec["hparams"], 1)
-    if initial:
-        return net, spec, ds
-    weights = runs.weights_file(path, spec["model"])
-    if weights.exists():
-        try:
-            net.load_weights(str(weights))
-        except (OSError, ValueError) as e:
-            raise BnnoError(f"cannot read {weights}: {str(e).splitlines()[0]}") from None
-    else:
-        latest = tf.train.latest_checkpoint(str(path / runs.BACKUP_DIR / "chief"))
-        if latest is None:
-            raise BnnoError(f"{path} has no weights yet: no epoch has finished "
-                            "(use --initial for the initial model)")
-        tf.train.Checkpoint(model=net).restore(latest).expect_partial()
     return net, spec, ds
 
 

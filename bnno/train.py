@@ -309,9 +309,12 @@ def evaluate(
     return {"weights": source, **{k: float(v) for k, v in results.items()}}
 
 
-def load_trained(path: Path, spec: dict[str, Any], input_shape: tuple, num_classes: int):
+def load_trained(path: Path, spec: dict[str, Any], input_shape: tuple, num_classes: int,
+                 flip_ratio: bool | None = None):
     """The compiled model of run ``path`` with its final weights, or else its last
     checkpoint; returns ``(model, description of the weights used)``.
+
+    ``flip_ratio`` attaches larq's flip-ratio metrics (default: as the run had them).
 
     Raises:
         BnnoError: the run has no weights yet, or its weights file cannot be read.
@@ -326,8 +329,10 @@ def load_trained(path: Path, spec: dict[str, Any], input_shape: tuple, num_class
     from bnno.build import build_model, compile_model
 
     path = Path(path)
+    if flip_ratio is None:
+        flip_ratio = spec.get("strategy") != "multi_worker"
     net = build_model(spec["model"], spec["hparams"], input_shape, num_classes,
-                      flip_ratio=spec.get("strategy") != "multi_worker")
+                      flip_ratio=flip_ratio)
     compile_model(net, spec["hparams"], 1, 1)
     weights = runs.weights_file(path, spec["model"])
     if weights.exists():
