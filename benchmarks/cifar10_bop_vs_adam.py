@@ -29,28 +29,14 @@ import os
 import shutil
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import tensorflow as tf
+from timing import EpochTimer
 
 from bnno import data, runs
 from bnno.build import build_model, compile_model
 from bnno.train import plan, run_callbacks, train
-
-
-class EpochTimer(tf.keras.callbacks.Callback):
-    """Wall time of each whole epoch, after every other callback has run."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds: list[float] = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
 
 
 def overrides(args) -> str:

@@ -28,22 +28,9 @@ import tempfile
 import time
 
 import tensorflow as tf
+from timing import EpochTimer
 
 from bnno.train import train
-
-
-class EpochTimer(tf.keras.callbacks.Callback):
-    """Wall time of each whole epoch, after every other callback has run."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds: list[float] = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
 
 
 def main() -> None:
