@@ -28,12 +28,13 @@ def test_one_step_on_two_replicas_equals_one_device(subprocess_env):
     # About half the sign-matching weights flip; the same ones on one device and on two.
     assert 0 < result["flips_single"] < result["binary_weights"] // 2
     assert result["same_flips"] and result["flips_mirrored"] == result["flips_single"]
-    # Batch norm: β (trained by Adam) and the moving means are updated alike, and so are
+    # Batch norm: β (trained by Adam) and the moving means change and are updated alike, and so are
     # the moving variances of the dense layers. Keras computes the moving variance of a
     # batch norm over images (4-D) with a sample-count correction that depends on how
     # many values one replica sees, so those agree only approximately.
     changed = result["bn_changed"]
     assert all(v > 1e-3 for k, v in changed.items() if k.endswith("beta"))  # Adam: ~lr
+    assert all(v > 0 for k, v in changed.items() if k.endswith(("moving_mean", "moving_variance")))
     for key, diff in result["bn_rel_diff"].items():
         approximate = key.endswith("moving_variance") and key.split("/")[0] in result[
             "bn_of_images"]
