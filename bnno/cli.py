@@ -13,6 +13,19 @@ import click
 
 from bnno.errors import BnnoError
 
+# Options that train and sweep share.
+_DATASET = click.option("--dataset", required=True,
+                        help="cifar10, cifar100, mnist or imagenet2012 (tfds names).")
+_PREPROCESS_FN = click.option(
+    "--preprocess-fn", default="default", show_default=True,
+    help="default (scale to [-1, 1]; ImageNet: Larq Zoo's crop, flip and normalisation) "
+         "or resize_and_flip (pad, crop, flip).",
+)
+_STEPS_PER_EPOCH = click.option("--steps-per-epoch", type=int,
+                                help="Limit an epoch to this many batches.")
+_VALIDATION_STEPS = click.option("--validation-steps", type=int,
+                                 help="Limit validation to this many batches.")
+_TENSORBOARD = click.option("--tensorboard/--no-tensorboard", default=True, show_default=True)
 _DATA_DIR = click.option(
     "--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
     help="tfds data dir (default: $TFDS_DATA_DIR or ~/tensorflow_datasets).",
@@ -40,11 +53,8 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("model")
-@click.option("--dataset", required=True,
-              help="cifar10, cifar100, mnist or imagenet2012 (tfds names).")
-@click.option("--preprocess-fn", default="default", show_default=True,
-              help="default (scale to [-1, 1]; ImageNet: Larq Zoo's crop, flip and "
-                   "normalisation) or resize_and_flip (pad, crop, flip).")
+@_DATASET
+@_PREPROCESS_FN
 @_HPARAMS_SET
 @_HPARAMS
 @click.option("--output-dir", type=click.Path(),
@@ -52,9 +62,9 @@ def cli() -> None:
 @_DATA_DIR
 @_MANUAL_DIR
 @click.option("--seed", type=int, help="Make the run deterministic on CPU.")
-@click.option("--steps-per-epoch", type=int, help="Limit an epoch to this many batches.")
-@click.option("--validation-steps", type=int, help="Limit validation to this many batches.")
-@click.option("--tensorboard/--no-tensorboard", default=True, show_default=True)
+@_STEPS_PER_EPOCH
+@_VALIDATION_STEPS
+@_TENSORBOARD
 @click.option("--strategy", default="default", show_default=True,
               help="default (one device), mirrored (all local GPUs) or multi_worker "
                    "(the cluster in TF_CONFIG).")
@@ -211,9 +221,8 @@ def hparams_show(model, set_name, overrides) -> None:
 
 @cli.command()
 @click.argument("model")
-@click.option("--dataset", required=True, help="Dataset name, e.g. cifar10 or mnist.")
-@click.option("--preprocess-fn", default="default", show_default=True,
-              help="default (scale to [-1, 1]) or resize_and_flip (pad, crop, flip).")
+@_DATASET
+@_PREPROCESS_FN
 @_HPARAMS_SET
 @click.option("--grid", multiple=True, metavar="KEY=V1,V2,...",
               help="Values of one key; repeat for more keys: every combination is run.")
@@ -225,9 +234,9 @@ def hparams_show(model, set_name, overrides) -> None:
 @_DATA_DIR
 @_MANUAL_DIR
 @click.option("--seed", type=int, help="Seed of every run (default: one drawn per sweep).")
-@click.option("--steps-per-epoch", type=int, help="Limit an epoch to this many batches.")
-@click.option("--validation-steps", type=int, help="Limit validation to this many batches.")
-@click.option("--tensorboard/--no-tensorboard", default=True, show_default=True)
+@_STEPS_PER_EPOCH
+@_VALIDATION_STEPS
+@_TENSORBOARD
 def sweep(model, dataset, preprocess_fn, hparams_set, grid, configs, overrides, output_dir,
           data_dir, manual_dir, seed, steps_per_epoch, validation_steps, tensorboard) -> None:
     """Train a grid of configurations of MODEL one after another, then tabulate and plot.

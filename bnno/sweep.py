@@ -113,7 +113,7 @@ def default_dir(model: str, dataset: str, hparams_set: str, root: str = "sweeps"
 def sweep(
     model: str,
     dataset: str,
-    hparams_set: str = "default",
+    hparams_set: str | None = None,
     grid: list[str] | tuple[str, ...] = (),
     configs: list[str] | tuple[str, ...] = (),
     overrides: str | None = None,
@@ -150,6 +150,9 @@ def sweep(
 
     found = configurations(grid, configs)
     base = overrides or ""
+    # Resolve the set name (default: the model's first) once, so the sweep directory and
+    # its record name it as every run's run.json does.
+    hparams_set = plan(model, dataset, hparams_set, base, preprocess_fn)["hparams_set"]
     for config in found:  # every name and value checked before anything is trained
         plan(model, dataset, hparams_set, _join(base, config), preprocess_fn, seed,
              steps_per_epoch, validation_steps)
