@@ -44,7 +44,7 @@ def main() -> None:
     lines = {}
     for binarizer in ("ste_sign", "bnext_sign"):
         overrides = (f"filters={args.filters},dense_units={args.dense_units},"
-                     f"epochs={args.epochs},batch_size=100,input_quantizer={binarizer}")
+                     f"epochs={args.epochs},batch_size=100,activation={binarizer}")
         run = train("binarynet", "cifar10", "default", overrides, "resize_and_flip",
                     os.path.join(args.output_dir, binarizer), args.data_dir, seed=1,
                     steps_per_epoch=args.steps_per_epoch, validation_steps=20, verbose=2)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bnno import models, optimizers
+from bnno import l2, models, optimizers, sibnn
 
 
 def build_model(name: str, hp: dict[str, Any], input_shape: tuple, num_classes: int,
@@ -17,7 +17,8 @@ def build_model(name: str, hp: dict[str, Any], input_shape: tuple, num_classes: 
     """Model ``name`` for ``input_shape``/``num_classes``, set up for ``hp``'s optimizer.
 
     Bop's binary kernels start at ±1; every binary kernel logs its flip ratio under
-    ``flip_ratio/<layer name>`` (unless ``flip_ratio`` is false).
+    ``flip_ratio/<layer name>`` (unless ``flip_ratio`` is false), and every Si-BNN
+    binarizer the fraction of zeros it outputs under ``sparsity/<layer name>``.
 
     Example:
         >>> model = build_model("binarynet", hp, (32, 32, 3), 10)  # doctest: +SKIP
@@ -25,7 +26,7 @@ def build_model(name: str, hp: dict[str, Any], input_shape: tuple, num_classes: 
     kwargs = models.builder_kwargs(name, hp)
     kwargs.update(optimizers.kernel_settings(hp, flip_ratio))
     model = models.get(name)(tuple(input_shape), num_classes, **kwargs)
-    _name_flip_ratios(model)
+    _name_layer_metrics(model)
     if hp.get("optimizer") == "bop":
         optimizers.binarize_kernels(model)
     return model
@@ -46,6 +47,8 @@ def compile_model(
     metrics: list[Any] = ["accuracy"]
     if model.output_shape[-1] > 5:
         metrics.append(tf.keras.metrics.TopKCategoricalAccuracy(5, name="top5_accuracy"))
+    if hp.get("l2_decay"):
+        l2.add_to(model, hp["l2_decay"])
     optimizer = optimizers.build(hp, steps_per_epoch, total_steps)
     if hasattr(optimizer, "_compute_var_opt_mapping"):
         # larq's CaseOptimizer assigns variables to Bop or Adam on its first step. Under
@@ -57,13 +60,16 @@ def compile_model(
     model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=metrics)
 
 
-def _name_flip_ratios(model) -> None:
-    # larq names a quantizer's metric after the quantizer ("flip_ratio/no_op_3"); the
-    # layer's name is what a user can find in the summary, so rename before compiling.
+def _name_layer_metrics(model) -> None:
+    # Quantizers name their metrics after themselves ("flip_ratio/no_op_3"); the layer's
+    # name is what a user can find in the summary, so rename before compiling.
     for layer in _all_layers(model):
         metric = getattr(getattr(layer, "kernel_quantizer", None), "flip_ratio", None)
         if metric is not None:
             metric._name = f"flip_ratio/{layer.name}"
+        metric = getattr(getattr(layer, "input_quantizer", None), "sparsity", None)
+        if metric is not None:
+            metric._name = f"{sibnn.SPARSITY}/{layer.name}"
 
 
 def _all_layers(model) -> list:

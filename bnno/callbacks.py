@@ -114,8 +114,13 @@ class MetricsLog(tf.keras.callbacks.Callback):
         return found
 
 
+# Metrics logged once per layer; the progress bar shows their mean.
+_PER_LAYER = ("flip_ratio/", "sparsity/")
+
+
 class CompactProgbar(tf.keras.callbacks.ProgbarLogger):
-    """Keras' progress bar showing the mean flip ratio instead of one per binary layer.
+    """Keras' progress bar showing the mean flip ratio (and Si-BNN activation sparsity)
+    instead of one per binary layer.
 
     The π values of ``bnno.flips.FlipLog`` are left out too.
 
@@ -133,14 +138,15 @@ class CompactProgbar(tf.keras.callbacks.ProgbarLogger):
     def _compact(logs):
         if not logs:
             return logs
-        out, ratios = {}, []
+        out, groups = {}, {}
         for key, value in logs.items():
-            if "flip_ratio/" in key:
-                ratios.append(value)
+            group = next((key.split("/")[0] for part in _PER_LAYER if part in key), None)
+            if group:
+                groups.setdefault(group, []).append(value)
             elif not key.startswith(("flip_pi", "flip_ratio_all")):  # see bnno.flips
                 out[key] = value
-        if ratios:
-            out["flip_ratio"] = sum(ratios) / len(ratios)
+        for group, values in groups.items():
+            out[group] = sum(values) / len(values)
         return out
 
     def on_train_batch_end(self, batch, logs=None):

@@ -137,7 +137,26 @@ TRAINER_KEYS: dict[str, HType] = {
     "learning_rate": SCHEDULE,
     "threshold": SCHEDULE,
     "gamma": SCHEDULE,
+    "l2_decay": FLOAT,
 }
+
+# Trainer keys a set may leave out (their default applies); a model's own keys always
+# have a builder default. Either may be given with --hparams without being in the set.
+TRAINER_DEFAULTS: dict[str, Any] = {"l2_decay": 0.0}
+
+# Keys that were renamed: the old name still works in hparam files, --hparams and the
+# run.json of older runs.
+RENAMED = {"input_quantizer": "activation"}
+
+
+def renamed(hp: dict[str, Any]) -> dict[str, Any]:
+    """``hp`` with renamed keys under their current names.
+
+    Example:
+        >>> renamed({"input_quantizer": "ste_sign"})
+        {'activation': 'ste_sign'}
+    """
+    return {RENAMED.get(k, k): v for k, v in hp.items()}
 
 
 def sets_dir() -> Traversable:
@@ -219,7 +238,7 @@ def resolve(
     Raises:
         BnnoError: unknown set or key, or a value of the wrong type.
     """
-    flat = _flatten(load_file(model), model, set_name)
+    flat = renamed(_flatten(load_file(model), model, set_name))
     flat.pop("description", None)
     resolved = {}
     for key, value in flat.items():
@@ -230,6 +249,7 @@ def resolve(
             )
         resolved[key] = types[key].check(key, value)
     for key, text in parse_overrides(overrides):
+        key = RENAMED.get(key, key)
         _apply(resolved, key, text, types, model, set_name)
     return resolved
 
@@ -254,10 +274,11 @@ def parse_overrides(text: str | None) -> list[tuple[str, str]]:
 
 def _apply(hp: dict, key: str, text: str, types: dict[str, HType], model: str, set_name: str):
     base, _, field = key.partition(".")
-    if base not in hp:
+    optional = {k for k in types if k not in TRAINER_KEYS or k in TRAINER_DEFAULTS}
+    if base not in hp and not (base in optional and not field):
         raise BnnoError(
             f"unknown hparam '{base}' for set '{set_name}' of '{model}'; "
-            f"valid keys: {choices(hp)}"
+            f"valid keys: {choices(set(hp) | optional)}"
         )
     if not field:
         hp[key] = types[key].check(key, types[key].parse(text))

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from bnno import data, runs
+from bnno import data, hparams, runs
 from bnno.errors import BnnoError
 
 
@@ -257,7 +257,7 @@ def landscape(
         binary_kernels_resigned=bool(binary), perturbed=[v.name for v in variables])
     np.savez(out / f"{stem}.npz", alphas=coords, betas=coords if two_d else np.array([]),
              loss=losses, accuracy=accuracies, **meta)
-    binarizer = spec["hparams"].get("input_quantizer")
+    binarizer = hparams.renamed(spec["hparams"]).get("activation")
     title = (f"{spec['model']} ({spec['hparams_set']}"
              + (f", {binarizer}" if binarizer else "")
              + f", {what})\nloss on {batches}×{batch_size} fixed training examples")

@@ -58,10 +58,10 @@ def plan(
     hparams_set = hparams_set or hparams.set_names(model)[0]
     hp = hparams.resolve(model, hparams_set, overrides, models.hparam_types(model))
     optimizers.kernel_settings(hp)  # a bad quantizer name fails here, before any output
-    if "input_quantizer" in hp:
+    if "activation" in hp:
         from bnno import binarizers
 
-        binarizers.resolve(hp["input_quantizer"])
+        binarizers.resolve(hp["activation"], hp.get("rho", 0.3))
     for name, value in (("--steps-per-epoch", steps_per_epoch),
                         ("--validation-steps", validation_steps)):
         if value is not None and value < 1:

@@ -21,7 +21,7 @@ def test_sets_equal_the_papers_code():
     default = resolve("default")
     assert default == {
         "filters": 64, "dense_units": 4096, "kernel_size": 3, "kernel_quantizer": "ste_sign",
-        "kernel_constraint": "weight_clip", "input_quantizer": "ste_sign", "optimizer": "adam",
+        "kernel_constraint": "weight_clip", "activation": "ste_sign", "optimizer": "adam",
         "learning_rate": 5e-3,
         "batch_size": 256, "epochs": 100,
     }

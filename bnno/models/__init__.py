@@ -110,10 +110,25 @@ def hparam_types(name: str) -> dict[str, hparams.HType]:
 
 
 def builder_kwargs(name: str, hp: dict) -> dict:
-    """The subset of resolved hparams ``hp`` that the builder of ``name`` takes."""
+    """The subset of resolved hparams ``hp`` that the builder of ``name`` takes.
+
+    Example:
+        >>> builder_kwargs("binarynet", {"filters": 16, "epochs": 3})
+        {'filters': 16}
+    """
     params = inspect.signature(get(name)).parameters
-    return {k: v for k, v in hp.items() if k in params and params[k].kind is params[k].KEYWORD_ONLY}
+    return {k: v for k, v in hparams.renamed(hp).items()
+            if k in params and params[k].kind is params[k].KEYWORD_ONLY}
 
 
 # Importing the model files registers them.
-from bnno.models import binary_alexnet, binarynet, birealnet, xnornet  # noqa: E402,F401
+from bnno.models import (  # noqa: E402,F401
+    binary_alexnet,
+    binarynet,
+    birealnet,
+    sibnn_alexnet,
+    sibnn_mlp,
+    sibnn_resnet18,
+    sibnn_vgg,
+    xnornet,
+)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import larq as lq
 import tensorflow as tf
 
+from bnno import binarizers
 from bnno.models import pool_3x3, register, register_alias
 
 
@@ -22,6 +23,8 @@ def binary_alexnet(
     *,
     kernel_quantizer: str | None = "ste_sign",
     kernel_constraint: str | None = "weight_clip",
+    activation: str | None = "ste_sign",
+    rho: float = 0.3,
 ) -> tf.keras.Model:
     """Binary AlexNet in the Bop paper's ImageNet form.
 
@@ -35,6 +38,9 @@ def binary_alexnet(
         num_classes: size of the softmax output.
         kernel_quantizer: larq quantizer for the kernels (name, config dict or object).
         kernel_constraint: constraint on the latent kernels, e.g. ``weight_clip``.
+        activation: binarizer of the binary layers' inputs: a larq quantizer name,
+            ``bnext_sign`` or ``sibnn`` (see ``bnno.binarizers``).
+        rho: Si-BNN's gradient window below the threshold (used with ``sibnn``).
 
     Returns:
         An uncompiled Keras model ending in a softmax.
@@ -50,14 +56,15 @@ def binary_alexnet(
                    first: bool = False):
         x = lq.layers.QuantConv2D(
             filters, kernel_size, strides=strides, padding="same",
-            input_quantizer=None if first else "ste_sign", **binary,
+            input_quantizer=None if first else binarizers.resolve(activation, rho), **binary,
         )(x)
         if pool:
             x = pool_3x3(x)
         return bn(x)
 
     def dense_block(x, units: int):
-        return bn(lq.layers.QuantDense(units, input_quantizer="ste_sign", **binary)(x))
+        quantizer = binarizers.resolve(activation, rho)
+        return bn(lq.layers.QuantDense(units, input_quantizer=quantizer, **binary)(x))
 
     image = tf.keras.Input(input_shape)
     x = conv_block(image, 64, 11, strides=4, pool=True, first=True)

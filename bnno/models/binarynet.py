@@ -24,7 +24,8 @@ def binarynet(
     kernel_size: int = 3,
     kernel_quantizer: str | None = "ste_sign",
     kernel_constraint: str | None = "weight_clip",
-    input_quantizer: str | None = "ste_sign",
+    activation: str | None = "ste_sign",
+    rho: float = 0.3,
 ) -> tf.keras.Model:
     """BinaryNet (Courbariaux et al., 2016) in the Bop paper's CIFAR-10 form.
 
@@ -39,8 +40,9 @@ def binarynet(
         kernel_size: side of the square convolution kernels.
         kernel_quantizer: larq quantizer for the kernels (name, config dict or object).
         kernel_constraint: constraint on the latent kernels, e.g. ``weight_clip``.
-        input_quantizer: binarizer of the inputs of every layer but the first, a larq
-            quantizer name or one of ``bnno.binarizers.NAMED`` (e.g. ``bnext_sign``).
+        activation: binarizer of the inputs of every layer but the first: a larq
+            quantizer name, ``bnext_sign`` or ``sibnn`` (see ``bnno.binarizers``).
+        rho: Si-BNN's gradient window below the threshold (used with ``sibnn``).
 
     Returns:
         An uncompiled Keras model ending in a softmax.
@@ -50,7 +52,7 @@ def binarynet(
     )
 
     def quantized_input() -> dict:
-        return dict(input_quantizer=binarizers.resolve(input_quantizer), **binary)
+        return dict(input_quantizer=binarizers.resolve(activation, rho), **binary)
 
     def bn() -> tf.keras.layers.Layer:
         return tf.keras.layers.BatchNormalization(scale=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import larq as lq
 import tensorflow as tf
 
+from bnno import binarizers
 from bnno.models import register
 
 
@@ -23,6 +24,8 @@ def birealnet(
     filters: int = 64,
     kernel_quantizer: str | None = "ste_sign",
     kernel_constraint: str | None = "weight_clip",
+    activation: str | None = "approx_sign",
+    rho: float = 0.3,
 ) -> tf.keras.Model:
     """Bi-Real Net 18 (Liu et al., 2018) in the Bop paper's ImageNet form.
 
@@ -36,6 +39,9 @@ def birealnet(
             later stages.
         kernel_quantizer: larq quantizer for the binary kernels.
         kernel_constraint: constraint on the latent binary kernels.
+        activation: binarizer of the binary layers' inputs: a larq quantizer name,
+            ``bnext_sign`` or ``sibnn`` (see ``bnno.binarizers``).
+        rho: Si-BNN's gradient window below the threshold (used with ``sibnn``).
 
     Returns:
         An uncompiled Keras model ending in a softmax.
@@ -55,7 +61,7 @@ def birealnet(
             shortcut = bn(shortcut)
         x = lq.layers.QuantConv2D(
             out_filters, 3, strides=1 if in_filters == out_filters else 2, padding="same",
-            input_quantizer="approx_sign", kernel_quantizer=kernel_quantizer,
+            input_quantizer=binarizers.resolve(activation, rho), kernel_quantizer=kernel_quantizer,
             kernel_initializer=init, kernel_constraint=kernel_constraint, use_bias=False,
         )(x)
         return tf.keras.layers.add([bn(x), shortcut])

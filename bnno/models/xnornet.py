@@ -12,6 +12,7 @@ from __future__ import annotations
 import larq as lq
 import tensorflow as tf
 
+from bnno import binarizers
 from bnno.models import pool_3x3, register
 
 
@@ -23,6 +24,8 @@ def xnornet(
     kernel_quantizer: str | None = "ste_sign",
     kernel_constraint: str | None = "weight_clip",
     l2: float = 5e-7,
+    activation: str | None = "ste_sign",
+    rho: float = 0.3,
 ) -> tf.keras.Model:
     """XNOR-Net (Rastegari et al., 2016) in the Bop paper's ImageNet form.
 
@@ -35,12 +38,19 @@ def xnornet(
         kernel_quantizer: larq quantizer for the binary kernels.
         kernel_constraint: constraint on the latent binary kernels.
         l2: l2 factor on the kernels of the full-precision first and last layers.
+        activation: binarizer of the binary layers' inputs: a larq quantizer name,
+            ``bnext_sign`` or ``sibnn`` (see ``bnno.binarizers``).
+        rho: Si-BNN's gradient window below the threshold (used with ``sibnn``).
 
     Returns:
         An uncompiled Keras model ending in a softmax.
     """
-    binary = dict(input_quantizer="ste_sign", kernel_quantizer=kernel_quantizer,
-                  kernel_constraint=kernel_constraint, use_bias=False)
+    def binary() -> dict:
+        # A fresh quantizer spec per layer: each layer owns its binarizer (and any
+        # trainable thresholds it has).
+        return dict(input_quantizer=binarizers.resolve(activation, rho),
+                    kernel_quantizer=kernel_quantizer, kernel_constraint=kernel_constraint,
+                    use_bias=False)
     regularizer = tf.keras.regularizers.l2(l2) if l2 else None
 
     def bn(x, epsilon: float = 1e-4):
@@ -52,15 +62,15 @@ def xnornet(
     x = bn(x, epsilon=1e-5)
     x = tf.keras.layers.Activation("relu")(x)
     x = bn(pool_3x3(x))
-    x = bn(pool_3x3(lq.layers.QuantConv2D(256, 5, padding="same", **binary)(x)))
-    x = bn(lq.layers.QuantConv2D(384, 3, padding="same", **binary)(x))
-    x = bn(lq.layers.QuantConv2D(384, 3, padding="same", **binary)(x))
-    x = bn(pool_3x3(lq.layers.QuantConv2D(256, 3, padding="same", **binary)(x)))
+    x = bn(pool_3x3(lq.layers.QuantConv2D(256, 5, padding="same", **binary())(x)))
+    x = bn(lq.layers.QuantConv2D(384, 3, padding="same", **binary())(x))
+    x = bn(lq.layers.QuantConv2D(384, 3, padding="same", **binary())(x))
+    x = bn(pool_3x3(lq.layers.QuantConv2D(256, 3, padding="same", **binary())(x)))
     # The paper's 6×6 "valid" convolution covers ImageNet's whole 6×6 feature map; on
     # smaller inputs its kernel shrinks to the map's size, so it still acts as a dense layer.
     kernel = (min(6, x.shape[1]), min(6, x.shape[2]))
-    x = bn(lq.layers.QuantConv2D(4096, kernel, padding="valid", **binary)(x))
-    x = bn(lq.layers.QuantConv2D(4096, 1, padding="valid", **binary)(x), epsilon=1e-3)
+    x = bn(lq.layers.QuantConv2D(4096, kernel, padding="valid", **binary())(x))
+    x = bn(lq.layers.QuantConv2D(4096, 1, padding="valid", **binary())(x), epsilon=1e-3)
     x = tf.keras.layers.Activation("relu")(x)
     x = tf.keras.layers.Flatten()(x)
     x = tf.keras.layers.Dense(num_classes, use_bias=False, kernel_regularizer=regularizer)(x)

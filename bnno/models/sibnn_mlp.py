@@ -1,0 +1,56 @@
+"""Si-BNN's multilayer perceptron for MNIST (Wang et al., 2020, the MNIST experiments).
+
+The paper's MNIST network is not in the official code; this is the BinaryNet-style MLP
+(Courbariaux et al., 2016) with Si-BNN's conventions: a full-precision first layer on
+the pixels, binary hidden layers (batch norm → Si-BNN binarizer → binary dense layer
+with per-output-channel scaled ±1 weights), and batch norm, ReLU and a full-precision
+softmax layer at the end.
+"""
+
+from __future__ import annotations
+
+import larq as lq
+import tensorflow as tf
+
+from bnno.models import register
+from bnno.models.sibnn_alexnet import binary_layer, real_head
+
+
+@register
+def sibnn_mlp(
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    *,
+    units: int = 2048,
+    hidden_layers: int = 3,
+    kernel_quantizer: str | None = "magnitude_aware_sign",
+    kernel_constraint: str | None = "weight_clip",
+    activation: str | None = "sibnn",
+    rho: float = 0.3,
+) -> tf.keras.Model:
+    """MLP with sparse {0, 1} activations: ``hidden_layers`` layers of ``units``.
+
+    Example:
+        >>> model = sibnn_mlp((28, 28, 1), 10, units=256)  # doctest: +SKIP
+
+    Args:
+        input_shape: image shape (height, width, channels).
+        num_classes: size of the softmax output.
+        units: width of every hidden layer.
+        hidden_layers: hidden layers; all but the first are binary.
+        kernel_quantizer: quantizer of the binary kernels.
+        kernel_constraint: constraint on the latent kernels.
+        activation: binarizer of the binary layers' inputs.
+        rho: Si-BNN's gradient window below the threshold.
+
+    Returns:
+        An uncompiled Keras model ending in a softmax.
+    """
+    image = tf.keras.Input(input_shape)
+    x = tf.keras.layers.Flatten()(image)
+    x = tf.keras.layers.Dense(units, use_bias=False)(x)
+    for _ in range(hidden_layers - 1):
+        x = binary_layer(x, lq.layers.QuantDense, units, activation=activation, rho=rho,
+                         kernel_quantizer=kernel_quantizer,
+                         kernel_constraint=kernel_constraint)
+    return tf.keras.Model(image, real_head(x, num_classes), name="sibnn_mlp")
