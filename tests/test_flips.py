@@ -10,7 +10,7 @@ import tensorflow as tf
 from conftest import TINY
 
 from bnno import optimizers
-from bnno.build import _name_flip_ratios
+from bnno.build import _name_layer_metrics
 from bnno.flips import FlipLog, flip_pi
 
 W0 = np.array([1, 1, -1, -1, 1, -1], "float32")
@@ -50,7 +50,7 @@ def one_layer_bop_model():
         kernel_quantizer=lq.quantizers.NoOp(precision=1, metrics=["flip_ratio"]),
         kernel_initializer=tf.keras.initializers.Constant(W0[None, :]))
     model = tf.keras.Model(inp, layer(inp))
-    _name_flip_ratios(model)
+    _name_layer_metrics(model)
     hp = {"optimizer": "bop", "threshold": TAU, "gamma": 1.0, "learning_rate": 0.01}
     model.compile(optimizer=optimizers.build(hp, STEPS_PER_EPOCH),
                   loss=lambda y, p: tf.reduce_sum(y * p, axis=-1))
