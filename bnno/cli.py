@@ -17,9 +17,11 @@ from bnno.errors import BnnoError
 _DATASET = click.option("--dataset", required=True,
                         help="cifar10, cifar100, mnist or imagenet2012 (tfds names).")
 _PREPROCESS_FN = click.option(
-    "--preprocess-fn", default="default", show_default=True,
-    help="default (scale to [-1, 1]; ImageNet: Larq Zoo's crop, flip and normalisation) "
-         "or resize_and_flip (pad, crop, flip).",
+    "--preprocess-fn", default=None,
+    help="default (scale to [-1, 1]; ImageNet: Larq Zoo's crop, flip and normalisation), "
+         "resize_and_flip (pad, crop, flip), crop_and_flip (pad 4, crop, flip) or bnext "
+         "(ImageNet: bicubic random-resized crop, flip, RandAugment). [default: the hparam "
+         "set's preprocess_fn, else default]",
 )
 _STEPS_PER_EPOCH = click.option("--steps-per-epoch", type=int,
                                 help="Limit an epoch to this many batches.")

@@ -102,9 +102,49 @@ def imagenet(image_bytes, training: bool, seed) -> Any:
     return preprocess_image_bytes(image_bytes, is_training=training)
 
 
+def bnext(image_bytes, training: bool, seed) -> Any:
+    """BNext's ImageNet preprocessing (timm's, as the official recipe sets it).
+
+    Training: a random crop of 8-100 % of the area and aspect ratio 3/4-4/3, resized
+    bicubically to 224×224, a random flip and RandAugment (2 operations, magnitude 7,
+    noise 0.5; ``bnno.randaugment``). Evaluation: bicubic resize of the shorter side to
+    235 (224 / 0.95) and the central 224×224 crop. Then normalised with ImageNet's
+    channel mean and deviation, like ``imagenet``. Random ops are not seeded.
+
+    Example:
+        >>> bnext(tf.io.encode_jpeg(tf.zeros((300, 400, 3), tf.uint8)), False,
+        ...       None).shape  # doctest: +SKIP
+        TensorShape([224, 224, 3])
+    """
+    import tensorflow as tf
+    from larq_zoo.training.data import MEAN_RGB, STDDEV_RGB
+
+    from bnno.randaugment import rand_augment
+
+    image = tf.io.decode_jpeg(image_bytes, channels=3)
+    if training:
+        begin, size, _ = tf.image.sample_distorted_bounding_box(
+            tf.shape(image), tf.zeros([0, 0, 4], tf.float32), min_object_covered=0.0,
+            aspect_ratio_range=(3 / 4, 4 / 3), area_range=(0.08, 1.0), max_attempts=10,
+            use_image_if_no_bounding_boxes=True)
+        image = tf.slice(image, begin, size)
+        image = tf.image.resize(image, [224, 224], method="bicubic")
+        image = tf.image.random_flip_left_right(tf.clip_by_value(image, 0.0, 255.0))
+        image = rand_augment(image, num_ops=2, magnitude=7.0, magnitude_std=0.5)
+    else:
+        shape = tf.cast(tf.shape(image)[:2], tf.float32)
+        scale = 235.0 / tf.reduce_min(shape)
+        size = tf.cast(tf.round(shape * scale), tf.int32)
+        image = tf.image.resize(image, size, method="bicubic")
+        top, left = (size[0] - 224) // 2, (size[1] - 224) // 2
+        image = tf.clip_by_value(image[top:top + 224, left:left + 224], 0.0, 255.0)
+    image = tf.ensure_shape(image, [224, 224, 3])
+    return (image - MEAN_RGB) / STDDEV_RGB
+
+
 PREPROCESS: dict[str, Callable] = {"default": default, "resize_and_flip": resize_and_flip}
 # Preprocessing of datasets read as JPEG bytes; ``default`` is Larq Zoo's ImageNet one.
-JPEG_PREPROCESS: dict[str, Callable] = {"default": imagenet}
+JPEG_PREPROCESS: dict[str, Callable] = {"default": imagenet, "bnext": bnext}
 
 
 def preprocess_fns(dataset: str) -> dict[str, Callable]:

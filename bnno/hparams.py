@@ -133,11 +133,17 @@ def choice(*names: str) -> HType:
 TRAINER_KEYS: dict[str, HType] = {
     "epochs": INT,
     "batch_size": INT,
-    "optimizer": choice("adam", "bop"),
+    "optimizer": choice("adam", "adamw", "bop"),
     "learning_rate": SCHEDULE,
     "threshold": SCHEDULE,
     "gamma": SCHEDULE,
     "l2_decay": FLOAT,
+    "weight_decay": FLOAT,
+    "weight_decay_low": FLOAT,
+    "clip_norm": FLOAT,
+    "teachers": OPTIONAL_STR,
+    "teacher_weights": OPTIONAL_STR,
+    "preprocess_fn": STR,
 }
 
 # Trainer keys a set may leave out (their default applies); a model's own keys always

@@ -95,6 +95,12 @@ def build(hp: dict[str, Any], steps_per_epoch: int, total_steps: int | None = No
     def schedule(key: str):
         return schedules.build(hp[key], steps_per_epoch, total_steps)
 
+    if hp["optimizer"] == "adamw":
+        from bnno.decay import AdamW
+
+        return AdamW(schedule("learning_rate"), weight_decay=hp.get("weight_decay", 0.0),
+                     weight_decay_low=hp.get("weight_decay_low", 0.0),
+                     global_clipnorm=hp.get("clip_norm") or None)
     adam = tf.keras.optimizers.legacy.Adam(schedule("learning_rate"))
     if hp["optimizer"] == "adam":
         return adam

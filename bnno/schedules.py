@@ -50,6 +50,13 @@ _FIELDS: dict[str, dict[str, tuple[type, Any]]] = {
         "decay_steps": (int, 0),
         "decay_epochs": (float, 0.0),
     },
+    "warmup_cosine_epochs": {
+        "initial": (float, None),
+        "warmup_initial": (float, 0.0),
+        "warmup_epochs": (int, 0),
+        "end": (float, 0.0),
+        "cosine_epochs": (float, None),
+    },
     "piecewise_constant": {
         "values": (list, None),
         "boundaries": (list, []),
@@ -173,6 +180,12 @@ def build(value: float | dict, steps_per_epoch: int, total_steps: int | None = N
         return s.PolynomialDecay(
             value["initial"], steps("decay_steps"), value["end"], power=value.get("power", 1.0)
         )
+    if kind == "warmup_cosine_epochs":
+        from bnno.epoch_schedule import WarmupCosineEpochs
+
+        return WarmupCosineEpochs(value["initial"], value.get("warmup_initial", 0.0),
+                                  value.get("warmup_epochs", 0), value.get("end", 0.0),
+                                  value["cosine_epochs"], steps_per_epoch)
     if kind == "cosine_decay":
         return s.CosineDecay(value["initial"], steps("decay_steps"), alpha=value.get("alpha", 0.0))
     # Keras switches to values[i+1] after step boundaries[i]; an epoch boundary e means

@@ -117,7 +117,7 @@ def sweep(
     grid: list[str] | tuple[str, ...] = (),
     configs: list[str] | tuple[str, ...] = (),
     overrides: str | None = None,
-    preprocess_fn: str = "default",
+    preprocess_fn: str | None = None,
     output_dir: str | Path | None = None,
     data_dir: str | None = None,
     manual_dir: str | None = None,

@@ -33,7 +33,7 @@ def plan(
     dataset: str,
     hparams_set: str | None = None,
     overrides: str | None = None,
-    preprocess_fn: str = "default",
+    preprocess_fn: str | None = None,
     seed: int | None = None,
     steps_per_epoch: int | None = None,
     validation_steps: int | None = None,
@@ -42,7 +42,8 @@ def plan(
     """Check every name and value of a run and return its ``run.json`` content.
 
     ``model`` may be an alias (``alexnet``); the run records the registered name.
-    Without ``hparams_set`` the model's first set is used.
+    Without ``hparams_set`` the model's first set is used; without ``preprocess_fn``
+    the set's ``preprocess_fn`` (else ``default``).
 
     Raises:
         BnnoError: unknown model, dataset, preprocess fn, set, key or strategy, or a bad
@@ -53,11 +54,17 @@ def plan(
         0.0001
     """
     model = models.canonical(model)
-    data.check_names(dataset, preprocess_fn)
+    data.check_names(dataset, "default")
     distribute.check_name(strategy)
     hparams_set = hparams_set or hparams.set_names(model)[0]
     hp = hparams.resolve(model, hparams_set, overrides, models.hparam_types(model))
+    preprocess_fn = preprocess_fn or hp.get("preprocess_fn", "default")
+    data.check_names(dataset, preprocess_fn)
     optimizers.kernel_settings(hp)  # a bad quantizer name fails here, before any output
+    if hp.get("teachers"):
+        from bnno import distill
+
+        distill.parse(hp["teachers"])
     if "activation" in hp:
         from bnno import binarizers
 
@@ -86,7 +93,7 @@ def train(
     dataset: str,
     hparams_set: str | None = None,
     overrides: str | None = None,
-    preprocess_fn: str = "default",
+    preprocess_fn: str | None = None,
     output_dir: str | Path | None = None,
     data_dir: str | None = None,
     manual_dir: str | None = None,
@@ -171,12 +178,22 @@ def train(
     # larq's flip-ratio metric keeps an int8 variable, which multi-worker collectives
     # cannot broadcast; such runs count no flips.
     flip_log = flip_log and strategy != "multi_worker"
+    from bnno.temperature import TemperatureSchedule
+
+    # Set before the other callbacks run, so checkpoints and logs see this epoch's value.
+    first: list = [TemperatureSchedule(first_epoch)]
     with dist.scope():
         net = build_model(model, hp, ds.input_shape, ds.num_classes, flip_ratio=flip_log)
+        if hp.get("teachers"):
+            from bnno import distill
+
+            net, switch = distill.distiller(net, hp["teachers"], hp.get("teacher_weights"),
+                                            hp["epochs"], normalized=ds.encoded)
+            first.append(switch)
         compile_model(net, hp, steps, total_steps)
     train_data, test_data, val_steps = _inputs(dist, ds, spec, first_epoch, steps)
-    own = run_callbacks(path, first_epoch, tensorboard, verbose, chief,
-                        flip_interval if flip_log else None)
+    own = first + run_callbacks(path, first_epoch, tensorboard, verbose, chief,
+                                flip_interval if flip_log else None)
     backup = next(cb for cb in own if isinstance(cb, GoodStateBackup))
     net.fit(
         train_data,

@@ -126,6 +126,8 @@ from bnno.models import (  # noqa: E402,F401
     binary_alexnet,
     binarynet,
     birealnet,
+    bnext,
+    bnext_18,
     sibnn_alexnet,
     sibnn_mlp,
     sibnn_resnet18,

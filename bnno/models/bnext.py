@@ -1,0 +1,148 @@
+"""BNext-T, -S, -M and -L (Guo et al., 2023, "Join the High Accuracy Club on ImageNet
+with A Binary Neural Network Ticket"), as in the official code.
+
+A 3×3 full-precision stem (batch norm, no activation; stride 2 on ImageNet, 1 on small
+inputs such as CIFAR), then blocks of one 3×3 binary module and one or two 1×1 binary
+feed-forward modules (see ``bnext_layers.binary_module``): block 1 uses a plain 3×3
+module, later blocks alternate the ELM attention (even blocks, every down-sampling
+block among them) and the plain module. Where the width doubles, two independent 1×1
+modules run on the same input and are concatenated. The head is PReLU → global average
+pool → dense (``logits``) → softmax.
+
+Binary convolutions take ``bnext_sign`` activations (learnable bias first) and
+``bnext_weight`` kernels: latent weights drawn from N(0, 1e-3²), clipped to ±1.5 and
+binarized with a temperature that falls by 0.9 per epoch (``bnno.temperature``).
+"""
+
+from __future__ import annotations
+
+import larq as lq
+import tensorflow as tf
+
+import bnno.bnext_quantizers  # noqa: F401  (registers bnext_sign and bnext_weight)
+from bnno import binarizers
+from bnno.models import register
+from bnno.models.bnext_layers import Pad, binary_module, bn, prelu
+
+# Widths of the stem and every block (the official lists; "large" is the code's final one).
+WIDTHS = {
+    "tiny": [32, 64] + [128] * 2 + [256] * 2 + [512] * 6 + [1024] * 2,
+    "small": [48, 96] + [192] * 2 + [384] * 2 + [768] * 6 + [1536] * 2,
+    "middle": [48, 96] + [192] * 4 + [384] * 4 + [768] * 8 + [1536] * 4,
+    "large": [64, 128] + [256] * 4 + [512] * 4 + [1024] * 16 + [2048] * 4,
+}
+
+
+def quantizer_settings(activation: str | None, rho: float, kernel_quantizer, kernel_constraint,
+                       latent_clip: float, cutoff: float):
+    """A function giving the larq arguments of one binary convolution (fresh each call).
+
+    ``bnext_weight`` gets the model's temperature ``cutoff``; ``kernel_constraint``
+    ``weight_clip`` clips latent weights to ``latent_clip``.
+
+    Example:
+        >>> settings = quantizer_settings("bnext_sign", 0.3, "bnext_weight", "weight_clip",
+        ...                               1.5, 1e-7)  # doctest: +SKIP
+    """
+    def settings() -> dict:
+        kernel = kernel_quantizer
+        name = kernel.get("class_name") if isinstance(kernel, dict) else kernel
+        if name in ("bnext_weight", "BNextWeight"):
+            kernel = {"class_name": "BNextWeight", "config": {"cutoff": cutoff}}
+        constraint = kernel_constraint
+        if constraint == "weight_clip":
+            constraint = lq.constraints.WeightClip(latent_clip)
+        return dict(input_quantizer=binarizers.resolve(activation, rho),
+                    kernel_quantizer=kernel, kernel_constraint=constraint,
+                    kernel_initializer=tf.keras.initializers.RandomNormal(stddev=1e-3))
+
+    return settings
+
+
+def bnext(input_shape: tuple[int, ...], num_classes: int, size: str, *,
+          width_multiplier: float, kernel_quantizer: str | None,
+          kernel_constraint: str | None, activation: str | None, rho: float,
+          name: str) -> tf.keras.Model:
+    """BNext of ``size`` (a key of ``WIDTHS``); the registered builders call this.
+
+    Example:
+        >>> model = bnext((224, 224, 3), 1000, "tiny", width_multiplier=1.0,
+        ...               kernel_quantizer="bnext_weight", kernel_constraint="weight_clip",
+        ...               activation="bnext_sign", rho=0.3, name="bnext_t")  # doctest: +SKIP
+    """
+    widths = [max(8, int(round(w * width_multiplier))) for w in WIDTHS[size]]
+    quantizers = quantizer_settings(activation, rho, kernel_quantizer, kernel_constraint,
+                                    1.5, 1e-7)
+    image = tf.keras.Input(input_shape)
+    small = min(input_shape[0], input_shape[1]) <= 64  # CIFAR-sized: stride-1 stem
+    x = tf.keras.layers.Conv2D(widths[0], 3, strides=1 if small else 2, use_bias=False)(
+        Pad(1)(image))
+    x = bn(x)
+    for i in range(1, len(widths)):
+        inplanes, planes = widths[i - 1], widths[i]
+        strides = 2 if i >= 2 and inplanes != planes else 1
+        elm = i >= 2 and i % 2 == 0
+        pooled = tf.keras.layers.AvgPool2D(2)(x) if strides == 2 else x
+        x = binary_module(x, 3, strides, quantizers, mix_input=pooled,
+                          shortcut=pooled if not elm else
+                          (tf.keras.layers.AvgPool2D(2)(prelu(x)) if strides == 2 else prelu(x)),
+                          elm=elm)
+        if planes == inplanes:
+            x = binary_module(x, 1, 1, quantizers)
+        else:
+            x = tf.keras.layers.concatenate([binary_module(x, 1, 1, quantizers),
+                                             binary_module(x, 1, 1, quantizers)])
+    return tf.keras.Model(image, head(x, num_classes), name=name)
+
+
+def head(x, num_classes: int):
+    """PReLU → global average pool → dense ``logits`` → ``softmax`` (the distillation
+    code reads the logits layer by name).
+
+    Example:
+        >>> probabilities = head(x, 1000)  # doctest: +SKIP
+    """
+    x = tf.keras.layers.GlobalAvgPool2D()(prelu(x))
+    x = tf.keras.layers.Dense(num_classes, name="logits")(x)
+    return tf.keras.layers.Activation("softmax", name="softmax")(x)
+
+
+def _register(size: str, name: str, description: str):
+    def builder(input_shape: tuple[int, ...], num_classes: int, *,
+                width_multiplier: float = 1.0,
+                kernel_quantizer: str | None = "bnext_weight",
+                kernel_constraint: str | None = "weight_clip",
+                activation: str | None = "bnext_sign",
+                rho: float = 0.3) -> tf.keras.Model:
+        return bnext(input_shape, num_classes, size, width_multiplier=width_multiplier,
+                     kernel_quantizer=kernel_quantizer, kernel_constraint=kernel_constraint,
+                     activation=activation, rho=rho, name=name)
+
+    builder.__name__ = builder.__qualname__ = name
+    builder.__doc__ = f"""{description}
+
+    Example:
+        >>> model = {name}((224, 224, 3), 1000)  # doctest: +SKIP
+
+    Args:
+        input_shape: image shape (height, width, channels); 64×64 or smaller uses a
+            stride-1 stem (the official code's CIFAR setting).
+        num_classes: size of the softmax output.
+        width_multiplier: scales every width (1.0 is the paper's model; smaller values
+            give narrow models for quick experiments).
+        kernel_quantizer: weight binarizer; ``bnext_weight`` is the temperature one.
+        kernel_constraint: ``weight_clip`` clips latent weights to ±1.5.
+        activation: activation binarizer (``bnext_sign``, or another name of
+            ``bnno.binarizers``).
+        rho: Si-BNN's window, used with ``activation=sibnn``.
+
+    Returns:
+        An uncompiled Keras model ending in a softmax.
+    """
+    return register(builder)
+
+
+bnext_t = _register("tiny", "bnext_t", "BNext-T (tiny): 13 blocks, widths 64 to 1024.")
+bnext_s = _register("small", "bnext_s", "BNext-S (small): 13 blocks, widths 96 to 1536.")
+bnext_m = _register("middle", "bnext_m", "BNext-M (middle): 21 blocks, widths 96 to 1536.")
+bnext_l = _register("large", "bnext_l", "BNext-L (large): 29 blocks, widths 128 to 2048.")

@@ -1,0 +1,70 @@
+"""BNext-18 (Guo et al., 2023): BNext's binary modules on the ResNet-18 layout, as in
+the official code.
+
+Stem: 7×7/2 convolution, batch norm and a 3×3/2 max pool, no activation (on inputs of
+64×64 or smaller: a 3×3/1 convolution and batch norm, no pool). Four stages of 64, 128,
+256, 512 channels with two blocks each; a block is an ELM-attention 3×3 module (whose
+convolution changes the width and, at a stage start, the resolution) followed by a plain
+3×3 module. The ELM module's shortcut is PReLU(input), at a stage start through a 2×2
+average pool, a full-precision 1×1 convolution and batch norm; its mix uses that
+shortcut. The weights binarize exactly once the temperature is below 1e-5. Head: PReLU →
+global average pool → dense ``logits`` → ``softmax``.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from bnno.models import register
+from bnno.models.bnext import head, quantizer_settings
+from bnno.models.bnext_layers import Pad, binary_module, bn, prelu
+
+
+@register
+def bnext_18(
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    *,
+    width_multiplier: float = 1.0,
+    kernel_quantizer: str | None = "bnext_weight",
+    kernel_constraint: str | None = "weight_clip",
+    activation: str | None = "bnext_sign",
+    rho: float = 0.3,
+) -> tf.keras.Model:
+    """BNext-18: ResNet-18 layout with BNext's binary modules.
+
+    Example:
+        >>> model = bnext_18((224, 224, 3), 1000)  # doctest: +SKIP
+
+    Args:
+        input_shape: image shape (height, width, channels).
+        num_classes: size of the softmax output.
+        width_multiplier: scales every width (1.0 is the paper's model).
+        kernel_quantizer: weight binarizer; ``bnext_weight`` is the temperature one.
+        kernel_constraint: ``weight_clip`` clips latent weights to ±1.5.
+        activation: activation binarizer.
+        rho: Si-BNN's window, used with ``activation=sibnn``.
+
+    Returns:
+        An uncompiled Keras model ending in a softmax.
+    """
+    quantizers = quantizer_settings(activation, rho, kernel_quantizer, kernel_constraint,
+                                    1.5, 1e-5)
+    widths = [max(8, int(round(w * width_multiplier))) for w in (64, 128, 256, 512)]
+    image = tf.keras.Input(input_shape)
+    if min(input_shape[0], input_shape[1]) <= 64:
+        x = bn(tf.keras.layers.Conv2D(widths[0], 3, use_bias=False)(Pad(1)(image)))
+    else:
+        x = bn(tf.keras.layers.Conv2D(widths[0], 7, strides=2, use_bias=False)(Pad(3)(image)))
+        x = tf.keras.layers.MaxPool2D(3, strides=2)(Pad(1, float("-inf"))(x))
+    for stage, planes in enumerate(widths):
+        for block in range(2):
+            strides = 2 if stage > 0 and block == 0 else 1
+            shortcut = prelu(x)
+            if strides == 2 or x.shape[-1] != planes:
+                shortcut = tf.keras.layers.AvgPool2D(2, strides=strides)(shortcut)
+                shortcut = bn(tf.keras.layers.Conv2D(planes, 1, use_bias=False)(shortcut))
+            x = binary_module(x, 3, strides, quantizers, out_channels=planes,
+                              mix_input=shortcut, shortcut=shortcut, elm=True)
+            x = binary_module(x, 3, 1, quantizers)
+    return tf.keras.Model(image, head(x, num_classes), name="bnext_18")

@@ -1,0 +1,154 @@
+"""The small layers BNext is made of (Guo et al., 2023), shared by ``bnext`` and
+``bnext_18``: a learnable per-channel bias, the mix of real input and binary output, a
+padding layer, and the blocks built from them with standard Keras and larq layers.
+
+Conventions follow the official PyTorch code: batch norm with momentum 0.1 (Keras 0.9)
+and epsilon 1e-5; PReLU per channel starting at 0.25; binary convolutions pad their
+*binarized* input with zeros on every side (PyTorch's symmetric padding; TF's "same"
+pads only bottom/right at stride 2), which ``Pad`` before the convolution gives, since
+``bnext_sign`` maps a zero to zero.
+
+``weight_decay_group = "low"`` marks layers whose variables BNext's recipe decays
+with the small rate (with the convolution kernels); see ``bnno.decay``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import larq as lq
+import tensorflow as tf
+
+
+@lq.utils.register_keras_custom_object
+class LearnableBias(tf.keras.layers.Layer):
+    """Adds a trainable per-channel bias (init 0), the shift before every binarizer.
+
+    Example:
+        >>> y = LearnableBias()(x)  # doctest: +SKIP
+    """
+
+    weight_decay_group = "low"
+
+    def build(self, input_shape):
+        self.bias = self.add_weight("bias", (int(input_shape[-1]),), initializer="zeros")
+        super().build(input_shape)
+
+    def call(self, inputs):
+        return inputs + self.bias
+
+
+@lq.utils.register_keras_custom_object
+class Mix(tf.keras.layers.Layer):
+    """``s·real + (1 − s)·binary`` with a per-channel ``s`` kept in [0, 1] (init 0.5).
+
+    The official code clamps ``s`` in place before each training forward pass; a
+    constraint applied after each update keeps the same values.
+
+    Example:
+        >>> mixed = Mix()([real, binary])  # doctest: +SKIP
+    """
+
+    weight_decay_group = "low"
+
+    def build(self, input_shape):
+        channels = int(input_shape[0][-1])
+        self.scale = self.add_weight(
+            "scale", (channels,), initializer=tf.keras.initializers.Constant(0.5),
+            constraint=lambda s: tf.clip_by_value(s, 0.0, 1.0),
+        )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        real, binary = inputs
+        return self.scale * real + (1.0 - self.scale) * binary
+
+
+@lq.utils.register_keras_custom_object
+class Pad(tf.keras.layers.Layer):
+    """Pad height and width by ``pad`` on every side with ``value`` (PyTorch's padding).
+
+    Example:
+        >>> y = Pad(1)(x)  # doctest: +SKIP
+    """
+
+    def __init__(self, pad: int, value: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.pad, self.value = int(pad), float(value)
+
+    def call(self, inputs):
+        p = self.pad
+        return tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], constant_values=self.value)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "pad": self.pad, "value": self.value}
+
+
+def bn(x):
+    """Batch norm with PyTorch's defaults (momentum 0.1, i.e. Keras 0.9; epsilon 1e-5).
+
+    Example:
+        >>> y = bn(x)  # doctest: +SKIP
+    """
+    return tf.keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x)
+
+
+def prelu(x):
+    """Per-channel PReLU starting at 0.25.
+
+    Example:
+        >>> y = prelu(x)  # doctest: +SKIP
+    """
+    return tf.keras.layers.PReLU(tf.keras.initializers.Constant(0.25), shared_axes=[1, 2])(x)
+
+
+def squeeze_expand(x, out_channels: int, ratio: int = 8):
+    """SE of the mix-to-binary attention: pool, 1×1 conv to C/8 (bias), ReLU, 1×1 conv
+    to ``out_channels`` (bias), sigmoid; per-channel weights of shape (N, 1, 1, C).
+
+    Example:
+        >>> weights = squeeze_expand(mix, 256)  # doctest: +SKIP
+    """
+    y = tf.keras.layers.GlobalAvgPool2D(keepdims=True)(x)
+    y = tf.keras.layers.Conv2D(x.shape[-1] // ratio, 1, activation="relu")(y)
+    return tf.keras.layers.Conv2D(out_channels, 1, activation="sigmoid")(y)
+
+
+def binary_conv(x, filters: int, kernel_size: int, strides: int, quantizers: Callable):
+    """Learnable bias → binarizer → binary convolution (zero padding after the sign).
+
+    ``quantizers()`` gives the larq arguments of each binary convolution.
+
+    Example:
+        >>> y = binary_conv(x, 64, 3, 1, quantizers)  # doctest: +SKIP
+    """
+    x = LearnableBias()(x)
+    if kernel_size > 1:
+        x = Pad(kernel_size // 2)(x)
+    return lq.layers.QuantConv2D(filters, kernel_size, strides=strides, padding="valid",
+                                 use_bias=False, **quantizers())(x)
+
+
+def binary_module(x, kernel_size: int, strides: int, quantizers: Callable, *,
+                  out_channels: int | None = None, mix_input=None, shortcut=None,
+                  elm: bool = False):
+    """One binary unit of a BNext block.
+
+    ``y = PReLU(BN1(binary conv(x)))``, then ``y = SE(mix(mix_input, y)) · y``; with the
+    ELM attention (``elm``) also ``y = y · shortcut``; the output is
+    ``BN2(y) + shortcut``. ``mix_input`` and ``shortcut`` default to ``x`` (2×2-average
+    pooled at stride 2).
+
+    Example:
+        >>> y = binary_module(x, 3, 1, quantizers)  # doctest: +SKIP
+    """
+    out_channels = out_channels or x.shape[-1]
+    y = prelu(bn(binary_conv(x, out_channels, kernel_size, strides, quantizers)))
+    pooled = tf.keras.layers.AvgPool2D(2)(x) if strides == 2 else x
+    mix_input = pooled if mix_input is None else mix_input
+    shortcut = pooled if shortcut is None else shortcut
+    mix = Mix()([mix_input, y])
+    y = tf.keras.layers.multiply([squeeze_expand(mix, out_channels), y])
+    if elm:
+        y = tf.keras.layers.multiply([y, shortcut])
+    return tf.keras.layers.add([bn(y), shortcut])
