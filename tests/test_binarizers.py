@@ -30,7 +30,7 @@ def test_bnext_sign_passes_gradients_up_to_one_and_a_half():
 
 
 def test_binarynet_takes_the_binarizer_by_name():
-    model = binarynet((32, 32, 3), 2, filters=2, dense_units=4, input_quantizer="bnext_sign")
+    model = binarynet((32, 32, 3), 2, filters=2, dense_units=4, activation="bnext_sign")
     clips = [layer.input_quantizer.clip_value for layer in model.layers
              if getattr(layer, "input_quantizer", None) is not None]
     assert clips == [1.5] * 8  # every binary layer but the first, which sees the image

@@ -117,7 +117,8 @@ def test_hparams_commands(cli):
     "args, message",
     [
         (["train", "resnet", "--dataset", "cifar10"],
-         "choose one of: alexnet, binary_alexnet, binarynet, birealnet, xnornet"),
+         "choose one of: alexnet, binary_alexnet, binarynet, birealnet, sibnn_alexnet, "
+         "sibnn_mlp, sibnn_resnet18, sibnn_vgg, xnornet"),
         (["train", "binarynet", "--dataset", "svhn"],
          "choose one of: cifar10, cifar100, imagenet2012, mnist"),
         (["train", "birealnet", "--dataset", "imagenet2012", "--preprocess-fn",
