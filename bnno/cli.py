@@ -174,21 +174,26 @@ def benchmark(model_file, threads, repeats, warmup, as_json) -> None:
 @click.option("--json", "as_json", is_flag=True,
               help="Print exact counts as JSON instead of larq's table.")
 def summary(model, dataset, hparams_set, overrides, data_dir, as_json) -> None:
-    """Larq's summary of MODEL: layers, parameters, binary and float MACs."""
+    """Larq's summary of MODEL: layers, parameters, binary and float MACs, and OPs
+    (BOPs/64 + FLOPs) with the binarization degree; --json prints them as exact counts."""
     from bnno import data
     from bnno.build import build_model
-    from bnno.summary import profile
+    from bnno.summary import PUBLISHED, ops_table, profile
     from bnno.train import plan
 
-    spec = plan(model, dataset, hparams_set, overrides)
+    spec = plan(model, dataset, hparams_set, overrides, "default")
     ds = data.describe(dataset, data_dir)
     net = build_model(spec["model"], spec["hparams"], ds.input_shape, ds.num_classes)
+    counts = profile(net)
     if as_json:
-        click.echo(json.dumps(profile(net), indent=2))
+        published = PUBLISHED.get(spec["model"]) if ds.name == "imagenet2012" else None
+        click.echo(json.dumps({**counts, **({"published": published} if published else {})},
+                              indent=2))
     else:
         import larq as lq
 
         lq.models.summary(net)
+        click.echo(ops_table(spec["model"] if ds.name == "imagenet2012" else "", counts))
 
 
 @cli.group("hparams")

@@ -43,6 +43,15 @@ def low_decay_variables(model) -> list:
     return low
 
 
+def _key(var) -> str:
+    # The same variable seen from a replica maps to its distributed container, as the
+    # legacy optimizers key their slots.
+    container = getattr(var, "_distributed_container", None)
+    if container is not None:
+        var = container()
+    return var._unique_id
+
+
 class AdamW(tf.keras.optimizers.legacy.Adam):
     """Legacy Adam with decoupled weight decay at a per-variable rate.
 
@@ -66,7 +75,7 @@ class AdamW(tf.keras.optimizers.legacy.Adam):
         Example:
             >>> opt.assign_groups(model)  # doctest: +SKIP
         """
-        self._low = {self._var_key(v) for v in low_decay_variables(model)}
+        self._low = {_key(v) for v in low_decay_variables(model)}
 
     def decay_of(self, var) -> float:
         """The decay rate ``var`` gets.
@@ -75,7 +84,7 @@ class AdamW(tf.keras.optimizers.legacy.Adam):
             >>> opt.decay_of(model.layers[1].kernel)  # doctest: +SKIP
             1e-08
         """
-        return self.weight_decay_low if self._var_key(var) in self._low else self.weight_decay
+        return self.weight_decay_low if _key(var) in self._low else self.weight_decay
 
     def _decay(self, var, apply_state):
         wd = self.decay_of(var)

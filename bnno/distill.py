@@ -15,14 +15,19 @@ per-sample cross entropy (no gradient through them); the loss is
 ``Σ_t mean_b(α_{b,t})·L_t / 2`` (the official code averages the weighted batch means
 over its pair of teachers). Labels do not enter the loss; they only feed the accuracy
 metrics. Teachers run in inference mode on the student's augmented batch, outside the
-gradient tape; the seconds they take per step show as ``teacher_s`` in the progress bar.
+gradient tape. Their cost shows as ``teacher_s`` in the progress bar and the metrics
+log: the seconds the active teachers take for one batch, timed at the start of every
+phase (a timer inside the training step is refused when a seeded run enables op
+determinism).
 
 Example:
-    >>> student = distiller(model, "efficientnet_b0,efficientnet_b2", None, 512)  # doctest: +SKIP
+    >>> net, switch = distiller(model, "efficientnet_b0,efficientnet_b2", None, 512,
+    ...                         512)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import tensorflow as tf
@@ -170,7 +175,6 @@ class Distiller(tf.keras.Model):
         self._frozen = _Frozen(logits=logits_of(self), assistants=teachers[:-1],
                                main=teachers[-1])
         self.phase = tf.Variable(0, trainable=False, dtype=tf.int64, name="teacher_phase")
-        self.teacher_seconds = tf.keras.metrics.Mean(name="teacher_s")
         self.distill_loss = tf.keras.metrics.Mean(name="distill_loss")
 
     def _teacher_logits(self, x) -> list:
@@ -182,13 +186,26 @@ class Distiller(tf.keras.Model):
             tf.switch_case(tf.cast(self.phase, tf.int32), branches)
         return [assistant, frozen.main(x, training=False)]
 
+    def teacher_seconds(self, batch_size: int, repeats: int = 2) -> float:
+        """Seconds the active teachers take for one batch (median of ``repeats``).
+
+        Example:
+            >>> net.teacher_seconds(128)  # doctest: +SKIP
+            0.84
+        """
+        x = tf.zeros((batch_size, *self.input_shape[1:]))
+        run = tf.function(self._teacher_logits)
+        run(x)  # traced and warmed up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            [t.numpy() for t in run(x)]
+            times.append(time.perf_counter() - start)
+        return sorted(times)[len(times) // 2]
+
     def train_step(self, data):
         x, y = data[0], data[1]
-        start = tf.timestamp()
-        with tf.control_dependencies([start]):
-            teachers = [tf.stop_gradient(t) for t in self._teacher_logits(x)]
-        with tf.control_dependencies(teachers):
-            self.teacher_seconds.update_state(tf.timestamp() - start)
+        teachers = [tf.stop_gradient(t) for t in self._teacher_logits(x)]
         with tf.GradientTape() as tape:
             logits = self._frozen.logits(x, training=True)
             loss = distillation_loss(logits, teachers)
@@ -205,29 +222,43 @@ class Distiller(tf.keras.Model):
 
 
 class PhaseCallback(tf.keras.callbacks.Callback):
-    """Switch the assistant teacher at the start of every epoch (resumed runs included).
+    """Switch the assistant teacher at the start of every epoch (resumed runs included)
+    and report the teachers' seconds per batch as ``teacher_s``.
 
     Example:
-        >>> PhaseCallback(epochs=512, assistants=3)  # doctest: +SKIP
+        >>> PhaseCallback(epochs=512, assistants=3, batch_size=512)  # doctest: +SKIP
     """
 
-    def __init__(self, epochs: int, assistants: int):
+    def __init__(self, epochs: int, assistants: int, batch_size: int):
         super().__init__()
-        self.epochs, self.assistants = epochs, assistants
+        self.epochs, self.assistants, self.batch_size = epochs, assistants, batch_size
+        self.seconds: dict[int, float] = {}
 
     def on_epoch_begin(self, epoch, logs=None):
-        if isinstance(self.model, Distiller):
-            self.model.phase.assign(phase(epoch, self.epochs, self.assistants))
+        k = phase(epoch, self.epochs, self.assistants)
+        self.model.phase.assign(k)
+        if k not in self.seconds:
+            self.seconds[k] = self.model.teacher_seconds(self.batch_size)
+        self.current = self.seconds[k]
+
+    def on_train_batch_end(self, batch, logs=None):
+        if logs is not None:
+            logs["teacher_s"] = self.current
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["teacher_s"] = self.current
 
 
 def distiller(student: tf.keras.Model, teachers: str, weights: str | None, epochs: int,
-              normalized: bool = False) -> tuple[Distiller, PhaseCallback]:
+              batch_size: int, normalized: bool = False) -> tuple[Distiller, PhaseCallback]:
     """Wrap ``student`` for distillation from ``teachers``; also the phase callback.
 
     Example:
-        >>> net, cb = distiller(student, "efficientnet_b0,efficientnet_b2", None, 512)  # doctest: +SKIP
+        >>> net, cb = distiller(student, "efficientnet_b0,efficientnet_b2", None, 512,
+        ...                     512)  # doctest: +SKIP
     """
     names = parse(teachers)
     shape, classes = tuple(student.input_shape[1:]), student.output_shape[-1]
     models = [load_teacher(n, shape, classes, weights, normalized) for n in names]
-    return Distiller(student, models), PhaseCallback(epochs, len(names) - 1)
+    return Distiller(student, models), PhaseCallback(epochs, len(names) - 1, batch_size)

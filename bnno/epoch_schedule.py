@@ -48,13 +48,14 @@ class WarmupCosineEpochs(tf.keras.optimizers.schedules.LearningRateSchedule):
         return self.end + 0.5 * (self.initial - self.end) * (1 + math.cos(math.pi * t))
 
     def __call__(self, step):
+        # float64: near the end the cosine is close to −1 and float32 loses the digits.
         epoch = tf.cast(tf.math.floordiv(tf.cast(step, tf.int64), self.steps_per_epoch),
-                        tf.float32)
+                        tf.float64)
         warm = self.warmup_initial + epoch * (self.initial - self.warmup_initial) / \
             max(self.warmup_epochs, 1)
         t = (epoch - self.warmup_epochs) / self.cosine_epochs
         cosine = self.end + 0.5 * (self.initial - self.end) * (1 + tf.cos(math.pi * t))
-        return tf.where(epoch < self.warmup_epochs, warm, cosine)
+        return tf.cast(tf.where(epoch < self.warmup_epochs, warm, cosine), tf.float32)
 
     def get_config(self) -> dict:
         return {"initial": self.initial, "warmup_initial": self.warmup_initial,

@@ -187,8 +187,9 @@ def train(
         if hp.get("teachers"):
             from bnno import distill
 
-            net, switch = distill.distiller(net, hp["teachers"], hp.get("teacher_weights"),
-                                            hp["epochs"], normalized=ds.encoded)
+            net, switch = distill.distiller(
+                net, hp["teachers"], hp.get("teacher_weights"), hp["epochs"],
+                hp["batch_size"] // dist.num_replicas_in_sync, normalized=ds.encoded)
             first.append(switch)
         compile_model(net, hp, steps, total_steps)
     train_data, test_data, val_steps = _inputs(dist, ds, spec, first_epoch, steps)

@@ -117,8 +117,9 @@ def test_hparams_commands(cli):
     "args, message",
     [
         (["train", "resnet", "--dataset", "cifar10"],
-         "choose one of: alexnet, binary_alexnet, binarynet, birealnet, sibnn_alexnet, "
-         "sibnn_mlp, sibnn_resnet18, sibnn_vgg, xnornet"),
+         "choose one of: alexnet, binary_alexnet, binarynet, birealnet, bnext_18, bnext_l, "
+         "bnext_m, bnext_s, bnext_t, sibnn_alexnet, sibnn_mlp, sibnn_resnet18, sibnn_vgg, "
+         "xnornet"),
         (["train", "binarynet", "--dataset", "svhn"],
          "choose one of: cifar10, cifar100, imagenet2012, mnist"),
         (["train", "birealnet", "--dataset", "imagenet2012", "--preprocess-fn",
