@@ -162,7 +162,8 @@ def rand_augment(image, num_ops: int = 2, magnitude: float = 7.0,
         level = tf.clip_by_value(magnitude + magnitude_std * tf.random.normal([]),
                                  0.0, _MAX_LEVEL)
         index = tf.random.uniform([], 0, len(OPS), tf.int32)
-        changed = tf.switch_case(index, [lambda op=op: op(image, level) for op in OPS])
+        changed = tf.switch_case(index, [lambda op=op, x=image, m=level: op(x, m)
+                                         for op in OPS])
         image = tf.where(tf.random.uniform([]) < prob, tf.ensure_shape(changed, image.shape),
                          image)
     return image
