@@ -331,3 +331,20 @@ def test_summary_prints_ops_beside_the_readme(cli):
     assert counts["published"] == {"ops": 0.077e9, "binarization_degree": 0.9781}
     code, stdout, err = cli("summary", "birealnet", "--dataset", "cifar10", "--json")
     assert code == 0 and "published" not in json.loads(stdout)
+
+
+def test_imagenet_command_trains_with_keras_teachers(mock_tfds, cli, tmp_path):
+    """The issue's ImageNet command on mock JPEGs: BNext's augmentation, AdamW, and the
+    EfficientNet-B0/B2 pair (random weights here: no download)."""
+    out = tmp_path / "run"
+    code, _, err = cli("train", "bnext_t", "--dataset", "imagenet2012", "--hparams-set",
+                       "imagenet", "--hparams", "width_multiplier=0.125,batch_size=2,epochs=1,"
+                       "teacher_weights=none", "--output-dir", str(out),
+                       "--steps-per-epoch", "1", "--validation-steps", "1")
+    assert code == 0, err
+    spec = json.loads((out / "run.json").read_text())
+    assert spec["preprocess_fn"] == "bnext"
+    row = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert row["teacher_s"] > 0 and np.isfinite(row["loss"])
+    # The log holds the rate the next epoch uses: the second warm-up step.
+    assert row["learning_rate"] == pytest.approx(1e-5 + (1e-3 - 1e-5) / 5)

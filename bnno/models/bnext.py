@@ -81,12 +81,15 @@ def bnext(input_shape: tuple[int, ...], num_classes: int, size: str, *,
     for i in range(1, len(widths)):
         inplanes, planes = widths[i - 1], widths[i]
         strides = 2 if i >= 2 and inplanes != planes else 1
-        elm = i >= 2 and i % 2 == 0
-        pooled = tf.keras.layers.AvgPool2D(2)(x) if strides == 2 else x
+        elm = i >= 2 and i % 2 == 0  # ELM attention; every down-sampling block is one
+
+        def pool(t, strides=strides):
+            return tf.keras.layers.AvgPool2D(2)(t) if strides == 2 else t
+
+        # The mix always sees the raw (pooled) input; the ELM shortcut is PReLU'd first.
+        pooled = pool(x)
         x = binary_module(x, 3, strides, quantizers, mix_input=pooled,
-                          shortcut=pooled if not elm else
-                          (tf.keras.layers.AvgPool2D(2)(prelu(x)) if strides == 2 else prelu(x)),
-                          elm=elm)
+                          shortcut=pool(prelu(x)) if elm else pooled, elm=elm)
         if planes == inplanes:
             x = binary_module(x, 1, 1, quantizers)
         else:
