@@ -183,11 +183,13 @@ def _precision(quantizer) -> int | None:
 
 
 def _without_metrics(config):
-    # A quantizer's flip-ratio metric holds variables that change on every call; LCE
-    # refuses mutable state, and inference does not need it.
+    # A quantizer's flip-ratio (or Si-BNN's sparsity) metric holds variables that change
+    # on every call; LCE refuses mutable state, and inference does not need it.
     if isinstance(config, dict) and "metrics" in config.get("config", {}):
         config = {**config, "config": {k: v for k, v in config["config"].items()
                                        if k != "metrics"}}
+    if isinstance(config, dict) and config.get("config", {}).get("sparsity"):
+        config = {**config, "config": {**config["config"], "sparsity": False}}
     return config
 
 

@@ -193,6 +193,11 @@ def test_sparsity_reaches_tensorboard(mock_tfds, cli, tmp_path):
         for event in tf.compat.v1.train.summary_iterator(str(event_file)):
             tags.update(v.tag for v in event.summary.value)
     assert any(t.startswith("epoch_sparsity/") for t in tags), sorted(tags)
+    # Export drops the sparsity metrics (mutable state) and still agrees with Keras.
+    code, stdout, err = cli("export", str(out), "-o", str(tmp_path / "m.tflite"),
+                            "--check-examples", "16")
+    assert code == 0, err
+    assert (tmp_path / "m.tflite").stat().st_size > 0 and "top-1 100.00%" in stdout
 
 
 def test_bad_activation_names_the_choices(cli):
