@@ -98,9 +98,12 @@ def test_summary_json(cli):
                             "--hparams", "filters=4,dense_units=8", "--json")
     assert code == 0, err
     counts = json.loads(stdout)
+    # Keys are only ever added: the first five stay, OPs came later.
     assert set(counts) == {"total_params", "trainable_params", "binary_params",
-                           "binary_macs", "fp_macs"}
-    assert all(isinstance(v, int) for v in counts.values())
+                           "binary_macs", "fp_macs", "bops", "flops", "ops",
+                           "binarization_degree"}
+    assert counts["ops"] == counts["bops"] / 64 + counts["flops"]
+    assert all(isinstance(counts[k], int) for k in ("total_params", "binary_macs", "bops"))
     # 28×28 MNIST: first conv "valid" -> 26 -> pools 13, 6, 3; dense input 3·3·16.
     assert counts["binary_params"] == (9 * (1 * 4 + 4 * 4 + 4 * 8 + 8 * 8 + 8 * 16 + 16 * 16)
                                        + 144 * 8 + 8 * 8 + 8 * 10)
@@ -123,7 +126,7 @@ def test_hparams_commands(cli):
         (["train", "binarynet", "--dataset", "svhn"],
          "choose one of: cifar10, cifar100, imagenet2012, mnist"),
         (["train", "birealnet", "--dataset", "imagenet2012", "--preprocess-fn",
-          "resize_and_flip"], "for imagenet2012; choose one of: default"),
+          "resize_and_flip"], "for imagenet2012; choose one of: bnext, default"),
         (["train", "birealnet", "--dataset", "cifar10", "--strategy", "tpu"],
          "choose one of: default, mirrored, multi_worker"),
         (["train", "binarynet", "--dataset", "cifar10", "--preprocess-fn", "x"],

@@ -59,7 +59,7 @@ def test_schedule_field_override_and_replacement():
         ("bop", "epochs=0", "'epochs' expects a positive integer"),
         ("bop", "gamma=fast", "'gamma' expects a number or a schedule"),
         ("bop", "threshold=-1", "'threshold' expects a non-negative number"),
-        ("bop", "optimizer=sgd", "must be one of: adam, bop"),
+        ("bop", "optimizer=sgd", "must be one of: adam, adamw, bop"),
         ("bop", "epochs", "not of the form key=value"),
         ("bop", "gamma.decay_rate=0.5", "not a schedule here"),
         ("bop_sec52", "gamma.rate=0.5", "has no field 'rate'"),
