@@ -21,7 +21,7 @@ phase (a timer inside the training step is refused when a seeded run enables op
 determinism).
 
 Example:
-    >>> net, switch = distiller(model, "efficientnet_b0,efficientnet_b2", None, 512,
+    >>> net, switch = distiller(model, "efficientnet_b0+efficientnet_b2", None, 512,
     ...                         512)  # doctest: +SKIP
 """
 
@@ -43,13 +43,14 @@ APPLICATIONS = {
 
 
 def parse(teachers: str) -> list[str]:
-    """The teacher names of a ``teachers`` hparam; the last is the main teacher.
+    """The teacher names of a ``teachers`` hparam, joined by ``+`` (commas separate
+    ``--hparams`` items); the last is the main teacher.
 
     Example:
-        >>> parse("efficientnet_b0, efficientnet_b2")
+        >>> parse("efficientnet_b0+efficientnet_b2")
         ['efficientnet_b0', 'efficientnet_b2']
     """
-    names = [t.strip() for t in teachers.split(",") if t.strip()]
+    names = [t.strip() for t in teachers.split("+") if t.strip()]
     for name in names:
         if name not in APPLICATIONS and not (Path(name) / "run.json").is_file():
             raise BnnoError(f"unknown teacher '{name}'; use the output dir of a bnno run or "
@@ -255,7 +256,7 @@ def distiller(student: tf.keras.Model, teachers: str, weights: str | None, epoch
     """Wrap ``student`` for distillation from ``teachers``; also the phase callback.
 
     Example:
-        >>> net, cb = distiller(student, "efficientnet_b0,efficientnet_b2", None, 512,
+        >>> net, cb = distiller(student, "efficientnet_b0+efficientnet_b2", None, 512,
         ...                     512)  # doctest: +SKIP
     """
     names = parse(teachers)

@@ -154,16 +154,19 @@ def train(
     spec["seed"] = distribute.broadcast_seed(dist, spec["seed"], chief)
     if chief:
         runs.create(path, spec)
-    if spec["seed_given"]:
-        tf.keras.utils.set_random_seed(spec["seed"])
-        if ds.encoded:
-            # Larq Zoo's ImageNet crops come from random ops without an op seed, which op
-            # determinism refuses; such runs are seeded but not bit-for-bit repeatable.
-            from tensorflow.python.framework import config as tf_config
+    from tensorflow.python.framework import config as tf_config
 
-            tf_config.disable_op_determinism()
-        else:
-            tf.config.experimental.enable_op_determinism()
+    if spec["seed_given"] and not ds.encoded:
+        tf.keras.utils.set_random_seed(spec["seed"])
+        tf.config.experimental.enable_op_determinism()
+    else:
+        # ImageNet's crops (Larq Zoo's, BNext's) come from random ops without an op seed,
+        # which op determinism refuses: such runs are seeded but not bit-for-bit
+        # repeatable. Unseeded runs leave determinism off even when an earlier run in the
+        # same process turned it on.
+        if spec["seed_given"]:
+            tf.keras.utils.set_random_seed(spec["seed"])
+        tf_config.disable_op_determinism()
     first_epoch = runs.completed_epochs(path) if resuming else 0
     weights = runs.weights_file(path, model)
     if first_epoch >= hp["epochs"] and weights.exists():

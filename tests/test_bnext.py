@@ -311,7 +311,7 @@ def test_distillation_end_to_end_with_a_bnno_teacher(mock_tfds, cli, tmp_path):
     out = tmp_path / "student"
     code, stdout, err = cli("train", "bnext_t", "--dataset", "cifar10", "--hparams-set",
                             "cifar", "--hparams", f"width_multiplier=0.125,batch_size=4,"
-                            f"epochs=2,teachers={teacher},{teacher}", "--output-dir", str(out),
+                            f"epochs=2,teachers={teacher}+{teacher}", "--output-dir", str(out),
                             *SHORT)
     assert code == 0, err
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
