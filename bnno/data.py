@@ -152,7 +152,7 @@ def preprocess_fns(dataset: str) -> dict[str, Callable]:
 
     Example:
         >>> sorted(preprocess_fns("imagenet2012"))
-        ['default']
+        ['bnext', 'default']
     """
     return JPEG_PREPROCESS if DATASETS[dataset][3] else PREPROCESS
 
