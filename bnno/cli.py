@@ -19,7 +19,7 @@ _DATASET = click.option("--dataset", required=True,
 _PREPROCESS_FN = click.option(
     "--preprocess-fn", default=None,
     help="default (scale to [-1, 1]; ImageNet: Larq Zoo's crop, flip and normalisation), "
-         "resize_and_flip (pad, crop, flip), crop_and_flip (pad 4, crop, flip) or bnext "
+         "resize_and_flip (pad 4, random crop, flip) or bnext "
          "(ImageNet: bicubic random-resized crop, flip, RandAugment). [default: the hparam "
          "set's preprocess_fn, else default]",
 )

@@ -17,7 +17,7 @@ from typing import Any
 
 import bnno
 from bnno import data, distribute, hparams, models, optimizers, runs
-from bnno.errors import BnnoError
+from bnno.errors import BnnoError, choices
 
 
 class TrainingStopped(Exception):
@@ -26,6 +26,21 @@ class TrainingStopped(Exception):
     Example:
         >>> raise TrainingStopped("loss became NaN in epoch 3, batch 17; ...")  # doctest: +SKIP
     """
+
+
+def _check_set_fits(model: str, dataset: str, hparams_set: str, preprocess_fn: str) -> None:
+    """Name the sets made for ``dataset`` when the chosen set preprocesses for another one."""
+    fns = data.preprocess_fns(dataset)
+    if preprocess_fn in fns:
+        return
+    types = models.hparam_types(model)
+    fitting = [name for name in hparams.set_names(model)
+               if hparams.resolve(model, name, None, types).get("preprocess_fn", "default") in fns]
+    sets = f"--hparams-set {' or '.join(fitting)}" if fitting else "a set of your own"
+    raise BnnoError(
+        f"hparam set '{hparams_set}' of {model} preprocesses with '{preprocess_fn}', which "
+        f"{dataset} cannot use; choose {sets}, or a --preprocess-fn ({choices(fns)})"
+    )
 
 
 def plan(
@@ -58,7 +73,9 @@ def plan(
     distribute.check_name(strategy)
     hparams_set = hparams_set or hparams.set_names(model)[0]
     hp = hparams.resolve(model, hparams_set, overrides, models.hparam_types(model))
-    preprocess_fn = preprocess_fn or hp.get("preprocess_fn", "default")
+    if preprocess_fn is None:
+        preprocess_fn = hp.get("preprocess_fn", "default")
+        _check_set_fits(model, dataset, hparams_set, preprocess_fn)
     data.check_names(dataset, preprocess_fn)
     optimizers.kernel_settings(hp)  # a bad quantizer name fails here, before any output
     if hp.get("teachers"):

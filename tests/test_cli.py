@@ -127,6 +127,9 @@ def test_hparams_commands(cli):
          "choose one of: cifar10, cifar100, imagenet2012, mnist"),
         (["train", "birealnet", "--dataset", "imagenet2012", "--preprocess-fn",
           "resize_and_flip"], "for imagenet2012; choose one of: bnext, default"),
+        (["train", "bnext_t", "--dataset", "cifar10"],
+         "hparam set 'imagenet' of bnext_t preprocesses with 'bnext', which cifar10 cannot use; "
+         "choose --hparams-set cifar, or a --preprocess-fn (default, resize_and_flip)"),
         (["train", "birealnet", "--dataset", "cifar10", "--strategy", "tpu"],
          "choose one of: default, mirrored, multi_worker"),
         (["train", "binarynet", "--dataset", "cifar10", "--preprocess-fn", "x"],
