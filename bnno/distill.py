@@ -221,6 +221,12 @@ class Distiller(tf.keras.Model):
                 if m.name not in ("loss", "distill_loss")}
         return {"loss": self.distill_loss.result(), **logs}
 
+    def test_step(self, data):
+        # Evaluation is the student's alone: its label loss and metrics.
+        logs = super().test_step(data)
+        logs.pop("distill_loss", None)
+        return logs
+
 
 class PhaseCallback(tf.keras.callbacks.Callback):
     """Switch the assistant teacher at the start of every epoch (resumed runs included)

@@ -320,6 +320,8 @@ def test_distillation_end_to_end_with_a_bnno_teacher(mock_tfds, cli, tmp_path):
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2]
     assert all(r["teacher_s"] > 0 and np.isfinite(r["loss"]) for r in rows)
+    # Validation is the student's own: label loss, no distillation loss.
+    assert all(np.isfinite(r["val_loss"]) and "val_distill_loss" not in r for r in rows)
     code, _, err = cli("train", "bnext_t", "--dataset", "cifar10", "--hparams-set", "cifar",
                        "--hparams", "teachers=resnet_b9", "--output-dir", str(tmp_path / "x"))
     assert code == 2 and "unknown teacher 'resnet_b9'" in err and "efficientnet_b0" in err
