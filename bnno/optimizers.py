@@ -53,6 +53,10 @@ def kernel_settings(hp: dict[str, Any], flip_ratio: bool = True) -> dict[str, An
             f"unknown kernel_quantizer '{name}'; use a larq quantizer name such as "
             "ste_sign, approx_sign, swish_sign, magnitude_aware_sign"
         ) from None
+    if type(instance) is lq.quantizers.MagnitudeAwareSign:
+        from bnno.scaled_sign import ScaledSign  # its flip ratio counts sign changes
+
+        instance = ScaledSign(**instance.get_config())
     quantizer = {"class_name": type(instance).__name__, "config": instance.get_config()}
     if isinstance(instance, lq.quantizers._BaseQuantizer):
         quantizer["config"]["metrics"] = metrics

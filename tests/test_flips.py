@@ -110,3 +110,25 @@ def test_a_run_logs_pi_per_epoch_and_flips_per_interval(mock_tfds, cli, tmp_path
     steps = [json.loads(line) for line in (out / "flips.jsonl").read_text().splitlines()]
     assert [(r["epoch"], r["step"], r["steps"]) for r in steps] == [(1, 3, 2), (2, 6, 2)]
     assert list((out / "logs" / "flips").iterdir())
+
+
+def test_scaled_kernels_count_sign_changes():
+    """magnitude_aware_sign gives α·sign(w) with α < 1; a flip is a change of sign."""
+    settings = optimizers.kernel_settings({"optimizer": "adam",
+                                           "kernel_quantizer": "magnitude_aware_sign"})
+    layer = lq.layers.QuantDense(4, use_bias=False, name="binary", **settings)
+    model = tf.keras.Sequential([tf.keras.Input((1,)), layer])
+    _name_layer_metrics(model)
+    kernels = [[0.2, -0.1, 0.3, 0.4],
+               [0.1, -0.2, -0.3, 0.4],   # one sign changes, all magnitudes but one too
+               [-0.1, 0.2, 0.3, -0.4]]   # all four change
+    outputs = []
+    for kernel in kernels:
+        layer.kernel.assign([kernel])
+        outputs.append(model(tf.ones((1, 1))).numpy())
+    metric = layer.kernel_quantizer.flip_ratio
+    assert metric.name == "flip_ratio/binary"
+    assert float(metric.result()) == pytest.approx((1 / 4 + 4 / 4) / 2)
+    # The kernel is larq's scaled sign (per output column α = |w| here).
+    larq_sign = lq.quantizers.MagnitudeAwareSign()
+    np.testing.assert_allclose(outputs[-1], larq_sign(tf.constant([kernels[-1]])).numpy())

@@ -1,0 +1,53 @@
+"""``magnitude_aware_sign`` with a flip ratio that counts sign changes.
+
+larq's ``FlipRatio`` casts the quantized kernel to int8 before comparing it with the
+previous step's. A scaled sign α·sign(w) with α = mean |w| < 1 rounds to 0 everywhere,
+so larq reports a flip ratio of 0 for every step. A flip is a change of sign, so here
+the metric sees sign(α·sign(w)); the kernel itself is larq's, unchanged.
+``bnno.optimizers.kernel_settings`` uses this class wherever ``magnitude_aware_sign``
+is named.
+
+Example:
+    >>> q = ScaledSign(metrics=["flip_ratio"])
+    >>> _ = q(tf.constant([[0.2, -0.1], [0.3, 0.4]]))
+    >>> _ = q(tf.constant([[0.2, 0.1], [0.3, 0.5]]))
+    >>> float(q.flip_ratio.result())
+    0.25
+"""
+
+from __future__ import annotations
+
+import larq as lq
+import tensorflow as tf
+
+
+class SignFlipRatio(lq.metrics.FlipRatio):
+    """larq's ``FlipRatio`` over the signs of the values.
+
+    Example:
+        >>> metric = SignFlipRatio()
+        >>> for values in ([0.5, -0.5], [0.4, 0.5]):
+        ...     _ = metric.update_state(tf.constant(values))
+        >>> float(metric.result())
+        0.5
+    """
+
+    def update_state(self, values, sample_weight=None):
+        return super().update_state(tf.sign(values), sample_weight)
+
+
+@lq.utils.register_keras_custom_object
+class ScaledSign(lq.quantizers.MagnitudeAwareSign):
+    """larq's ``MagnitudeAwareSign`` whose ``flip_ratio`` metric counts sign changes.
+
+    Example:
+        >>> ScaledSign()(tf.constant([[1.0], [-3.0]])).numpy().ravel().tolist()
+        [2.0, -2.0]
+    """
+
+    def build(self, input_shape):
+        if self._custom_metrics and "flip_ratio" in self._custom_metrics:
+            self.flip_ratio = SignFlipRatio(name=f"flip_ratio/{self.name}")
+            self.flip_ratio.build(input_shape)
+        # Skips larq's _BaseQuantizer.build, which would add its int8 FlipRatio.
+        lq.quantizers.Quantizer.build(self, input_shape)
