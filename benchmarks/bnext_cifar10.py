@@ -71,12 +71,16 @@ def main() -> None:
         distilled = run("bnext_t", "cifar", f"{schedule},teachers={teacher_dir}",
                         os.path.join(out, "distilled"), args)
     print(f"| epoch | float teacher acc | BNext-T×{args.width} acc | distilled acc "
-          "| s/epoch (plain) | s/epoch (distilled) | teacher s/step |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+          "| s/epoch (plain) | s/epoch (distilled) | teacher s/step "
+          "| acc distilled / plain | s/epoch distilled / plain |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for e in range(args.epochs):
-        print(f"| {e + 1} | {teacher['val_accuracy'][e]:.4f} | {plain['val_accuracy'][e]:.4f} "
-              f"| {distilled['val_accuracy'][e]:.4f} | {plain['seconds'][e]:.1f} "
-              f"| {distilled['seconds'][e]:.1f} | {distilled['teacher_s_per_step'][e]:.4f} |")
+        acc, sec = plain["val_accuracy"][e], plain["seconds"][e]
+        print(f"| {e + 1} | {teacher['val_accuracy'][e]:.4f} | {acc:.4f} "
+              f"| {distilled['val_accuracy'][e]:.4f} | {sec:.1f} "
+              f"| {distilled['seconds'][e]:.1f} | {distilled['teacher_s_per_step'][e]:.4f} "
+              f"| {distilled['val_accuracy'][e] / acc:.3f} "
+              f"| {distilled['seconds'][e] / sec:.2f} |")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"args": vars(args), "teacher": teacher, "plain": plain,

@@ -77,13 +77,19 @@ def one_run(job: dict, args, out_dir: str) -> dict:
 
 
 def table(results: list[dict]) -> str:
+    """Markdown table; the ratios compare each run with the ±1 run of the same dataset and
+    optimizer (the baseline, made in this script)."""
+    base = {(r["dataset"], r["optimizer"]): r for r in results if r["activation"] != "sibnn"}
     lines = ["| dataset | activations | optimizer (set) | final acc | best acc | sparsity "
-             "| s/epoch |", "|---|---|---|---:|---:|---:|---:|"]
+             "| s/epoch | acc / ±1 | s/epoch / ±1 |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in sorted(results, key=lambda r: (r["dataset"], r["optimizer"], r["activation"])):
         act = "{0,1} sibnn" if r["activation"] == "sibnn" else "±1 ste_sign"
+        b = base.get((r["dataset"], r["optimizer"]))
+        ratios = (f"{r['final_accuracy'] / b['final_accuracy']:.3f} "
+                  f"| {r['seconds_per_epoch'] / b['seconds_per_epoch']:.2f}") if b else "– | –"
         lines.append(f"| {r['dataset']} | {act} | {r['optimizer']} ({r['set']}) "
                      f"| {r['final_accuracy']:.4f} | {r['best_accuracy']:.4f} "
-                     f"| {r['sparsity']:.3f} | {r['seconds_per_epoch']:.1f} |")
+                     f"| {r['sparsity']:.3f} | {r['seconds_per_epoch']:.1f} | {ratios} |")
     return "\n".join(lines)
 
 

@@ -185,15 +185,16 @@ def summary(model, dataset, hparams_set, overrides, data_dir, as_json) -> None:
     ds = data.describe(dataset, data_dir)
     net = build_model(spec["model"], spec["hparams"], ds.input_shape, ds.num_classes)
     counts = profile(net)
+    # The published figures are for ImageNet inputs.
+    published = PUBLISHED.get(spec["model"]) if ds.name == "imagenet2012" else None
     if as_json:
-        published = PUBLISHED.get(spec["model"]) if ds.name == "imagenet2012" else None
         click.echo(json.dumps({**counts, **({"published": published} if published else {})},
                               indent=2))
     else:
         import larq as lq
 
         lq.models.summary(net)
-        click.echo(ops_table(spec["model"] if ds.name == "imagenet2012" else "", counts))
+        click.echo(ops_table(counts, published))
 
 
 @cli.group("hparams")

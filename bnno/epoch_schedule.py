@@ -23,7 +23,7 @@ class WarmupCosineEpochs(tf.keras.optimizers.schedules.LearningRateSchedule):
     """Per-epoch warm-up + cosine schedule evaluated at an optimizer step.
 
     Example:
-        >>> WarmupCosineEpochs(1e-3, 1e-5, 5, 1e-7, 512, 100).epoch_value(4)
+        >>> round(WarmupCosineEpochs(1e-3, 1e-5, 5, 1e-7, 512, 100).epoch_value(4), 9)
         0.000802
     """
 
@@ -38,24 +38,22 @@ class WarmupCosineEpochs(tf.keras.optimizers.schedules.LearningRateSchedule):
         """The learning rate of epoch ``epoch`` (0-based), as a Python float.
 
         Example:
-            >>> WarmupCosineEpochs(1e-3, 1e-5, 5, 1e-7, 512, 100).epoch_value(0)
+            >>> round(WarmupCosineEpochs(1e-3, 1e-5, 5, 1e-7, 512, 100).epoch_value(0), 9)
             1e-05
         """
-        if epoch < self.warmup_epochs:
-            return self.warmup_initial + epoch * (self.initial - self.warmup_initial) / \
-                self.warmup_epochs
-        t = (epoch - self.warmup_epochs) / self.cosine_epochs
-        return self.end + 0.5 * (self.initial - self.end) * (1 + math.cos(math.pi * t))
+        return float(self._at_epoch(tf.constant(epoch, tf.float64)))
 
     def __call__(self, step):
+        epoch = tf.math.floordiv(tf.cast(step, tf.int64), self.steps_per_epoch)
+        return tf.cast(self._at_epoch(tf.cast(epoch, tf.float64)), tf.float32)
+
+    def _at_epoch(self, epoch):
         # float64: near the end the cosine is close to −1 and float32 loses the digits.
-        epoch = tf.cast(tf.math.floordiv(tf.cast(step, tf.int64), self.steps_per_epoch),
-                        tf.float64)
         warm = self.warmup_initial + epoch * (self.initial - self.warmup_initial) / \
             max(self.warmup_epochs, 1)
         t = (epoch - self.warmup_epochs) / self.cosine_epochs
         cosine = self.end + 0.5 * (self.initial - self.end) * (1 + tf.cos(math.pi * t))
-        return tf.cast(tf.where(epoch < self.warmup_epochs, warm, cosine), tf.float32)
+        return tf.where(epoch < self.warmup_epochs, warm, cosine)
 
     def get_config(self) -> dict:
         return {"initial": self.initial, "warmup_initial": self.warmup_initial,

@@ -44,7 +44,7 @@ class SiBnn(lq.quantizers.Quantizer):
     """Sparse {0, 1} activation binarizer with per-channel trainable θ and 1/Δ.
 
     ``precision = 1``: larq counts the MACs of a layer with this input and binary
-    weights as binary operations, which they are (see ``docs/sibnn.md``).
+    weights as binary operations, which they are (the README's Si-BNN section).
 
     Example:
         >>> q = SiBnn(rho=0.3)  # doctest: +SKIP

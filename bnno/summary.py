@@ -58,16 +58,15 @@ def profile(model) -> dict[str, float]:
     }
 
 
-def ops_table(name: str, counts: dict[str, float]) -> str:
-    """Our OPs next to the published ones (when the paper's README gives them).
+def ops_table(counts: dict[str, float], published: dict[str, float] | None = None) -> str:
+    """Our OPs, next to the ``published`` ones (an entry of ``PUBLISHED``) when given.
 
     Example:
-        >>> print(ops_table("bnext_t", profile(model)))  # doctest: +SKIP
+        >>> print(ops_table(profile(model), PUBLISHED["bnext_t"]))  # doctest: +SKIP
     """
     lines = [f"BOPs {counts['bops'] / 1e9:.3f} G, FLOPs {counts['flops'] / 1e6:.1f} M, "
              f"OPs = BOPs/64 + FLOPs = {counts['ops'] / 1e6:.1f} M, binarization degree "
              f"{100 * counts['binarization_degree']:.2f} %"]
-    published = PUBLISHED.get(name)
     if published:
         ops = published.get("ops")
         lines.append(

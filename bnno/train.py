@@ -173,16 +173,15 @@ def train(
         runs.create(path, spec)
     from tensorflow.python.framework import config as tf_config
 
-    if spec["seed_given"] and not ds.encoded:
+    if spec["seed_given"]:
         tf.keras.utils.set_random_seed(spec["seed"])
+    if spec["seed_given"] and not ds.encoded:
         tf.config.experimental.enable_op_determinism()
     else:
         # ImageNet's crops (Larq Zoo's, BNext's) come from random ops without an op seed,
         # which op determinism refuses: such runs are seeded but not bit-for-bit
         # repeatable. Unseeded runs leave determinism off even when an earlier run in the
         # same process turned it on.
-        if spec["seed_given"]:
-            tf.keras.utils.set_random_seed(spec["seed"])
         tf_config.disable_op_determinism()
     first_epoch = runs.completed_epochs(path) if resuming else 0
     weights = runs.weights_file(path, model)

@@ -40,6 +40,18 @@ def register(builder: Callable) -> Callable:
     return builder
 
 
+def torch_bn(x):
+    """Batch norm with PyTorch's defaults (momentum 0.1, i.e. Keras 0.9; epsilon 1e-5), for
+    models whose reference code is PyTorch (BNext, Si-BNN).
+
+    Example:
+        >>> y = torch_bn(tf.keras.Input((8, 8, 16)))  # doctest: +SKIP
+    """
+    import tensorflow as tf
+
+    return tf.keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x)
+
+
 def pool_3x3(x):
     """3×3/2 max pool, "valid" as in the ImageNet papers' code; "same" where a feature map
     is already smaller than 3×3 (small inputs such as CIFAR-10 or MNIST), so the

@@ -21,8 +21,8 @@ import tensorflow as tf
 
 import bnno.bnext_quantizers  # noqa: F401  (registers bnext_sign and bnext_weight)
 from bnno import binarizers
-from bnno.models import register
-from bnno.models.bnext_layers import Pad, binary_module, bn, prelu
+from bnno.models import register, torch_bn
+from bnno.models.bnext_layers import Pad, binary_module, prelu
 
 # Widths of the stem and every block (the official lists; "large" is the code's final one).
 WIDTHS = {
@@ -77,7 +77,7 @@ def bnext(input_shape: tuple[int, ...], num_classes: int, size: str, *,
     small = min(input_shape[0], input_shape[1]) <= 64  # CIFAR-sized: stride-1 stem
     x = tf.keras.layers.Conv2D(widths[0], 3, strides=1 if small else 2, use_bias=False)(
         Pad(1)(image))
-    x = bn(x)
+    x = torch_bn(x)
     for i in range(1, len(widths)):
         inplanes, planes = widths[i - 1], widths[i]
         strides = 2 if i >= 2 and inplanes != planes else 1

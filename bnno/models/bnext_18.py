@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from bnno.models import register
+from bnno.models import register, torch_bn
 from bnno.models.bnext import head, quantizer_settings
-from bnno.models.bnext_layers import Pad, binary_module, bn, prelu
+from bnno.models.bnext_layers import Pad, binary_module, prelu
 
 
 @register
@@ -53,9 +53,9 @@ def bnext_18(
     widths = [max(8, int(round(w * width_multiplier))) for w in (64, 128, 256, 512)]
     image = tf.keras.Input(input_shape)
     if min(input_shape[0], input_shape[1]) <= 64:
-        x = bn(tf.keras.layers.Conv2D(widths[0], 3, use_bias=False)(Pad(1)(image)))
+        x = torch_bn(tf.keras.layers.Conv2D(widths[0], 3, use_bias=False)(Pad(1)(image)))
     else:
-        x = bn(tf.keras.layers.Conv2D(widths[0], 7, strides=2, use_bias=False)(Pad(3)(image)))
+        x = torch_bn(tf.keras.layers.Conv2D(widths[0], 7, strides=2, use_bias=False)(Pad(3)(image)))
         x = tf.keras.layers.MaxPool2D(3, strides=2)(Pad(1, float("-inf"))(x))
     for stage, planes in enumerate(widths):
         for block in range(2):
@@ -63,7 +63,7 @@ def bnext_18(
             shortcut = prelu(x)
             if strides == 2 or x.shape[-1] != planes:
                 shortcut = tf.keras.layers.AvgPool2D(2, strides=strides)(shortcut)
-                shortcut = bn(tf.keras.layers.Conv2D(planes, 1, use_bias=False)(shortcut))
+                shortcut = torch_bn(tf.keras.layers.Conv2D(planes, 1, use_bias=False)(shortcut))
             x = binary_module(x, 3, strides, quantizers, out_channels=planes,
                               mix_input=shortcut, shortcut=shortcut, elm=True)
             x = binary_module(x, 3, 1, quantizers)

@@ -19,6 +19,8 @@ from collections.abc import Callable
 import larq as lq
 import tensorflow as tf
 
+from bnno.models import torch_bn
+
 
 @lq.utils.register_keras_custom_object
 class LearnableBias(tf.keras.layers.Layer):
@@ -84,15 +86,6 @@ class Pad(tf.keras.layers.Layer):
         return {**super().get_config(), "pad": self.pad, "value": self.value}
 
 
-def bn(x):
-    """Batch norm with PyTorch's defaults (momentum 0.1, i.e. Keras 0.9; epsilon 1e-5).
-
-    Example:
-        >>> y = bn(x)  # doctest: +SKIP
-    """
-    return tf.keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x)
-
-
 def prelu(x):
     """Per-channel PReLU starting at 0.25.
 
@@ -143,7 +136,7 @@ def binary_module(x, kernel_size: int, strides: int, quantizers: Callable, *,
         >>> y = binary_module(x, 3, 1, quantizers)  # doctest: +SKIP
     """
     out_channels = out_channels or x.shape[-1]
-    y = prelu(bn(binary_conv(x, out_channels, kernel_size, strides, quantizers)))
+    y = prelu(torch_bn(binary_conv(x, out_channels, kernel_size, strides, quantizers)))
     pooled = tf.keras.layers.AvgPool2D(2)(x) if strides == 2 else x
     mix_input = pooled if mix_input is None else mix_input
     shortcut = pooled if shortcut is None else shortcut
@@ -151,4 +144,4 @@ def binary_module(x, kernel_size: int, strides: int, quantizers: Callable, *,
     y = tf.keras.layers.multiply([squeeze_expand(mix, out_channels), y])
     if elm:
         y = tf.keras.layers.multiply([y, shortcut])
-    return tf.keras.layers.add([bn(y), shortcut])
+    return tf.keras.layers.add([torch_bn(y), shortcut])

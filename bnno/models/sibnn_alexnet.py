@@ -15,7 +15,7 @@ import larq as lq
 import tensorflow as tf
 
 from bnno import binarizers
-from bnno.models import pool_3x3, register
+from bnno.models import pool_3x3, register, torch_bn
 
 
 def binary_layer(x, layer, units: int, *args, activation: str | None, rho: float,
@@ -28,7 +28,7 @@ def binary_layer(x, layer, units: int, *args, activation: str | None, rho: float
         ...                  activation="sibnn", rho=0.3, kernel_quantizer="ste_sign",
         ...                  kernel_constraint=None)  # doctest: +SKIP
     """
-    x = tf.keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x)
+    x = torch_bn(x)
     return layer(units, *args, input_quantizer=binarizers.resolve(activation, rho),
                  kernel_quantizer=kernel_quantizer, kernel_constraint=kernel_constraint,
                  use_bias=False, **kwargs)(x)
@@ -40,7 +40,7 @@ def real_head(x, num_classes: int):
     Example:
         >>> probabilities = real_head(x, 1000)  # doctest: +SKIP
     """
-    x = tf.keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x)
+    x = torch_bn(x)
     x = tf.keras.layers.Activation("relu")(x)
     return tf.keras.layers.Dense(num_classes, activation="softmax")(x)
 

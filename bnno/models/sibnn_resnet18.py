@@ -20,7 +20,7 @@ import larq as lq
 import tensorflow as tf
 
 from bnno import binarizers
-from bnno.models import register
+from bnno.models import register, torch_bn
 
 
 @register
@@ -52,32 +52,28 @@ def sibnn_resnet18(
     Returns:
         An uncompiled Keras model ending in a softmax.
     """
-    def bn(x):
-        # PyTorch's BatchNorm2d defaults: momentum 0.1 (Keras 0.9), epsilon 1e-5.
-        return tf.keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x)
-
     def binary_conv(x, out_filters: int, strides: int):
         x = lq.layers.QuantConv2D(
             out_filters, 3, strides=strides, padding="same",
             input_quantizer=binarizers.resolve(activation, rho),
             kernel_quantizer=kernel_quantizer, kernel_constraint=kernel_constraint,
             use_bias=False,
-        )(bn(x))
-        return bn(x)
+        )(torch_bn(x))
+        return torch_bn(x)
 
     def block(x, out_filters: int):
         downsample = x.shape[-1] != out_filters
         shortcut = x
         if downsample:
             shortcut = tf.keras.layers.Conv2D(out_filters, 1, use_bias=False)(x)
-            shortcut = tf.keras.layers.AvgPool2D(2, strides=2, padding="same")(bn(shortcut))
+            shortcut = tf.keras.layers.AvgPool2D(2, strides=2, padding="same")(torch_bn(shortcut))
         x = tf.keras.layers.add([binary_conv(x, out_filters, 2 if downsample else 1),
                                  shortcut])
         return tf.keras.layers.add([binary_conv(x, out_filters, 1), x])
 
     image = tf.keras.Input(input_shape)
     x = tf.keras.layers.Conv2D(filters, 7, strides=2, padding="same", use_bias=False)(image)
-    x = tf.keras.layers.MaxPool2D(3, strides=2, padding="same")(bn(x))
+    x = tf.keras.layers.MaxPool2D(3, strides=2, padding="same")(torch_bn(x))
     for stage in range(4):
         for _ in range(2):
             x = block(x, filters * 2**stage)
