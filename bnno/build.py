@@ -51,7 +51,8 @@ def compile_model(
         l2.add_to(model, hp["l2_decay"])
     optimizer = optimizers.build(hp, steps_per_epoch, total_steps)
     if hasattr(optimizer, "assign_groups"):
-        optimizer.assign_groups(model)  # AdamW's two weight-decay groups
+        # AdamW's two weight-decay groups, ScaledAdam's per-kernel learning-rate factors
+        optimizer.assign_groups(model)
     if hasattr(optimizer, "_compute_var_opt_mapping"):
         # larq's CaseOptimizer assigns variables to Bop or Adam on its first step. Under
         # a MirroredStrategy that step runs once per replica, and replicas other than the

@@ -19,9 +19,10 @@ _DATASET = click.option("--dataset", required=True,
 _PREPROCESS_FN = click.option(
     "--preprocess-fn", default=None,
     help="default (scale to [-1, 1]; ImageNet: Larq Zoo's crop, flip and normalisation), "
-         "resize_and_flip (pad 4, random crop, flip) or bnext "
-         "(ImageNet: bicubic random-resized crop, flip, RandAugment). [default: the hparam "
-         "set's preprocess_fn, else default]",
+         "resize_and_flip (pad 4, random crop, flip), crop_flip_normalize (the same, then "
+         "BNext's CIFAR mean/std), bnext (ImageNet: bicubic random-resized crop, flip, "
+         "RandAugment) or sibnn (ImageNet: shorter side 256, random 224 crop, flip). "
+         "[default: the hparam set's preprocess_fn, else default]",
 )
 _STEPS_PER_EPOCH = click.option("--steps-per-epoch", type=int,
                                 help="Limit an epoch to this many batches.")
@@ -63,7 +64,8 @@ def cli() -> None:
               help="Run directory; the same one resumes a run. Default: a new runs/... dir.")
 @_DATA_DIR
 @_MANUAL_DIR
-@click.option("--seed", type=int, help="Make the run deterministic on CPU.")
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1),
+              help="Make the run deterministic on CPU (0 to 2147483647).")
 @_STEPS_PER_EPOCH
 @_VALIDATION_STEPS
 @_TENSORBOARD
@@ -219,12 +221,30 @@ def hparams_list(model) -> None:
 @click.argument("set_name")
 @_HPARAMS
 def hparams_show(model, set_name, overrides) -> None:
-    """The resolved set SET_NAME of MODEL, with overrides applied, as JSON."""
+    """The resolved set SET_NAME of MODEL, with overrides applied, as JSON.
+
+    Its description and source come first, as in a set of an hparam file.
+    """
     from bnno import hparams, models
 
     model = models.canonical(model)
     hp = hparams.resolve(model, set_name, overrides, models.hparam_types(model))
-    click.echo(json.dumps(hp, indent=2))
+    click.echo(json.dumps({**hparams.metadata(model, set_name), **hp}, indent=2))
+
+
+@hparams_group.command("doc")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the page to this file (docs/recipes.md) instead of stdout.")
+def hparams_doc(output) -> None:
+    """Every model's sets with their key values and sources, as Markdown."""
+    from bnno.recipe_table import markdown
+
+    text = markdown()
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    with open(output, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 @cli.command()
@@ -241,7 +261,8 @@ def hparams_show(model, set_name, overrides) -> None:
               help="Sweep directory; the same one resumes. Default: a new sweeps/... dir.")
 @_DATA_DIR
 @_MANUAL_DIR
-@click.option("--seed", type=int, help="Seed of every run (default: one drawn per sweep).")
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1),
+              help="Seed of every run, 0 to 2147483647 (default: one drawn per sweep).")
 @_STEPS_PER_EPOCH
 @_VALIDATION_STEPS
 @_TENSORBOARD

@@ -5,7 +5,8 @@ step, with a different ``wd`` per parameter group. Keras' own ``AdamW`` has one 
 is not a legacy optimizer (the kind bnno's Bop runs and larq's ``CaseOptimizer`` use),
 so this subclass of legacy Adam applies a per-variable rate itself. Gradients are
 clipped by their global norm across all groups at once (Keras' ``global_clipnorm``),
-as ``clip_grad_norm_`` does.
+as ``clip_grad_norm_`` does. The step is PyTorch's: ε (default 1e-8, PyTorch's) is added
+to the bias-corrected √v̂, not to Keras' uncorrected √v (``bnno.adam``).
 
 Groups by role (the official code splits by tensor rank, which in Keras' layouts does
 not line up with roles): the kernels of convolutions and variables of layers marked
@@ -21,6 +22,8 @@ Example:
 from __future__ import annotations
 
 import tensorflow as tf
+
+from bnno.adam import Adam, variable_key
 
 
 def low_decay_variables(model) -> list:
@@ -43,16 +46,7 @@ def low_decay_variables(model) -> list:
     return low
 
 
-def _key(var) -> str:
-    # The same variable seen from a replica maps to its distributed container, as the
-    # legacy optimizers key their slots.
-    container = getattr(var, "_distributed_container", None)
-    if container is not None:
-        var = container()
-    return var._unique_id
-
-
-class AdamW(tf.keras.optimizers.legacy.Adam):
+class AdamW(Adam):
     """Legacy Adam with decoupled weight decay at a per-variable rate.
 
     ``assign_groups(model)`` must be called once before training (``bnno.build`` does).
@@ -64,7 +58,8 @@ class AdamW(tf.keras.optimizers.legacy.Adam):
     def __init__(self, learning_rate=1e-3, weight_decay: float = 1e-2,
                  weight_decay_low: float = 0.0, epsilon: float = 1e-8, name: str = "AdamW",
                  **kwargs):
-        super().__init__(learning_rate=learning_rate, epsilon=epsilon, name=name, **kwargs)
+        super().__init__(learning_rate=learning_rate, epsilon=epsilon, pytorch_epsilon=True,
+                         name=name, **kwargs)
         self.weight_decay = float(weight_decay)
         self.weight_decay_low = float(weight_decay_low)
         self._low: set = set()
@@ -75,7 +70,7 @@ class AdamW(tf.keras.optimizers.legacy.Adam):
         Example:
             >>> opt.assign_groups(model)  # doctest: +SKIP
         """
-        self._low = {_key(v) for v in low_decay_variables(model)}
+        self._low = {variable_key(v) for v in low_decay_variables(model)}
 
     def decay_of(self, var) -> float:
         """The decay rate ``var`` gets.
@@ -84,7 +79,7 @@ class AdamW(tf.keras.optimizers.legacy.Adam):
             >>> opt.decay_of(model.layers[1].kernel)  # doctest: +SKIP
             1e-08
         """
-        return self.weight_decay_low if _key(var) in self._low else self.weight_decay
+        return self.weight_decay_low if variable_key(var) in self._low else self.weight_decay
 
     def _decay(self, var, apply_state):
         wd = self.decay_of(var)

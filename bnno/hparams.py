@@ -29,7 +29,7 @@ from bnno.errors import BnnoError, choices
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
-RESERVED = ("extends", "description")
+RESERVED = ("extends", "description", "source")
 
 
 @dataclass(frozen=True)
@@ -135,9 +135,11 @@ TRAINER_KEYS: dict[str, HType] = {
     "batch_size": INT,
     "optimizer": choice("adam", "adamw", "bop"),
     "learning_rate": SCHEDULE,
+    "lr_scaling": choice("none", "xavier"),
     "threshold": SCHEDULE,
     "gamma": SCHEDULE,
     "l2_decay": FLOAT,
+    "adam_epsilon": FLOAT,
     "weight_decay": FLOAT,
     "weight_decay_low": FLOAT,
     "clip_norm": FLOAT,
@@ -148,7 +150,7 @@ TRAINER_KEYS: dict[str, HType] = {
 
 # Trainer keys a set may leave out (their default applies); a model's own keys always
 # have a builder default. Either may be given with --hparams without being in the set.
-TRAINER_DEFAULTS: dict[str, Any] = {"l2_decay": 0.0}
+TRAINER_DEFAULTS: dict[str, Any] = {"l2_decay": 0.0, "adam_epsilon": 1e-7, "lr_scaling": "none"}
 
 # Keys that were renamed: the old name still works in hparam files, --hparams and the
 # run.json of older runs.
@@ -212,7 +214,18 @@ def describe(model: str, name: str) -> str:
         >>> describe("binarynet", "bop_sec52").startswith("Bop paper §5.2")
         True
     """
-    return _flatten(load_file(model), model, name).get("description", "")
+    return metadata(model, name).get("description", "")
+
+
+def metadata(model: str, name: str) -> dict[str, str]:
+    """A set's ``description`` and ``source`` (where its values come from).
+
+    Example:
+        >>> metadata("binarynet", "bop")["source"].startswith("plumerai/")
+        True
+    """
+    flat = _flatten(load_file(model), model, name)
+    return {k: flat[k] for k in ("description", "source") if k in flat}
 
 
 def _flatten(sets: dict[str, dict], model: str, name: str, seen: tuple = ()) -> dict:
@@ -245,7 +258,8 @@ def resolve(
         BnnoError: unknown set or key, or a value of the wrong type.
     """
     flat = renamed(_flatten(load_file(model), model, set_name))
-    flat.pop("description", None)
+    for key in RESERVED:
+        flat.pop(key, None)
     resolved = {}
     for key, value in flat.items():
         if key not in types:

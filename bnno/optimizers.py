@@ -34,6 +34,9 @@ def kernel_settings(hp: dict[str, Any], flip_ratio: bool = True) -> dict[str, An
     """
     import larq as lq
 
+    from bnno import lr_scaling
+
+    lr_scaling.check(hp)  # lr_scaling=xavier with Bop fails here, as early as a bad quantizer
     metrics = FLIP_RATIO if flip_ratio else []
     if hp.get("optimizer") == "bop":
         if hp.get("kernel_quantizer") or hp.get("kernel_constraint"):
@@ -46,12 +49,14 @@ def kernel_settings(hp: dict[str, Any], flip_ratio: bool = True) -> dict[str, An
     name = hp.get("kernel_quantizer")
     if name is None:
         return {}
+    import bnno.sibnn_weight  # noqa: F401  (registers sibnn_weight)
+
     try:
         instance = lq.quantizers.get(name)
     except ValueError:
         raise BnnoError(
             f"unknown kernel_quantizer '{name}'; use a larq quantizer name such as "
-            "ste_sign, approx_sign, swish_sign, magnitude_aware_sign"
+            "ste_sign, approx_sign, swish_sign, magnitude_aware_sign, or sibnn_weight"
         ) from None
     if type(instance) is lq.quantizers.MagnitudeAwareSign:
         from bnno.scaled_sign import ScaledSign  # its flip ratio counts sign changes
@@ -90,8 +95,11 @@ def build(hp: dict[str, Any], steps_per_epoch: int, total_steps: int | None = No
         <tf_keras.src.optimizers.legacy.adam.Adam object at ...>
     """
     import larq as lq
-    import tensorflow as tf
 
+    from bnno import lr_scaling
+    from bnno.adam import Adam
+
+    lr_scaling.check(hp)
     # larq's CaseOptimizer only wraps legacy optimizers; the plain Adam runs use the
     # same class so both kinds of run keep the same optimizer state layout.
     total_steps = total_steps or hp.get("epochs", 1) * steps_per_epoch
@@ -105,7 +113,15 @@ def build(hp: dict[str, Any], steps_per_epoch: int, total_steps: int | None = No
         return AdamW(schedule("learning_rate"), weight_decay=hp.get("weight_decay", 0.0),
                      weight_decay_low=hp.get("weight_decay_low", 0.0),
                      global_clipnorm=hp.get("clip_norm") or None)
-    adam = tf.keras.optimizers.legacy.Adam(schedule("learning_rate"))
+    # Recipes from PyTorch code name adam_epsilon: PyTorch's ε, added where PyTorch adds
+    # it (bnno.adam). The others keep Keras' own Adam, ε̂ = 1e-7, as their TF code.
+    epsilon = {"epsilon": hp["adam_epsilon"], "pytorch_epsilon": True} \
+        if "adam_epsilon" in hp else {}
+    if hp["optimizer"] == "adam" and hp.get("lr_scaling", "none") != "none":
+        # The same Adam, with each quantized kernel's step scaled (factors from shapes).
+        return lr_scaling.ScaledAdam(schedule("learning_rate"), lr_scaling=hp["lr_scaling"],
+                                     **epsilon)
+    adam = Adam(schedule("learning_rate"), **epsilon)
     if hp["optimizer"] == "adam":
         return adam
     bop = lq.optimizers.Bop(

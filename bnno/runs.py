@@ -17,9 +17,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +138,39 @@ def create(path: Path, spec: dict[str, Any]) -> None:
         os.replace(tmp, path / RUN_FILE)
     except OSError as e:
         raise BnnoError(f"cannot write the run directory {path}: {e.strerror}") from None
+
+
+@contextlib.contextmanager
+def removed_if_unstarted(path: Path, fresh: bool, keep: tuple = ()) -> Iterator[None]:
+    """Undo a ``fresh`` run made in the body if the body fails before the run's first
+    epoch is saved: such a run has nothing to resume, and its ``run.json`` would refuse a
+    retry with other settings. An empty folder that was there before stays. Exceptions of
+    the ``keep`` types leave the run as it is.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "run"
+        >>> with removed_if_unstarted(path, fresh=True):
+        ...     create(path, {"model": "binarynet"})
+        ...     raise RuntimeError("the input pipeline failed")
+        Traceback (most recent call last):
+        RuntimeError: the input pipeline failed
+        >>> path.exists()
+        False
+    """
+    path = Path(path)
+    existed = path.exists()
+    try:
+        yield
+    except keep:
+        raise
+    except BaseException:
+        if fresh and path.exists() and completed_epochs(path) == 0:
+            for child in path.iterdir():
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+            if not existed:
+                path.rmdir()
+        raise
 
 
 def completed_epochs(path: Path) -> int:

@@ -36,18 +36,33 @@ class SignFlipRatio(lq.metrics.FlipRatio):
         return super().update_state(tf.sign(values), sample_weight)
 
 
-@lq.utils.register_keras_custom_object
-class ScaledSign(lq.quantizers.MagnitudeAwareSign):
-    """larq's ``MagnitudeAwareSign`` whose ``flip_ratio`` metric counts sign changes.
+class CountsSignFlips:
+    """Mixin for larq quantizers of scaled signs: ``flip_ratio`` counts sign changes.
+
+    Put it before the larq quantizer class; its ``build`` replaces larq's
+    ``_BaseQuantizer.build``, which would add the int8 ``FlipRatio``.
 
     Example:
-        >>> ScaledSign()(tf.constant([[1.0], [-3.0]])).numpy().ravel().tolist()
-        [2.0, -2.0]
+        >>> class Scaled(CountsSignFlips, lq.quantizers.MagnitudeAwareSign):
+        ...     pass
+        >>> q = Scaled(metrics=["flip_ratio"])
+        >>> _ = q(tf.constant([[0.5, -0.5]]))
+        >>> type(q.flip_ratio).__name__
+        'SignFlipRatio'
     """
 
     def build(self, input_shape):
         if self._custom_metrics and "flip_ratio" in self._custom_metrics:
             self.flip_ratio = SignFlipRatio(name=f"flip_ratio/{self.name}")
             self.flip_ratio.build(input_shape)
-        # Skips larq's _BaseQuantizer.build, which would add its int8 FlipRatio.
         lq.quantizers.Quantizer.build(self, input_shape)
+
+
+@lq.utils.register_keras_custom_object
+class ScaledSign(CountsSignFlips, lq.quantizers.MagnitudeAwareSign):
+    """larq's ``MagnitudeAwareSign`` whose ``flip_ratio`` metric counts sign changes.
+
+    Example:
+        >>> ScaledSign()(tf.constant([[1.0], [-3.0]])).numpy().ravel().tolist()
+        [2.0, -2.0]
+    """

@@ -86,6 +86,8 @@ def plan(
         from bnno import binarizers
 
         binarizers.resolve(hp["activation"], hp.get("rho", 0.3))
+    if seed is not None and not 0 <= seed < 2**31:
+        raise BnnoError(f"seed must be between 0 and 2147483647, got {seed}")
     for name, value in (("--steps-per-epoch", steps_per_epoch),
                         ("--validation-steps", validation_steps)):
         if value is not None and value < 1:
@@ -153,12 +155,6 @@ def train(
     if resuming and not spec["seed_given"]:
         spec["seed"] = runs.read(path)["seed"]
     ds = data.load(dataset, data_dir, manual_dir)
-
-    import tensorflow as tf
-
-    from bnno.build import build_model, compile_model
-    from bnno.callbacks import GoodStateBackup
-
     hp = spec["hparams"]
     steps = steps_per_epoch or ds.train_examples // hp["batch_size"]
     if steps < 1:
@@ -169,10 +165,26 @@ def train(
     dist = distribute.make(strategy)
     distribute.per_replica_batch(dist, hp["batch_size"])
     spec["seed"] = distribute.broadcast_seed(dist, spec["seed"], chief)
-    if chief:
-        runs.create(path, spec)
+    # A run that fails before its first epoch is saved (a crash in the input pipeline,
+    # Ctrl-C) is removed again, so that it cannot block the next try.
+    with runs.removed_if_unstarted(path, chief and not resuming, keep=(TrainingStopped,)):
+        if chief:
+            runs.create(path, spec)
+        return _fit(path, spec, ds, dist, resuming, steps, tensorboard, verbose, chief,
+                    callbacks, flip_log, flip_interval)
+
+
+def _fit(path: Path, spec: dict[str, Any], ds, dist, resuming: bool, steps: int,
+         tensorboard: bool, verbose: int, chief: bool, callbacks: list | None,
+         flip_log: bool, flip_interval: int) -> Path:
+    """Build, compile and fit the run of ``spec`` in ``path`` (see ``train``)."""
+    import tensorflow as tf
     from tensorflow.python.framework import config as tf_config
 
+    from bnno.build import build_model, compile_model
+    from bnno.callbacks import GoodStateBackup
+
+    model, hp, strategy = spec["model"], spec["hparams"], spec["strategy"]
     if spec["seed_given"]:
         tf.keras.utils.set_random_seed(spec["seed"])
     if spec["seed_given"] and not ds.encoded:
@@ -193,7 +205,7 @@ def train(
     else:
         print(f"Run directory: {path} (the same --output-dir resumes it)")
 
-    total_steps = optimizers.run_length(hp, ds.train_examples, steps_per_epoch)
+    total_steps = optimizers.run_length(hp, ds.train_examples, spec["steps_per_epoch"])
     # larq's flip-ratio metric keeps an int8 variable, which multi-worker collectives
     # cannot broadcast; such runs count no flips.
     flip_log = flip_log and strategy != "multi_worker"

@@ -1,5 +1,5 @@
-"""BNext: official parameter counts, block semantics, quantizers, temperature, AdamW
-groups, schedule, distillation and an end-to-end run."""
+"""BNext: official parameter counts, block semantics, initialisation, quantizers,
+temperature, AdamW groups, schedule, distillation and an end-to-end run."""
 
 import bnno  # noqa: F401
 
@@ -185,6 +185,47 @@ def test_weight_binarizer_temperature_and_identity_gradient():
     conv = next(m for m in net.layers if isinstance(m, lq.layers.QuantConv2D))
     assert conv.kernel_quantizer.cutoff == 1e-5 and conv.kernel_constraint.clip_value == 1.5
     assert np.std(conv.kernel.numpy()) == pytest.approx(1e-3, rel=0.3)
+
+
+def test_full_precision_layers_start_as_pytorch_initialises_them(narrow_t):
+    """The official code keeps PyTorch's defaults: kaiming_uniform(a=√5) weights and
+    biases, U(±1/√fan_in), with fan_in computed here from the layer's input channels and
+    kernel size; binary kernels randn · 0.001; PReLU 0.25."""
+    narrow_18 = models.get("bnext_18")((32, 32, 3), 10, width_multiplier=0.125)
+    for net in (narrow_t, narrow_18):
+        kernels, biases = [], []
+        for layer in net.layers:
+            if type(layer) is tf.keras.layers.Conv2D:
+                kh, kw = layer.kernel_size
+                fan_in = kh * kw * int(layer.input.shape[-1])
+            elif type(layer) is tf.keras.layers.Dense:
+                fan_in = int(layer.input.shape[-1])
+            else:
+                continue
+            bound = 1 / math.sqrt(fan_in)
+            kernel = layer.kernel.numpy()
+            assert np.abs(kernel).max() <= bound, layer.name
+            kernels.append(kernel.ravel() / bound)
+            if layer.use_bias:
+                bias = layer.bias.numpy()
+                assert np.abs(bias).max() <= bound, layer.name
+                biases.append(bias / bound)
+        # Scaled by their bounds, the values are U(−1, 1): mean 0, deviation 1/√3
+        # (tolerances: about 5 standard errors of these sample sizes).
+        kernels, biases = np.concatenate(kernels), np.concatenate(biases)
+        assert kernels.size > 5000 and biases.size > 300
+        for values, tolerance in ((kernels, 0.05), (biases, 0.12)):
+            assert abs(values.mean()) < 3 * tolerance
+            assert values.std() == pytest.approx(1 / math.sqrt(3), rel=tolerance)
+        stem = next(m for m in net.layers if type(m) is tf.keras.layers.Conv2D)
+        assert stem.kernel.numpy().std() == pytest.approx(
+            1 / math.sqrt(3 * 9 * 3 if stem.kernel_size == (3, 3) else 3 * 49 * 3), rel=0.15)
+        # Binary kernels: N(0, 1e-3²) as randn · 0.001; PReLU slopes 0.25.
+        binary = np.concatenate([m.kernel.numpy().ravel() for m in net.layers
+                                 if isinstance(m, lq.layers.QuantConv2D)])
+        assert binary.std() == pytest.approx(1e-3, rel=0.05)
+        slopes = [m.alpha.numpy() for m in net.layers if isinstance(m, tf.keras.layers.PReLU)]
+        assert all(np.all(s == 0.25) for s in slopes)
 
 
 def test_adamw_groups_and_decoupled_decay(narrow_t):

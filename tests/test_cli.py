@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from conftest import TINY
 
-SHORT = ["--steps-per-epoch", "2", "--validation-steps", "1", "--seed", "1"]
+SHORT = ["--steps-per-epoch", "2", "--validation-steps", "1"]
 
 
-def train_args(out, set_name="bop", extra=TINY, *more):
+def train_args(out, set_name="bop", extra=TINY, *more, seed="1"):
     return ["train", "binarynet", "--dataset", "cifar10", "--preprocess-fn", "resize_and_flip",
             "--hparams-set", set_name, "--hparams", extra, "--output-dir", str(out), *SHORT,
-            *more]
+            "--seed", seed, *more]
 
 
 def kernels(h5_path):
@@ -34,10 +34,10 @@ def test_help_does_not_import_tensorflow():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.parametrize("set_name", ["bop", "default"])
-def test_train_evaluate_and_rerun(mock_tfds, cli, tmp_path, set_name):
+@pytest.mark.parametrize("set_name, seed", [("bop", "1"), ("default", "0")])
+def test_train_evaluate_and_rerun(mock_tfds, cli, tmp_path, set_name, seed):
     out = tmp_path / "run"
-    code, stdout, err = cli(*train_args(out, set_name))
+    code, stdout, err = cli(*train_args(out, set_name, seed=seed))
     assert code == 0, err
     spec = json.loads((out / "run.json").read_text())
     assert spec["model"] == "binarynet" and spec["hparams"]["filters"] == 4
@@ -59,7 +59,7 @@ def test_train_evaluate_and_rerun(mock_tfds, cli, tmp_path, set_name):
     assert result["weights"] == "binarynet_weights.h5" and 0 <= result["accuracy"] <= 1
 
     before = (out / "binarynet_weights.h5").read_bytes()
-    code, stdout, _ = cli(*train_args(out, set_name))
+    code, stdout, _ = cli(*train_args(out, set_name, seed=seed))
     assert code == 0 and "nothing to train" in stdout
     assert (out / "binarynet_weights.h5").read_bytes() == before
 
@@ -126,14 +126,15 @@ def test_hparams_commands(cli):
         (["train", "binarynet", "--dataset", "svhn"],
          "choose one of: cifar10, cifar100, imagenet2012, mnist"),
         (["train", "birealnet", "--dataset", "imagenet2012", "--preprocess-fn",
-          "resize_and_flip"], "for imagenet2012; choose one of: bnext, default"),
+          "resize_and_flip"], "for imagenet2012; choose one of: bnext, default, sibnn"),
         (["train", "bnext_t", "--dataset", "cifar10"],
          "hparam set 'imagenet' of bnext_t preprocesses with 'bnext', which cifar10 cannot use; "
-         "choose --hparams-set cifar, or a --preprocess-fn (default, resize_and_flip)"),
+         "choose --hparams-set cifar, or a --preprocess-fn (crop_flip_normalize, default, "
+         "resize_and_flip)"),
         (["train", "birealnet", "--dataset", "cifar10", "--strategy", "tpu"],
          "choose one of: default, mirrored, multi_worker"),
         (["train", "binarynet", "--dataset", "cifar10", "--preprocess-fn", "x"],
-         "choose one of: default, resize_and_flip"),
+         "choose one of: crop_flip_normalize, default, resize_and_flip"),
         (["train", "binarynet", "--dataset", "cifar10", "--hparams-set", "x"],
          "choose one of: adam_sec52, bop, bop_sec52, default"),
         (["train", "binarynet", "--dataset", "cifar10", "--hparams", "lr=1"], "valid keys:"),
@@ -145,6 +146,9 @@ def test_hparams_commands(cli):
          "must be a positive integer"),
         (["train", "binarynet"], "Missing option '--dataset'"),
         (["train", "binarynet", "--dataset", "cifar10", "--seed", "x"], "not a valid integer"),
+        (["train", "binarynet", "--dataset", "cifar10", "--seed", "-1"], "0<=x<=2147483647"),
+        (["sweep", "binarynet", "--dataset", "cifar10", "--grid", "gamma=1e-3", "--seed",
+          str(2**31)], "0<=x<=2147483647"),
         (["hparams", "show", "binarynet", "nope"], "choose one of"),
         (["evaluate", "/nonexistent/run"], "does not exist"),
         (["frobnicate"], "No such command"),
@@ -198,7 +202,7 @@ def test_output_dir_of_another_run_is_refused(mock_tfds, cli, tmp_path):
     for args in (train_args(out, "default"), train_args(out, "bop", TINY + ",gamma=0.1")):
         code, _, err = cli(*args)
         assert code == 2 and "holds a run with a different" in err
-    code, _, err = cli(*train_args(out, "bop", TINY, "--seed", "2"))
+    code, _, err = cli(*train_args(out, "bop", TINY, seed="2"))
     assert code == 2 and "different seed" in err
     assert snapshot(out) == before
     file_out = tmp_path / "file"

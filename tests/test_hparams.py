@@ -20,10 +20,10 @@ def test_every_set_of_every_model_resolves():
 def test_sets_equal_the_papers_code():
     default = resolve("default")
     assert default == {
-        "filters": 64, "dense_units": 4096, "kernel_size": 3, "kernel_quantizer": "ste_sign",
+        "filters": 128, "dense_units": 1024, "kernel_size": 3, "kernel_quantizer": "ste_sign",
         "kernel_constraint": "weight_clip", "activation": "ste_sign", "optimizer": "adam",
         "learning_rate": 5e-3,
-        "batch_size": 256, "epochs": 100,
+        "batch_size": 256, "epochs": 100, "preprocess_fn": "resize_and_flip",
     }
     bop = resolve("bop")
     assert (bop["optimizer"], bop["batch_size"], bop["epochs"]) == ("bop", 100, 100)

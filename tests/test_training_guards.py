@@ -4,6 +4,7 @@ resumed run are not duplicated; every epoch's data is a function of (seed, epoch
 import json
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from bnno import data, runs
@@ -63,3 +64,42 @@ def test_preprocessing(mock_tfds):
     assert all(c.shape == (32, 32, 3) for c in crops)
     assert any((c == -1).all(axis=-1).any() for c in crops)  # padded zeros show up
     assert len({c.tobytes() for c in crops}) > 10
+
+
+def test_every_seed_builds_the_pipeline(mock_tfds):
+    # A global seed of 0 once made tf.data compare a symbolic shuffle seed in Python.
+    ds = data.load("cifar10")
+    firsts = []
+    for seed in (0, 1, 2**31 - 1):
+        tf.keras.utils.set_random_seed(seed)
+        it = ds.train(4, "resize_and_flip", seed, 0, 2, steps_per_epoch=2)
+        batches = [x.numpy() for x, _ in it]
+        assert len(batches) == 4
+        firsts.append(batches[0])
+        tf.keras.utils.set_random_seed(seed + 7 if seed < 2**31 - 8 else 3)
+        again = [x.numpy() for x, _ in ds.train(4, "resize_and_flip", seed, 0, 2, 2)]
+        np.testing.assert_array_equal(batches[0], again[0])  # the global seed plays no part
+    assert not np.array_equal(firsts[0], firsts[1])
+
+
+def test_a_run_that_fails_before_its_first_epoch_leaves_nothing(mock_tfds, tmp_path,
+                                                                 monkeypatch):
+    from bnno import train
+
+    def broken_pipeline(*args, **kwargs):
+        raise tf.errors.InvalidArgumentError(None, None, "a corrupt record")
+
+    monkeypatch.setattr(data.Dataset, "train", broken_pipeline)
+    out = tmp_path / "run"
+    for seed in (0, 1):  # the second try, with another seed, is not refused
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            train.train("binarynet", "mnist", "bop", "filters=4,dense_units=8,epochs=1",
+                        output_dir=out, seed=seed, steps_per_epoch=1, validation_steps=1,
+                        tensorboard=False, verbose=0)
+        assert not out.exists()
+    out.mkdir()  # an empty folder the user made stays
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        train.train("binarynet", "mnist", "bop", "filters=4,dense_units=8,epochs=1",
+                    output_dir=out, seed=2, steps_per_epoch=1, validation_steps=1,
+                    tensorboard=False, verbose=0)
+    assert out.is_dir() and not any(out.iterdir())

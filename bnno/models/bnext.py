@@ -12,6 +12,9 @@ pool → dense (``logits``) → softmax.
 Binary convolutions take ``bnext_sign`` activations (learnable bias first) and
 ``bnext_weight`` kernels: latent weights drawn from N(0, 1e-3²), clipped to ±1.5 and
 binarized with a temperature that falls by 0.9 per epoch (``bnno.temperature``).
+The full-precision layers (stem, SE attention, classifier) keep PyTorch's default
+initialisation, as the official code does (``bnno.models.torch_init``); PReLU slopes
+start at 0.25, batch norm at γ = 1, β = 0.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import bnno.bnext_quantizers  # noqa: F401  (registers bnext_sign and bnext_weig
 from bnno import binarizers
 from bnno.models import register, torch_bn
 from bnno.models.bnext_layers import Pad, binary_module, prelu
+from bnno.models.torch_init import torch_initializers
 
 # Widths of the stem and every block (the official lists; "large" is the code's final one).
 WIDTHS = {
@@ -75,8 +79,8 @@ def bnext(input_shape: tuple[int, ...], num_classes: int, size: str, *,
                                     1.5, 1e-7)
     image = tf.keras.Input(input_shape)
     small = min(input_shape[0], input_shape[1]) <= 64  # CIFAR-sized: stride-1 stem
-    x = tf.keras.layers.Conv2D(widths[0], 3, strides=1 if small else 2, use_bias=False)(
-        Pad(1)(image))
+    x = tf.keras.layers.Conv2D(widths[0], 3, strides=1 if small else 2, use_bias=False,
+                               **torch_initializers(3 * 3 * input_shape[-1]))(Pad(1)(image))
     x = torch_bn(x)
     for i in range(1, len(widths)):
         inplanes, planes = widths[i - 1], widths[i]
@@ -106,7 +110,7 @@ def head(x, num_classes: int):
         >>> probabilities = head(x, 1000)  # doctest: +SKIP
     """
     x = tf.keras.layers.GlobalAvgPool2D()(prelu(x))
-    x = tf.keras.layers.Dense(num_classes, name="logits")(x)
+    x = tf.keras.layers.Dense(num_classes, name="logits", **torch_initializers(x.shape[-1]))(x)
     return tf.keras.layers.Activation("softmax", name="softmax")(x)
 
 

@@ -8,7 +8,9 @@ convolution changes the width and, at a stage start, the resolution) followed by
 3×3 module. The ELM module's shortcut is PReLU(input), at a stage start through a 2×2
 average pool, a full-precision 1×1 convolution and batch norm; its mix uses that
 shortcut. The weights binarize exactly once the temperature is below 1e-5. Head: PReLU →
-global average pool → dense ``logits`` → ``softmax``.
+global average pool → dense ``logits`` → ``softmax``. Full-precision layers (stem,
+shortcut convolutions, SE attention, classifier) keep PyTorch's default initialisation
+(``bnno.models.torch_init``), binary kernels start from N(0, 1e-3²), as in the official code.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import tensorflow as tf
 from bnno.models import register, torch_bn
 from bnno.models.bnext import head, quantizer_settings
 from bnno.models.bnext_layers import Pad, binary_module, prelu
+from bnno.models.torch_init import torch_initializers
 
 
 @register
@@ -52,10 +55,13 @@ def bnext_18(
                                     1.5, 1e-5)
     widths = [max(8, int(round(w * width_multiplier))) for w in (64, 128, 256, 512)]
     image = tf.keras.Input(input_shape)
+    channels = input_shape[-1]
     if min(input_shape[0], input_shape[1]) <= 64:
-        x = torch_bn(tf.keras.layers.Conv2D(widths[0], 3, use_bias=False)(Pad(1)(image)))
+        x = torch_bn(tf.keras.layers.Conv2D(widths[0], 3, use_bias=False,
+                                            **torch_initializers(9 * channels))(Pad(1)(image)))
     else:
-        x = torch_bn(tf.keras.layers.Conv2D(widths[0], 7, strides=2, use_bias=False)(Pad(3)(image)))
+        x = torch_bn(tf.keras.layers.Conv2D(widths[0], 7, strides=2, use_bias=False,
+                                            **torch_initializers(49 * channels))(Pad(3)(image)))
         x = tf.keras.layers.MaxPool2D(3, strides=2)(Pad(1, float("-inf"))(x))
     for stage, planes in enumerate(widths):
         for block in range(2):
@@ -63,7 +69,9 @@ def bnext_18(
             shortcut = prelu(x)
             if strides == 2 or x.shape[-1] != planes:
                 shortcut = tf.keras.layers.AvgPool2D(2, strides=strides)(shortcut)
-                shortcut = torch_bn(tf.keras.layers.Conv2D(planes, 1, use_bias=False)(shortcut))
+                shortcut = torch_bn(tf.keras.layers.Conv2D(
+                    planes, 1, use_bias=False,
+                    **torch_initializers(shortcut.shape[-1]))(shortcut))
             x = binary_module(x, 3, strides, quantizers, out_channels=planes,
                               mix_input=shortcut, shortcut=shortcut, elm=True)
             x = binary_module(x, 3, 1, quantizers)

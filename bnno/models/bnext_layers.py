@@ -20,6 +20,7 @@ import larq as lq
 import tensorflow as tf
 
 from bnno.models import torch_bn
+from bnno.models.torch_init import torch_initializers
 
 
 @lq.utils.register_keras_custom_object
@@ -97,14 +98,17 @@ def prelu(x):
 
 def squeeze_expand(x, out_channels: int, ratio: int = 8):
     """SE of the mix-to-binary attention: pool, 1×1 conv to C/8 (bias), ReLU, 1×1 conv
-    to ``out_channels`` (bias), sigmoid; per-channel weights of shape (N, 1, 1, C).
+    to ``out_channels`` (bias), sigmoid; per-channel weights of shape (N, 1, 1, C). Both
+    convolutions are initialised as PyTorch's ``nn.Conv2d`` (``TorchUniform``).
 
     Example:
         >>> weights = squeeze_expand(mix, 256)  # doctest: +SKIP
     """
     y = tf.keras.layers.GlobalAvgPool2D(keepdims=True)(x)
-    y = tf.keras.layers.Conv2D(x.shape[-1] // ratio, 1, activation="relu")(y)
-    return tf.keras.layers.Conv2D(out_channels, 1, activation="sigmoid")(y)
+    y = tf.keras.layers.Conv2D(x.shape[-1] // ratio, 1, activation="relu",
+                               **torch_initializers(x.shape[-1]))(y)
+    return tf.keras.layers.Conv2D(out_channels, 1, activation="sigmoid",
+                                  **torch_initializers(y.shape[-1]))(y)
 
 
 def binary_conv(x, filters: int, kernel_size: int, strides: int, quantizers: Callable):

@@ -3,8 +3,9 @@
 The paper's MNIST network is not in the official code; this is the BinaryNet-style MLP
 (Courbariaux et al., 2016) with Si-BNN's conventions: a full-precision first layer on
 the pixels, binary hidden layers (batch norm → Si-BNN binarizer → binary dense layer
-with per-output-channel scaled ±1 weights), and batch norm, ReLU and a full-precision
-softmax layer at the end.
+with per-output-channel scaled ±1 weights, ``sibnn_weight``), and batch norm, ReLU and
+a full-precision softmax layer at the end. Every kernel starts as the official code
+initialises them (``bnno.models.sibnn_layers``): N(0, std = 1/n), n the layer's inputs.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import larq as lq
 import tensorflow as tf
 
 from bnno.models import register
-from bnno.models.sibnn_alexnet import binary_layer, real_head
+from bnno.models.sibnn_layers import FanInNormal, binary_layer, real_head
 
 
 @register
@@ -23,7 +24,7 @@ def sibnn_mlp(
     *,
     units: int = 2048,
     hidden_layers: int = 3,
-    kernel_quantizer: str | None = "magnitude_aware_sign",
+    kernel_quantizer: str | None = "sibnn_weight",
     kernel_constraint: str | None = "weight_clip",
     activation: str | None = "sibnn",
     rho: float = 0.3,
@@ -31,7 +32,9 @@ def sibnn_mlp(
     """MLP with sparse {0, 1} activations: ``hidden_layers`` layers of ``units``.
 
     Example:
-        >>> model = sibnn_mlp((28, 28, 1), 10, units=256)  # doctest: +SKIP
+        >>> model = sibnn_mlp((28, 28, 1), 10, units=256)
+        >>> model.output_shape
+        (None, 10)
 
     Args:
         input_shape: image shape (height, width, channels).
@@ -48,7 +51,7 @@ def sibnn_mlp(
     """
     image = tf.keras.Input(input_shape)
     x = tf.keras.layers.Flatten()(image)
-    x = tf.keras.layers.Dense(units, use_bias=False)(x)
+    x = tf.keras.layers.Dense(units, use_bias=False, kernel_initializer=FanInNormal())(x)
     for _ in range(hidden_layers - 1):
         x = binary_layer(x, lq.layers.QuantDense, units, activation=activation, rho=rho,
                          kernel_quantizer=kernel_quantizer,

@@ -5,8 +5,10 @@ HWGQ's "VGG-Variant", a smaller relative of VGG: a 7×7/2 convolution of 96 filt
 3×3/2 max pool, three 3×3 convolutions of 256 filters, a 2×2 max pool, three 3×3
 convolutions of 512 filters, a 2×2 max pool, dense layers of 4096 and 4096, and the
 classifier. First and last layers are full precision; every other layer runs batch norm
-→ Si-BNN binarizer → binary layer with per-output-channel scaled ±1 weights. The
-official code does not include this model, so the layer list is HWGQ's description.
+→ Si-BNN binarizer → binary layer with per-output-channel scaled ±1 weights
+(``sibnn_weight``). The official code does not include this model, so the layer list is
+HWGQ's description; initialisation and padding are the official code's
+(``bnno.models.sibnn_layers``: the stem pads 3 pixels on every side).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import larq as lq
 import tensorflow as tf
 
 from bnno.models import pool_3x3, register
-from bnno.models.sibnn_alexnet import binary_layer, real_head
+from bnno.models.sibnn_layers import PaddedQuantConv2D, binary_layer, real_head, stem_conv
 
 
 @register
@@ -23,7 +25,7 @@ def sibnn_vgg(
     input_shape: tuple[int, ...],
     num_classes: int,
     *,
-    kernel_quantizer: str | None = "magnitude_aware_sign",
+    kernel_quantizer: str | None = "sibnn_weight",
     kernel_constraint: str | None = "weight_clip",
     activation: str | None = "sibnn",
     rho: float = 0.3,
@@ -31,7 +33,9 @@ def sibnn_vgg(
     """HWGQ's VGG-Variant with sparse {0, 1} activations.
 
     Example:
-        >>> model = sibnn_vgg((224, 224, 3), 1000)  # doctest: +SKIP
+        >>> model = sibnn_vgg((32, 32, 3), 10)
+        >>> model.output_shape
+        (None, 10)
 
     Args:
         input_shape: image shape (height, width, channels).
@@ -47,11 +51,10 @@ def sibnn_vgg(
     binary = dict(activation=activation, rho=rho, kernel_quantizer=kernel_quantizer,
                   kernel_constraint=kernel_constraint)
     image = tf.keras.Input(input_shape)
-    x = tf.keras.layers.Conv2D(96, 7, strides=2, padding="same", use_bias=False)(image)
-    x = pool_3x3(x)
+    x = pool_3x3(stem_conv(image, 96, 7, 2, pad=3))
     for filters in (256, 512):
         for _ in range(3):
-            x = binary_layer(x, lq.layers.QuantConv2D, filters, 3, padding="same", **binary)
+            x = binary_layer(x, PaddedQuantConv2D, filters, 3, padding="same", **binary)
         x = tf.keras.layers.MaxPool2D(2, padding="same")(x)
     x = tf.keras.layers.Flatten()(x)
     x = binary_layer(x, lq.layers.QuantDense, 4096, **binary)
