@@ -31,8 +31,8 @@ def binarynet():
 
 def birealnet():
     if "birealnet" in models.names():
-        hp = hparams.resolve("birealnet", "default", None, models.hparam_types("birealnet"))
-        return ("birealnet (bnno registry, 224x224)",
+        hp = hparams.resolve("birealnet", "bop", None, models.hparam_types("birealnet"))
+        return ("birealnet (bop set, ImageNet 224x224)",
                 build_model("birealnet", hp, (224, 224, 3), 1000))
     import larq_zoo as lqz
 

@@ -50,13 +50,15 @@ def kernel_settings(hp: dict[str, Any], flip_ratio: bool = True) -> dict[str, An
     if name is None:
         return {}
     import bnno.sibnn_weight  # noqa: F401  (registers sibnn_weight)
+    import bnno.xnor_weight  # noqa: F401  (registers xnor_weight)
 
     try:
         instance = lq.quantizers.get(name)
     except ValueError:
         raise BnnoError(
             f"unknown kernel_quantizer '{name}'; use a larq quantizer name such as "
-            "ste_sign, approx_sign, swish_sign, magnitude_aware_sign, or sibnn_weight"
+            "ste_sign, approx_sign, swish_sign, magnitude_aware_sign, or one of bnno's: "
+            "sibnn_weight, xnor_weight"
         ) from None
     if type(instance) is lq.quantizers.MagnitudeAwareSign:
         from bnno.scaled_sign import ScaledSign  # its flip ratio counts sign changes

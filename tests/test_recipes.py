@@ -83,3 +83,30 @@ def test_larq_zoo_sets_scale_their_kernels_as_larq_zoo():
     from larq_zoo.literature.xnornet import xnor_weight_scale
 
     np.testing.assert_allclose(xnor_weight_scale(tf.constant(w)).numpy(), expected, rtol=1e-6)
+
+
+def test_xnor_weight_equals_larq_zoos_forward_and_gradient():
+    from larq_zoo.literature.xnornet import xnor_weight_scale
+
+    from bnno.xnor_weight import XnorWeight
+
+    rng = np.random.default_rng(1)
+    w = rng.uniform(-1.4, 1.4, (3, 3, 4, 5)).astype(np.float32)
+    w[np.abs(np.abs(w) - 1) < 1e-3] = 0.5  # away from the clip's edges
+    g = rng.normal(size=w.shape).astype(np.float32)
+    outputs = []
+    for fn in (XnorWeight(), xnor_weight_scale):
+        x = tf.constant(w)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = fn(x)
+        outputs.append((y.numpy(), tape.gradient(y, x, output_gradients=tf.constant(g))))
+    (ours, our_grad), (zoo, zoo_grad) = outputs
+    np.testing.assert_allclose(ours, zoo, rtol=1e-6)
+    np.testing.assert_allclose(our_grad.numpy(), zoo_grad.numpy(), rtol=1e-5, atol=1e-7)
+    # An independent transcription: 1[|w| <= 1]·(α·g + sign(w)·mean(sign(w)·g)) per channel.
+    c = np.clip(w, -1, 1)
+    alpha = np.abs(c).mean(axis=(0, 1, 2))
+    s = np.sign(c)
+    expected = (np.abs(w) <= 1) * (alpha * g + s * (s * g).mean(axis=(0, 1, 2)))
+    np.testing.assert_allclose(our_grad.numpy(), expected, rtol=1e-5, atol=1e-6)
