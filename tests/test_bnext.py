@@ -394,3 +394,15 @@ def test_imagenet_command_trains_with_keras_teachers(mock_tfds, cli, tmp_path):
     assert row["teacher_s"] > 0 and np.isfinite(row["loss"])
     # The log holds the rate the next epoch uses: the second warm-up step.
     assert row["learning_rate"] == pytest.approx(1e-5 + (1e-3 - 1e-5) / 5)
+
+
+@pytest.mark.parametrize("model", ["bnext_t", "bnext_18"])
+def test_odd_feature_maps_get_a_one_line_error(mock_tfds, cli, tmp_path, model):
+    # MNIST's 28×28 reaches 7×7 before a stride-2 block, whose two paths then disagree.
+    out = tmp_path / "run"
+    code, _, err = cli("train", model, "--dataset", "mnist", "--hparams-set", "cifar",
+                       "--hparams", "preprocess_fn=default,batch_size=4", "--output-dir",
+                       str(out), "--steps-per-epoch", "1")
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"{model} cannot take 28×28 inputs: a stride-2 block gets a 7×7 map" in err
+    assert not out.exists()

@@ -25,7 +25,7 @@ import tensorflow as tf
 import bnno.bnext_quantizers  # noqa: F401  (registers bnext_sign and bnext_weight)
 from bnno import binarizers
 from bnno.models import register, torch_bn
-from bnno.models.bnext_layers import Pad, binary_module, prelu
+from bnno.models.bnext_layers import Pad, binary_module, check_halvable, prelu
 from bnno.models.torch_init import torch_initializers
 
 # Widths of the stem and every block (the official lists; "large" is the code's final one).
@@ -90,6 +90,8 @@ def bnext(input_shape: tuple[int, ...], num_classes: int, size: str, *,
         def pool(t, strides=strides):
             return tf.keras.layers.AvgPool2D(2)(t) if strides == 2 else t
 
+        if strides == 2:
+            check_halvable(x, name, input_shape)
         # The mix always sees the raw (pooled) input; the ELM shortcut is PReLU'd first.
         pooled = pool(x)
         x = binary_module(x, 3, strides, quantizers, mix_input=pooled,

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from bnno.models import register, torch_bn
 from bnno.models.bnext import head, quantizer_settings
-from bnno.models.bnext_layers import Pad, binary_module, prelu
+from bnno.models.bnext_layers import Pad, binary_module, check_halvable, prelu
 from bnno.models.torch_init import torch_initializers
 
 
@@ -66,6 +66,8 @@ def bnext_18(
     for stage, planes in enumerate(widths):
         for block in range(2):
             strides = 2 if stage > 0 and block == 0 else 1
+            if strides == 2:
+                check_halvable(x, "bnext_18", input_shape)
             shortcut = prelu(x)
             if strides == 2 or x.shape[-1] != planes:
                 shortcut = tf.keras.layers.AvgPool2D(2, strides=strides)(shortcut)

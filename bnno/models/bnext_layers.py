@@ -19,6 +19,7 @@ from collections.abc import Callable
 import larq as lq
 import tensorflow as tf
 
+from bnno.errors import BnnoError
 from bnno.models import torch_bn
 from bnno.models.torch_init import torch_initializers
 
@@ -85,6 +86,30 @@ class Pad(tf.keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "pad": self.pad, "value": self.value}
+
+
+def check_halvable(x, model: str, input_shape: tuple) -> None:
+    """Refuse a stride-2 block on an odd-sized map, with a one-line error.
+
+    Such a block halves its input twice over, by a strided padded convolution (size
+    rounded up) and by a 2×2 average pool (size rounded down); on an odd size the two
+    paths disagree, and the official code fails there too.
+
+    Example:
+        >>> check_halvable(tf.keras.Input((14, 14, 8)), "bnext_t", (28, 28, 1))
+        >>> check_halvable(tf.keras.Input((7, 7, 8)), "bnext_t", (28, 28, 1))
+        ... # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        bnno.errors.BnnoError: bnext_t cannot take 28×28 inputs: a stride-2 block gets ...
+    """
+    h, w = x.shape[1], x.shape[2]
+    if h % 2 or w % 2:
+        raise BnnoError(
+            f"{model} cannot take {input_shape[0]}×{input_shape[1]} inputs: a stride-2 "
+            f"block gets a {h}×{w} map, whose strided and pooled paths differ in size (as "
+            "in the official code); use sides that stay even at every stride-2 block, such "
+            "as 32 or 224")
 
 
 def prelu(x):
