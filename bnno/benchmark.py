@@ -9,8 +9,10 @@ flatbuffer's ``bnno`` metadata; its weights are freshly initialized, which does 
 its speed.
 
 Example:
-    >>> result = run("binarynet.tflite", threads=2)  # doctest: +SKIP
-    >>> print(format_table(result))  # doctest: +SKIP
+    Time a flatbuffer written by ``bnno export`` on two threads and print the table
+    (the same as ``bnno benchmark binarynet.tflite --threads 2``)::
+
+        print(format_table(run("binarynet.tflite", threads=2)))
 """
 
 from __future__ import annotations
@@ -31,8 +33,16 @@ def read_flatbuffer(path: str | Path) -> bytes:
         BnnoError: the file is missing or is not a TFLite flatbuffer.
 
     Example:
-        >>> read_flatbuffer("binarynet.tflite")[4:8]  # doctest: +SKIP
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "model.tflite").write_bytes(bytes(4) + b"TFL3")
+        >>> read_flatbuffer(folder / "model.tflite")[4:8]
         b'TFL3'
+        >>> _ = (folder / "model.h5").write_bytes(b"HDF5 weights")
+        >>> read_flatbuffer(folder / "model.h5")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        bnno.errors.BnnoError: ...model.h5 is not a TFLite flatbuffer (unknown format); ...
     """
     path = Path(path)
     try:
@@ -55,8 +65,9 @@ def measure(flatbuffer: bytes, keras_model=None, threads: int = 2, repeats: int 
     """Median and p90 latency (ms) of one inference in LCE and, if given, in Keras.
 
     Example:
-        >>> measure(flatbuffer, keras_model, threads=2)["lce"]["median_ms"]  # doctest: +SKIP
-        1.9
+        Time an exported flatbuffer in LCE alone (timings vary from run to run)::
+
+            measure(read_flatbuffer("binarynet.tflite"), threads=2)["lce"]["median_ms"]
     """
     from bnno.export import lce_module
 
@@ -94,8 +105,10 @@ def set_tensorflow_threads(threads: int) -> int:
     cores, when the runtime had already started and the setting cannot change).
 
     Example:
-        >>> set_tensorflow_threads(2)  # doctest: +SKIP
-        2
+        Called before TensorFlow runs its first operation, ``set_tensorflow_threads(2)``
+        returns 2; called later, it returns the count TensorFlow already uses::
+
+            set_tensorflow_threads(2)
     """
     import tensorflow as tf
 
@@ -116,8 +129,9 @@ def run(path: str | Path, threads: int = 2, repeats: int = 50, warmup: int = 5) 
         BnnoError: not a TFLite flatbuffer, or one LCE's interpreter cannot load.
 
     Example:
-        >>> run("binarynet.tflite", threads=2)["latency_ratio"]  # doctest: +SKIP
-        0.21
+        The LCE / Keras latency ratio of an exported BinaryNet (below 1: LCE is faster)::
+
+            run("binarynet.tflite", threads=2)["latency_ratio"]
     """
     from bnno.export import inference_model, read_metadata
 

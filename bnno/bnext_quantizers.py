@@ -13,9 +13,12 @@ BNext-T/S/M/L, 1e-5 in BNext-18). The gradient is the identity (no clip mask, no
 ``T`` is a (non-trainable) variable of the quantizer, so checkpoints carry it.
 
 Example:
-    >>> import larq as lq  # doctest: +SKIP
+    >>> import larq as lq
     >>> conv = lq.layers.QuantConv2D(64, 3, input_quantizer="bnext_sign",
-    ...                              kernel_quantizer="bnext_weight")  # doctest: +SKIP
+    ...                              kernel_quantizer="bnext_weight",
+    ...                              kernel_constraint=lq.constraints.WeightClip(1.5))
+    >>> type(conv.input_quantizer).__name__, type(conv.kernel_quantizer).__name__
+    ('BNextSign', 'BNextWeight')
 """
 
 from __future__ import annotations
@@ -30,8 +33,15 @@ class BNextSign(lq.quantizers.Quantizer):
     """sign(x) with sign(0) = 0; gradient 1 where |x| <= ``clip_value`` (1.5), else 0.
 
     Example:
-        >>> BNextSign()(tf.constant([-2.0, 0.0, 0.3])).numpy()  # doctest: +SKIP
-        array([-1.,  0.,  1.], dtype=float32)
+        >>> import tensorflow as tf
+        >>> x = tf.constant([-2.0, 0.0, 0.3, 1.5])
+        >>> with tf.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = BNextSign()(x)
+        >>> y.numpy()
+        array([-1.,  0.,  1.,  1.], dtype=float32)
+        >>> tape.gradient(y, x).numpy()
+        array([0., 1., 1., 1.], dtype=float32)
     """
 
     precision = 1
@@ -65,9 +75,21 @@ class BNextWeight(lq.quantizers.Quantizer):
     0.9^epoch after every epoch.
 
     Example:
-        >>> q = BNextWeight(cutoff=1e-7)  # doctest: +SKIP
-        >>> q(tf.constant([0.2, -0.5, 2.0])).numpy()  # doctest: +SKIP
+        >>> import tensorflow as tf
+        >>> q = BNextWeight(cutoff=1e-7)
+        >>> w = tf.Variable([0.2, -0.5, 2.0])
+        >>> q(w).numpy()  # T = 1
         array([ 0.2, -0.5,  1. ], dtype=float32)
+        >>> _ = q.temperature.assign(0.5)
+        >>> q(w).numpy()
+        array([ 0.4, -1. ,  1. ], dtype=float32)
+        >>> _ = q.temperature.assign(1e-8)  # below the cutoff: exactly sign(w)
+        >>> with tf.GradientTape() as tape:
+        ...     binary = q(w)
+        >>> binary.numpy()
+        array([ 1., -1.,  1.], dtype=float32)
+        >>> tape.gradient(binary, w).numpy()  # identity, even where |w| > 1
+        array([1., 1., 1.], dtype=float32)
     """
 
     precision = 1

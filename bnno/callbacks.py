@@ -1,8 +1,11 @@
 """Keras callbacks of a training run: checkpointing that skips bad states, metrics log.
 
 Example:
-    >>> callbacks = [MetricsLog("runs/x/metrics.jsonl", first_epoch=0),
-    ...              GoodStateBackup("runs/x/backup")]  # doctest: +SKIP
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> run = Path(tempfile.mkdtemp())
+    >>> callbacks = [MetricsLog(run / "metrics.jsonl", first_epoch=0),
+    ...              GoodStateBackup(str(run / "backup")), CompactProgbar()]
 """
 
 from __future__ import annotations
@@ -26,7 +29,23 @@ class GoodStateBackup(tf.keras.callbacks.BackupAndRestore):
     with more epochs.
 
     Example:
-        >>> backup = GoodStateBackup("runs/x/backup")  # doctest: +SKIP
+        The second batch has a NaN loss: training stops there and no checkpoint is
+        written.
+
+        >>> import os
+        >>> import tempfile
+        >>> import numpy as np
+        >>> import tensorflow as tf
+        >>> folder = tempfile.mkdtemp()
+        >>> backup = GoodStateBackup(folder)
+        >>> model = tf.keras.Sequential([tf.keras.Input((1,)), tf.keras.layers.Dense(1)])
+        >>> model.compile("sgd", "mse", run_eagerly=True)
+        >>> history = model.fit(np.array([[1.0], [np.nan]]), np.ones((2, 1)), batch_size=1,
+        ...                     epochs=3, shuffle=False, callbacks=[backup], verbose=0)
+        >>> backup.nan_at  # (epoch, batch)
+        (0, 1)
+        >>> os.listdir(folder)
+        []
     """
 
     def __init__(self, backup_dir: str):
@@ -65,7 +84,30 @@ class MetricsLog(tf.keras.callbacks.Callback):
     them too (keep this callback before ``TensorBoard``).
 
     Example:
-        >>> log = MetricsLog("runs/x/metrics.jsonl", first_epoch=3)  # doctest: +SKIP
+        A run resumed after epoch 2 (its file already has rows up to epoch 4) trains
+        epoch 3 again; the old rows of epochs 3 and 4 are dropped.
+
+        >>> import json
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import numpy as np
+        >>> import tensorflow as tf
+        >>> path = Path(tempfile.mkdtemp()) / "metrics.jsonl"
+        >>> with open(path, "w") as f:
+        ...     for epoch in (1, 2, 3, 4):
+        ...         print(json.dumps({"epoch": epoch, "loss": 1.0}), file=f)
+        >>> model = tf.keras.Sequential([tf.keras.Input((1,)), tf.keras.layers.Dense(1)])
+        >>> model.compile(tf.keras.optimizers.legacy.SGD(0.5), "mse", run_eagerly=True)
+        >>> history = model.fit(np.ones((4, 1)), np.ones((4, 1)), batch_size=2,
+        ...                     initial_epoch=2, epochs=3,
+        ...                     callbacks=[MetricsLog(path, first_epoch=2)], verbose=0)
+        >>> rows = [json.loads(line) for line in path.read_text().splitlines()]
+        >>> [row["epoch"] for row in rows]
+        [1, 2, 3]
+        >>> sorted(rows[-1])
+        ['epoch', 'learning_rate', 'loss', 'seconds', 'step']
+        >>> rows[-1]["step"], rows[-1]["learning_rate"]
+        (2, 0.5)
     """
 
     def __init__(self, path: str | Path, first_epoch: int):
@@ -128,7 +170,12 @@ class CompactProgbar(tf.keras.callbacks.ProgbarLogger):
     dozen of them would wrap every progress line.
 
     Example:
-        >>> model.fit(data, callbacks=[CompactProgbar()], verbose=1)  # doctest: +SKIP
+        ``model.fit(data, callbacks=[CompactProgbar()], verbose=1)`` shows these values:
+
+        >>> CompactProgbar._compact({"loss": 0.5, "flip_ratio/conv": 0.1,
+        ...                          "flip_ratio/dense": 0.3, "flip_pi/conv": -2.3,
+        ...                          "flip_ratio_all": 0.2})
+        {'loss': 0.5, 'flip_ratio': 0.2}
     """
 
     def __init__(self):

@@ -15,9 +15,11 @@ of (seed, epoch): a run resumed at epoch k sees exactly the batches an uninterru
 would have seen in epoch k.
 
 Example:
-    >>> ds = load("cifar10", data_dir="~/tensorflow_datasets")  # doctest: +SKIP
-    >>> train = ds.train(batch_size=100, preprocess="resize_and_flip", seed=1,
-    ...                  first_epoch=0, epochs=100)  # doctest: +SKIP
+    CIFAR-10 from a tfds data dir, and its training batches of 100 for 100 epochs::
+
+        ds = load("cifar10", data_dir="~/tensorflow_datasets")
+        train = ds.train(batch_size=100, preprocess="resize_and_flip", seed=1,
+                         first_epoch=0, epochs=100)
 """
 
 from __future__ import annotations
@@ -57,8 +59,9 @@ def default(image, training: bool, seed) -> Any:
     """Scale pixels to [-1, 1]; no augmentation.
 
     Example:
-        >>> default(tf.constant([[[0, 255, 51]]], tf.uint8), True, None)  # doctest: +SKIP
-        <tf.Tensor: ... numpy=array([[[-1. ,  1. , -0.6]]], dtype=float32)>
+        >>> import tensorflow as tf
+        >>> default(tf.constant([[[0, 255, 51]]], tf.uint8), True, None).numpy()
+        array([[[-1. ,  1. , -0.6]]], dtype=float32)
     """
     return _scale(image)
 
@@ -132,8 +135,9 @@ def imagenet(image_bytes, training: bool, seed) -> Any:
     resumed ImageNet run sees the same images in the same order, but not the same crops.
 
     Example:
-        >>> imagenet(tf.io.encode_jpeg(tf.zeros((300, 400, 3), tf.uint8)), False,
-        ...          None).shape  # doctest: +SKIP
+        >>> import tensorflow as tf
+        >>> jpeg = tf.io.encode_jpeg(tf.zeros((300, 400, 3), tf.uint8))
+        >>> imagenet(jpeg, False, None).shape
         TensorShape([224, 224, 3])
     """
     from larq_zoo.training.data import preprocess_image_bytes
@@ -151,11 +155,14 @@ def bnext(image_bytes, training: bool, seed) -> Any:
     central 224×224 crop (offsets rounded, as its ``CenterCrop``). Resizes are
     antialiased and rounded to 8-bit values, as PIL's, which timm uses. Then normalised
     with ImageNet's channel mean and deviation, like ``imagenet``. Random ops are not
-    seeded.
+    seeded. One difference from timm: its random-resized crop draws the aspect ratio
+    log-uniformly and falls back to a central crop, TensorFlow's
+    ``sample_distorted_bounding_box`` draws it uniformly and falls back to the whole image.
 
     Example:
-        >>> bnext(tf.io.encode_jpeg(tf.zeros((300, 400, 3), tf.uint8)), False,
-        ...       None).shape  # doctest: +SKIP
+        >>> import tensorflow as tf
+        >>> jpeg = tf.io.encode_jpeg(tf.zeros((300, 400, 3), tf.uint8))
+        >>> bnext(jpeg, False, None).shape
         TensorShape([224, 224, 3])
     """
     import tensorflow as tf
@@ -276,10 +283,16 @@ class Dataset:
     """An image-classification dataset from tfds and its pipelines.
 
     Example:
-        >>> ds = load("mnist")  # doctest: +SKIP
-        >>> ds.input_shape, ds.num_classes, ds.train_examples  # doctest: +SKIP
-        ((28, 28, 1), 10, 60000)
-        >>> test = ds.test(batch_size=256, preprocess="default")  # doctest: +SKIP
+        >>> import tempfile
+        >>> ds = describe("mnist", data_dir=tempfile.mkdtemp())  # nothing prepared there
+        >>> ds.input_shape, ds.num_classes
+        ((28, 28, 1), 10)
+
+        Once prepared (``load``), the dataset also gives its example counts and pipelines::
+
+            ds = load("mnist")
+            ds.train_examples  # 60000
+            test = ds.test(batch_size=256, preprocess="default")
     """
 
     name: str
@@ -353,6 +366,12 @@ class Dataset:
         epoch from the i-th on, before preprocessing: n workers then decode disjoint
         parts of the same epoch (``batch_size`` and ``steps_per_epoch`` are then this
         pipeline's own).
+
+        Example:
+            Epochs 10 to 99 of a run of CIFAR-10 resumed after its tenth epoch::
+
+                load("cifar10").train(batch_size=100, preprocess="resize_and_flip",
+                                      seed=1, first_epoch=10, epochs=100)
         """
         import tensorflow as tf
 
@@ -391,6 +410,11 @@ class Dataset:
 
         ``drop_remainder`` leaves out the last partial batch (multi-worker evaluation
         needs the same number of full batches on every worker).
+
+        Example:
+            The first 10 evaluation batches of 256 CIFAR-10 images::
+
+                load("cifar10").test(batch_size=256, preprocess="default", steps=10)
         """
         import tensorflow as tf
 
@@ -409,7 +433,8 @@ def describe(name: str, data_dir: str | None = None) -> Dataset:
     """Dataset ``name`` with its shape and classes, prepared or not (no data is read).
 
     Example:
-        >>> describe("cifar10").input_shape  # doctest: +SKIP
+        >>> import tempfile
+        >>> describe("cifar10", data_dir=tempfile.mkdtemp()).input_shape
         (32, 32, 3)
     """
     import tensorflow_datasets as tfds
@@ -433,6 +458,11 @@ def load(name: str, data_dir: str | None = None, manual_dir: str | None = None) 
     Raises:
         BnnoError: unknown name, or data missing and not obtainable; the message says
             where tfds looked and how to point at local data.
+
+    Example:
+        ImageNet prepared from the two archives downloaded into ``~/imagenet``::
+
+            load("imagenet2012", manual_dir="~/imagenet").train_examples  # 1281167
     """
     dataset = describe(name, data_dir)
     if not dataset.builder.data_path.joinpath("dataset_info.json").exists():

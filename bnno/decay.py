@@ -15,8 +15,15 @@ everything else (batch norm, PReLU, convolution biases such as the SE biases, de
 layers) the normal rate.
 
 Example:
+    >>> import tensorflow as tf
+    >>> model = tf.keras.Sequential([
+    ...     tf.keras.Input((4, 4, 1)), tf.keras.layers.Conv2D(2, 3, name="conv"),
+    ...     tf.keras.layers.Flatten(), tf.keras.layers.Dense(2, name="dense")])
     >>> opt = AdamW(1e-3, weight_decay=1e-3, weight_decay_low=1e-8, global_clipnorm=5.0)
-    >>> opt.assign_groups(model)  # doctest: +SKIP
+    >>> opt.assign_groups(model)
+    >>> conv = model.get_layer("conv")
+    >>> opt.decay_of(conv.kernel), opt.decay_of(conv.bias)
+    (1e-08, 0.001)
 """
 
 from __future__ import annotations
@@ -30,8 +37,12 @@ def low_decay_variables(model) -> list:
     """The variables of ``model`` that get the low decay rate.
 
     Example:
-        >>> [v.name for v in low_decay_variables(model)][:1]  # doctest: +SKIP
-        ['conv2d/kernel:0']
+        >>> import tensorflow as tf
+        >>> model = tf.keras.Sequential([
+        ...     tf.keras.Input((4, 4, 1)), tf.keras.layers.Conv2D(2, 3, name="conv"),
+        ...     tf.keras.layers.Flatten(), tf.keras.layers.Dense(2, name="dense")])
+        >>> [v.name for v in low_decay_variables(model)]
+        ['conv/kernel:0']
     """
     low = []
     for layer in model.submodules:
@@ -52,7 +63,15 @@ class AdamW(Adam):
     ``assign_groups(model)`` must be called once before training (``bnno.build`` does).
 
     Example:
-        >>> opt = AdamW(1e-3, weight_decay=1e-3, weight_decay_low=1e-8)
+        With a zero gradient Adam's step is 0, so only the decay
+        ``p ← p·(1 − lr·wd) = p·(1 − 0.1·0.5)`` moves the weights:
+
+        >>> import tensorflow as tf
+        >>> opt = AdamW(0.1, weight_decay=0.5, weight_decay_low=1e-8)
+        >>> p = tf.Variable([1.0, -2.0])
+        >>> _ = opt.apply_gradients([(tf.zeros(2), p)])
+        >>> p.numpy()
+        array([ 0.95, -1.9 ], dtype=float32)
     """
 
     def __init__(self, learning_rate=1e-3, weight_decay: float = 1e-2,
@@ -68,7 +87,16 @@ class AdamW(Adam):
         """Give the low rate to ``low_decay_variables(model)``, the normal one to the rest.
 
         Example:
-            >>> opt.assign_groups(model)  # doctest: +SKIP
+            >>> import tensorflow as tf
+            >>> model = tf.keras.Sequential([
+            ...     tf.keras.Input((4, 4, 1)), tf.keras.layers.Conv2D(2, 3, name="conv")])
+            >>> kernel = model.get_layer("conv").kernel
+            >>> opt = AdamW(1e-3, weight_decay=1e-3, weight_decay_low=1e-8)
+            >>> opt.decay_of(kernel)  # before: every variable gets the normal rate
+            0.001
+            >>> opt.assign_groups(model)
+            >>> opt.decay_of(kernel)
+            1e-08
         """
         self._low = {variable_key(v) for v in low_decay_variables(model)}
 
@@ -76,8 +104,13 @@ class AdamW(Adam):
         """The decay rate ``var`` gets.
 
         Example:
-            >>> opt.decay_of(model.layers[1].kernel)  # doctest: +SKIP
-            1e-08
+            >>> import tensorflow as tf
+            >>> model = tf.keras.Sequential([
+            ...     tf.keras.Input((3,)), tf.keras.layers.Dense(2, name="dense")])
+            >>> opt = AdamW(1e-3, weight_decay=1e-3, weight_decay_low=1e-8)
+            >>> opt.assign_groups(model)
+            >>> opt.decay_of(model.get_layer("dense").kernel)  # dense kernels: normal rate
+            0.001
         """
         return self.weight_decay_low if variable_key(var) in self._low else self.weight_decay
 

@@ -17,9 +17,11 @@ The flatbuffer then carries the run's description (model, hparams, input shape) 
 metadata named ``bnno``, so ``bnno benchmark`` can rebuild the Keras model for comparison.
 
 Example:
-    >>> result = export_run("runs/binarynet-cifar10-bop-x", "model.tflite")  # doctest: +SKIP
-    >>> result["check"]["top1_agreement"]  # doctest: +SKIP
-    1.0
+    Export a trained run; the result reports the check against Keras (here all top-1
+    predictions agreed)::
+
+        result = export_run("runs/binarynet-cifar10-bop-x", "model.tflite")
+        result["check"]["top1_agreement"]  # 1.0
 """
 
 from __future__ import annotations
@@ -60,8 +62,10 @@ def lce_module():
         BnnoError: LCE is not installed.
 
     Example:
-        >>> lce_module().__version__  # doctest: +SKIP
-        '0.16.0'
+        With LCE installed, ``lce_module().__version__`` is its version, e.g. ``'0.16.0'``;
+        without it the call raises a ``BnnoError`` that names the pip extra to install::
+
+            lce = lce_module()
     """
     try:
         with open(os.devnull, "w") as devnull, _stderr_to(devnull):
@@ -87,9 +91,14 @@ def inference_model(model: tf.keras.Model) -> tf.keras.Model:
     The copy computes the same function as ``model`` at inference time.
 
     Example:
-        >>> net = inference_model(trained)  # doctest: +SKIP
-        >>> set(np.unique(net.layers[0].kernel.numpy()))  # doctest: +SKIP
-        {-1.0, 1.0}
+        >>> trained = tf.keras.Sequential([tf.keras.Input((4, 4, 1)), lq.layers.QuantConv2D(
+        ...     2, 3, kernel_quantizer="ste_sign", kernel_constraint="weight_clip")])
+        >>> net = inference_model(trained)
+        >>> sorted(np.unique(net.layers[0].kernel.numpy()))
+        [-1.0, 1.0]
+        >>> x = tf.random.stateless_normal((1, 4, 4, 1), seed=(0, 1))
+        >>> np.allclose(net(x), trained(x))
+        True
     """
     replaced: dict[str, tuple[Any, np.ndarray | None]] = {}
 
@@ -154,8 +163,8 @@ class BinaryDenseAsConv(tf.keras.layers.Layer):
     Takes the keyword arguments of ``lq.layers.QuantDense`` (its ``get_config()``).
 
     Example:
-        >>> layer = BinaryDenseAsConv(units=64, input_quantizer="ste_sign")  # doctest: +SKIP
-        >>> layer(tf.ones((2, 128))).shape  # doctest: +SKIP
+        >>> layer = BinaryDenseAsConv(units=64, input_quantizer="ste_sign")
+        >>> layer(tf.ones((2, 128))).shape
         TensorShape([2, 64])
     """
 
@@ -217,7 +226,9 @@ def convert(model: tf.keras.Model, metadata: dict[str, Any] | None = None) -> by
         BnnoError: LCE cannot convert the model; the message names the layer.
 
     Example:
-        >>> flatbuffer = convert(inference_model(trained), {"model": "binarynet"})  # doctest: +SKIP
+        Convert a trained Keras model ``trained`` and record which model it is::
+
+            flatbuffer = convert(trained, {"model": "binarynet"})
     """
     lce = lce_module()
     net = inference_model(model)
@@ -273,8 +284,11 @@ def add_metadata(flatbuffer: bytes, metadata: dict[str, Any]) -> bytes:
     """``flatbuffer`` with ``metadata`` stored as JSON under the name ``bnno``.
 
     Example:
-        >>> read_metadata(add_metadata(flatbuffer, {"model": "binarynet"}))  # doctest: +SKIP
-        {'model': 'binarynet'}
+        Store, then read back, the metadata of a flatbuffer ``flatbuffer`` (LCE's schema
+        is needed for both); the second line gives ``{'model': 'binarynet'}``::
+
+            tagged = add_metadata(flatbuffer, {"model": "binarynet"})
+            read_metadata(tagged)
     """
     import flatbuffers
     schema = _schema()
@@ -297,8 +311,9 @@ def read_metadata(flatbuffer: bytes) -> dict[str, Any] | None:
     """The ``bnno`` metadata of a flatbuffer, or None if it has none.
 
     Example:
-        >>> read_metadata(Path("model.tflite").read_bytes())["model"]  # doctest: +SKIP
-        'binarynet'
+        The model name of an exported file (``'binarynet'`` for a BinaryNet run)::
+
+            read_metadata(Path("model.tflite").read_bytes())["model"]
     """
     schema = _schema()
 
@@ -370,10 +385,13 @@ def export_run(
             convert, or a failed check.
 
     Example:
-        >>> export_run("runs/binarynet-cifar10-bop-x", "model.tflite")  # doctest: +SKIP
-        {'output': 'model.tflite', 'bytes': 1402312, 'binary_ops': 8, 'check': {...}}
+        Export a run and check it on 256 test images; the result is e.g. ``{'output':
+        'model.tflite', 'bytes': 1402312, 'weights': 'binarynet_weights.h5',
+        'binary_ops': 8, 'check': {...}}``::
+
+            result = export_run("runs/binarynet-cifar10-bop-x", "model.tflite")
     """
-    from bnno.train import load_trained
+    from bnno.loading import load_trained
 
     output = check_format(output)
     path = Path(run_dir)
@@ -421,8 +439,9 @@ def lce_predict(flatbuffer: bytes, images: np.ndarray, threads: int = 2) -> np.n
     """Outputs of the flatbuffer for ``images`` in LCE's interpreter, one image at a time.
 
     Example:
-        >>> lce_predict(flatbuffer, images[:4]).shape  # doctest: +SKIP
-        (4, 10)
+        The outputs of four CIFAR-10 images, shape ``(4, 10)``::
+
+            outputs = lce_predict(flatbuffer, images[:4])
     """
     interpreter = lce_module().testing.Interpreter(flatbuffer, num_threads=threads,
                                           use_indirect_bgemm=True)
@@ -433,8 +452,10 @@ def count_binary_ops(flatbuffer: bytes) -> int:
     """How many binary convolutions (``LceBconv2d``) the flatbuffer runs.
 
     Example:
-        >>> count_binary_ops(Path("model.tflite").read_bytes())  # doctest: +SKIP
-        8
+        An exported BinaryNet gives 8: its 5 convolutions and 3 dense layers (run as 1×1
+        convolutions) on binary inputs; the first convolution sees the real image::
+
+            count_binary_ops(Path("model.tflite").read_bytes())
     """
     schema = _schema()
 

@@ -17,9 +17,11 @@ no previous kernel to compare with in that epoch), so the flips made by the last
 each epoch are not seen; every other step is counted exactly once.
 
 Example:
-    >>> log = FlipLog("runs/x/flips.jsonl", "runs/x/logs/flips", interval=50,
-    ...               first_epoch=0)  # doctest: +SKIP
-    >>> model.fit(data, callbacks=[log, MetricsLog(...)])  # doctest: +SKIP
+    A row every 50 steps, and the per-epoch values passed on to ``MetricsLog`` (see
+    ``FlipLog`` for a run that executes)::
+
+        log = FlipLog(run / "flips.jsonl", run / "logs" / "flips", interval=50, first_epoch=0)
+        model.fit(data, callbacks=[log, MetricsLog(run / "metrics.jsonl", first_epoch=0)])
 """
 
 from __future__ import annotations
@@ -52,8 +54,15 @@ def flip_metrics(model) -> dict[str, object]:
     """larq's ``FlipRatio`` metric of every binary layer of ``model``, by layer name.
 
     Example:
-        >>> sorted(flip_metrics(model))[:2]  # doctest: +SKIP
-        ['quant_conv2d', 'quant_conv2d_1']
+        >>> import larq as lq
+        >>> import tensorflow as tf
+        >>> model = tf.keras.Sequential([
+        ...     tf.keras.Input((3,)),
+        ...     lq.layers.QuantDense(2, kernel_quantizer=lq.quantizers.SteSign(
+        ...         metrics=["flip_ratio"]), kernel_constraint="weight_clip", name="binary"),
+        ...     tf.keras.layers.Dense(2, name="real")])
+        >>> list(flip_metrics(model))
+        ['binary']
     """
     from bnno.build import _all_layers
 
@@ -75,7 +84,31 @@ class FlipLog(tf.keras.callbacks.Callback):
     Rows of epochs after ``first_epoch`` (those a resumed run trains again) are dropped.
 
     Example:
-        >>> log = FlipLog("runs/x/flips.jsonl", "runs/x/logs/flips", 50, 0)  # doctest: +SKIP
+        Four steps, a row every two: the first row covers one step, as the first pass of
+        the epoch has nothing to compare with.
+
+        >>> import json
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import larq as lq
+        >>> import numpy as np
+        >>> import tensorflow as tf
+        >>> model = tf.keras.Sequential([
+        ...     tf.keras.Input((3,)),
+        ...     lq.layers.QuantDense(2, kernel_quantizer=lq.quantizers.SteSign(
+        ...         metrics=["flip_ratio"]), kernel_constraint="weight_clip", name="binary")])
+        >>> model.compile("adam", "mse", run_eagerly=True)
+        >>> path = Path(tempfile.mkdtemp()) / "flips.jsonl"
+        >>> log = FlipLog(path, None, interval=2, first_epoch=0)
+        >>> history = model.fit(np.ones((8, 3)), np.ones((8, 2)), batch_size=2,
+        ...                     callbacks=[log], verbose=0)
+        >>> rows = [json.loads(line) for line in path.read_text().splitlines()]
+        >>> [(row["step"], row["steps"]) for row in rows]
+        [(2, 1), (4, 2)]
+        >>> print(*rows[0])
+        epoch step steps flip_ratio/binary flip_pi/binary flip_ratio_all flip_pi_all
+        >>> sorted(key for key in history.history if key.startswith("flip_pi"))
+        ['flip_pi/binary', 'flip_pi_all']
 
     Args:
         jsonl_path: file of per-interval rows.

@@ -7,10 +7,10 @@ are listed in ``TRAINER_KEYS``; a model's keys come from its builder's keyword a
 
 Example:
     >>> from bnno import hparams, models
-    >>> hp = hparams.resolve("binarynet", "bop", "threshold=1e-6,gamma=1e-3",
-    ...                      models.hparam_types("binarynet"))  # doctest: +SKIP
-    >>> hp["gamma"]  # doctest: +SKIP
-    0.001
+    >>> hp = hparams.resolve("binarynet", "bop", "threshold=1e-7,filters=64",
+    ...                      models.hparam_types("binarynet"))
+    >>> hp["threshold"], hp["filters"], hp["optimizer"]
+    (1e-07, 64, 'bop')
 """
 
 from __future__ import annotations
@@ -256,6 +256,16 @@ def resolve(
 
     Raises:
         BnnoError: unknown set or key, or a value of the wrong type.
+
+    Example:
+        >>> from bnno import models
+        >>> types = models.hparam_types("binarynet")
+        >>> resolve("binarynet", "bop_sec52", "gamma.decay_rate=0.5", types)["gamma"]["decay_rate"]
+        0.5
+        >>> resolve("binarynet", "bop", "gamma=-1", types)
+        Traceback (most recent call last):
+        ...
+        bnno.errors.BnnoError: hparam 'gamma' expects a non-negative number, got -1.0
     """
     flat = renamed(_flatten(load_file(model), model, set_name))
     for key in RESERVED:

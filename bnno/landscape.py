@@ -23,10 +23,12 @@ What is perturbed:
   than 1/|α|.
 
 Example:
-    >>> out = landscape("runs/binarynet-cifar10-bop-20261122-080000", value_range=1.0,
-    ...                 points=41, two_d=True)  # doctest: +SKIP
-    >>> sorted(p.name for p in out.iterdir())  # doctest: +SKIP
-    ['landscape_2d.npz', 'landscape_2d_contour.png', 'landscape_2d_surface.png']
+    The 2-D landscape of a trained run, written to ``<run>/landscape``: the grid in
+    ``landscape_2d.npz``, its figures in ``landscape_2d_contour.png`` and
+    ``landscape_2d_surface.png``::
+
+        out = landscape("runs/binarynet-cifar10-bop-20261122-080000", value_range=1.0,
+                        points=41, two_d=True)
 """
 
 from __future__ import annotations
@@ -44,8 +46,13 @@ def kernels(model) -> list:
     """The variables a landscape perturbs: every trainable kernel of ``model``.
 
     Example:
-        >>> [v.name for v in kernels(model)][:1]  # doctest: +SKIP
-        ['quant_conv2d/kernel:0']
+        >>> import tensorflow as tf
+        >>> model = tf.keras.Sequential([
+        ...     tf.keras.Input((4, 4, 1)), tf.keras.layers.Conv2D(2, 3, name="conv"),
+        ...     tf.keras.layers.BatchNormalization(name="bn"), tf.keras.layers.Flatten(),
+        ...     tf.keras.layers.Dense(2, name="fc")])
+        >>> [v.name for v in kernels(model)]
+        ['conv/kernel:0', 'fc/kernel:0']
     """
     return [v for v in model.trainable_variables
             if v.name.split("/")[-1].split(":")[0] in ("kernel", "depthwise_kernel")]
@@ -77,13 +84,15 @@ def load_run_model(run_dir: str | Path, data_dir: str | None = None, initial: bo
         BnnoError: not a run directory, or no weights yet (and not ``initial``).
 
     Example:
-        >>> model, spec, ds = load_run_model("runs/x")  # doctest: +SKIP
+        The trained model of a run, its ``run.json`` and its dataset::
+
+            model, spec, ds = load_run_model("runs/binarynet-cifar10-bop-x")
     """
     path = Path(run_dir)
     spec = runs.read(path)
     ds = data.load(spec["dataset"], data_dir)
     if not initial:
-        from bnno.train import load_trained
+        from bnno.loading import load_trained
 
         try:  # flip counters only matter while training
             net, _ = load_trained(path, spec, ds.input_shape, ds.num_classes, flip_ratio=False)
@@ -108,9 +117,10 @@ def fixed_batches(ds, preprocess_fn: str, batches: int, batch_size: int, seed: i
     augmented (the evaluation form of ``preprocess_fn``). Returns ``(x, y)`` arrays.
 
     Example:
-        >>> x, y = fixed_batches(ds, "default", 4, 100, seed=0)  # doctest: +SKIP
-        >>> x.shape  # doctest: +SKIP
-        (400, 32, 32, 3)
+        Four batches of 100 CIFAR-10 images from a loaded dataset ``ds`` (``x`` then has
+        shape ``(400, 32, 32, 3)``, ``y`` one-hot labels of shape ``(400, 10)``)::
+
+            x, y = fixed_batches(ds, "default", 4, 100, seed=0)
     """
     import tensorflow as tf
 
@@ -136,9 +146,25 @@ class LossGrid:
     ``binary`` variables (Bop's ±1 kernels) are re-binarized after the step.
 
     Example:
-        >>> grid = LossGrid(model, kernels(model), [d1, d2], binary=[], x=x, y=y,
-        ...                 batch_size=100)  # doctest: +SKIP
-        >>> loss, accuracy = grid(0.5, -0.25)  # doctest: +SKIP
+        A softmax layer with zero weights predicts 1/2 for both classes (loss ln 2); one
+        step along the direction gives the logits (1, -1):
+
+        >>> import tensorflow as tf
+        >>> model = tf.keras.Sequential([tf.keras.Input((1,)), tf.keras.layers.Dense(
+        ...     2, use_bias=False, kernel_initializer="zeros", activation="softmax")])
+        >>> x, y = np.ones((2, 1), "float32"), np.eye(2, dtype="float32")
+        >>> direction = [np.array([[1.0, -1.0]], "float32")]
+        >>> grid = LossGrid(model, kernels(model), [direction], binary=[], x=x, y=y,
+        ...                 batch_size=2)
+        >>> loss, accuracy = grid(0.0)
+        >>> round(loss, 4), accuracy
+        (0.6931, 0.5)
+        >>> loss, accuracy = grid(1.0)
+        >>> round(loss, 4), accuracy
+        (1.1269, 0.5)
+        >>> grid.restore()
+        >>> model.layers[0].kernel.numpy()
+        array([[0., 0.]], dtype=float32)
     """
 
     def __init__(self, model, variables: list, directions: list[list[np.ndarray]],
@@ -210,8 +236,10 @@ def landscape(
         BnnoError: bad arguments, not a run directory, or no weights.
 
     Example:
-        >>> landscape("runs/x", value_range=1.0, points=41)  # doctest: +SKIP
-        PosixPath('runs/x/landscape')
+        The 1-D landscape of a run from -1 to 1 in 41 steps, saved in
+        ``runs/x/landscape`` (the returned path)::
+
+            out = landscape("runs/x", value_range=1.0, points=41)
     """
     from tqdm import tqdm
 

@@ -5,7 +5,10 @@ Every figure has a fixed size in pixels (``DPI`` dots per inch times the inch si
 below), titles, axis labels with units and a legend.
 
 Example:
-    >>> training_curves({"bop": read_metrics(Path("runs/x"))}, "curves.png")  # doctest: +SKIP
+    Draw the training curves of a run from its ``metrics.jsonl`` rows::
+
+        from bnno import runs
+        training_curves({"bop": runs.read_metrics(Path("runs/x"))}, "curves.png")
 """
 
 from __future__ import annotations
@@ -73,6 +76,17 @@ def _layer_keys(rows: list[dict[str, Any]], prefix: str) -> list[str]:
     return keys
 
 
+def last_layer_key(row: dict[str, Any], prefix: str = "flip_pi/") -> str | None:
+    """The key of the last binary layer's value in a metrics row (rows keep layer order).
+
+    Example:
+        >>> last_layer_key({"flip_pi/conv": -5.0, "flip_pi/dense": -6.0})
+        'flip_pi/dense'
+    """
+    keys = [k for k in row if k.startswith(prefix)]
+    return keys[-1] if keys else None
+
+
 def training_curves(curves: dict[str, list[dict[str, Any]]], path: str | Path) -> Path:
     """Loss, accuracy and per-layer flip ratio against epochs, for one or more runs.
 
@@ -82,8 +96,11 @@ def training_curves(curves: dict[str, list[dict[str, Any]]], path: str | Path) -
     log scale (an epoch without flips is left out of that scale).
 
     Example:
-        >>> training_curves({"a": rows_a, "b": rows_b}, "curves.png")  # doctest: +SKIP
-        PosixPath('curves.png')
+        Compare the runs in the directories ``a`` and ``b`` in one figure, written to
+        (and returned as) ``curves.png``::
+
+            training_curves({"a": runs.read_metrics(a), "b": runs.read_metrics(b)},
+                            "curves.png")
     """
     plt = _pyplot()
     with_flips = [name for name, rows in curves.items() if _layer_keys(rows, "flip_ratio/")]
@@ -124,11 +141,12 @@ def sweep_figure(curves: dict[str, list[dict[str, Any]]], path: str | Path,
     epochs, one curve per configuration: the layout of the Bop paper's Figure 1.
 
     Example:
-        >>> sweep_figure({"gamma=1e-3": rows}, "curves.png", "binarynet")  # doctest: +SKIP
-        PosixPath('curves.png')
-    """
-    from bnno.sweep import last_layer_key
+        One curve per configuration, from each run's ``metrics.jsonl`` rows (the sweep's
+        own ``curves.png`` is drawn so by ``bnno.sweep.write_summary``)::
 
+            sweep_figure({"gamma=1e-3": rows_a, "gamma=1e-4": rows_b}, "curves.png",
+                         "binarynet on cifar10")
+    """
     plt = _pyplot()
     fig, axes = _grid(plt, 3, 3)
     for name, rows in curves.items():
@@ -154,7 +172,13 @@ def landscape_1d(alphas, losses, path: str | Path, title: str) -> Path:
     """Loss along one direction; the trained model sits at 0.
 
     Example:
-        >>> landscape_1d(np.linspace(-1, 1, 41), losses, "l.png", "binarynet")  # doctest: +SKIP
+        >>> import tempfile
+        >>> import numpy as np
+        >>> alphas = np.linspace(-1, 1, 5)
+        >>> path = landscape_1d(alphas, alphas**2, Path(tempfile.mkdtemp()) / "l.png", "x²")
+        >>> from PIL import Image
+        >>> path.name, Image.open(path).size
+        ('l.png', (640, 440))
     """
     plt = _pyplot()
     fig, (ax,) = _grid(plt, 1, 1)
@@ -173,7 +197,14 @@ def landscape_2d(alphas, betas, losses, contour_path: str | Path, surface_path: 
     ``alphas[i]``, ``betas[j]``).
 
     Example:
-        >>> landscape_2d(a, b, losses, "contour.png", "surface.png", "bop")  # doctest: +SKIP
+        >>> import tempfile
+        >>> import numpy as np
+        >>> a = np.linspace(-1, 1, 5)
+        >>> out = Path(tempfile.mkdtemp())
+        >>> paths = landscape_2d(a, a, np.add.outer(a**2, a**2), out / "contour.png",
+        ...                      out / "surface.png", "x² + y²")
+        >>> [p.name for p in paths]
+        ['contour.png', 'surface.png']
     """
     import numpy as np
 

@@ -10,9 +10,15 @@ A run directory holds::
     <model>_weights.h5        final weights (Keras HDF5)
 
 Example:
-    >>> spec = plan("binarynet", "cifar10", "bop")  # doctest: +SKIP
-    >>> path = default_dir(spec)  # doctest: +SKIP
-    >>> resuming = check(path, spec)  # doctest: +SKIP
+    >>> import tempfile
+    >>> spec = {"model": "binarynet", "dataset": "cifar10", "hparams_set": "bop",
+    ...         "hparams": {"epochs": 10}}
+    >>> path = default_dir(spec, root=tempfile.mkdtemp())
+    >>> check(path, spec)  # nothing there yet: a fresh run
+    False
+    >>> create(path, spec)
+    >>> check(path, {**spec, "hparams": {"epochs": 20}})  # the same run, longer: resumed
+    True
 """
 
 from __future__ import annotations
@@ -43,8 +49,8 @@ def default_dir(spec: dict[str, Any], root: str = "runs") -> Path:
 
     Example:
         >>> default_dir({"model": "binarynet", "dataset": "cifar10",
-        ...              "hparams_set": "bop"})  # doctest: +SKIP
-        PosixPath('runs/binarynet-cifar10-bop-20261121-120000')
+        ...              "hparams_set": "bop"}).as_posix()  # doctest: +ELLIPSIS
+        'runs/binarynet-cifar10-bop-20...'
     """
     stamp = time.strftime("%Y%m%d-%H%M%S")
     stem = f"{spec['model']}-{spec['dataset']}-{spec['hparams_set']}-{stamp}"
@@ -70,6 +76,13 @@ def read(path: Path) -> dict[str, Any]:
 
     Raises:
         BnnoError: the directory is missing, is not a bnno run, or its run.json is corrupt.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp())
+        >>> create(path, {"model": "binarynet", "dataset": "mnist", "hparams": {}})
+        >>> read(path)["dataset"]
+        'mnist'
     """
     path = Path(path)
     if not path.is_dir():
@@ -94,6 +107,18 @@ def check(path: Path, spec: dict[str, Any]) -> bool:
     Raises:
         BnnoError: the directory is a file, holds something that is not a bnno run, or
             holds a run of another model, dataset, set or hparams.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp())
+        >>> spec = {"model": "binarynet", "dataset": "cifar10", "hparams": {"epochs": 5}}
+        >>> check(path, spec)  # an empty directory: a fresh run
+        False
+        >>> create(path, spec)
+        >>> check(path, {**spec, "dataset": "mnist"})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        bnno.errors.BnnoError: ... holds a run with a different dataset ("cifar10" there, ...
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -127,7 +152,11 @@ def create(path: Path, spec: dict[str, Any]) -> None:
     """Make the run directory and write ``run.json`` (atomically).
 
     Example:
-        >>> create(Path("runs/x"), spec)  # doctest: +SKIP
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "run"
+        >>> create(path, {"model": "binarynet", "dataset": "cifar10", "hparams": {}})
+        >>> [p.name for p in path.iterdir()]
+        ['run.json']
     """
     path = Path(path)
     tmp = path / (RUN_FILE + ".tmp")
@@ -177,8 +206,9 @@ def completed_epochs(path: Path) -> int:
     """Epochs completed according to the run's checkpoint (0 if it has none).
 
     Example:
-        >>> completed_epochs(Path("runs/x"))  # doctest: +SKIP
-        12
+        >>> import tempfile
+        >>> completed_epochs(Path(tempfile.mkdtemp()))  # no checkpoint yet
+        0
     """
     import tensorflow as tf
 
@@ -193,7 +223,12 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     """The per-epoch rows of ``metrics.jsonl`` (empty if there are none).
 
     Example:
-        >>> [row["val_accuracy"] for row in read_metrics(Path("runs/x"))]  # doctest: +SKIP
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp())
+        >>> with open(path / METRICS_FILE, "w") as f:
+        ...     print('{"epoch": 0, "val_accuracy": 0.41}', file=f)
+        ...     print('{"epoch": 1, "val_accuracy": 0.52}', file=f)
+        >>> [row["val_accuracy"] for row in read_metrics(path)]
         [0.41, 0.52]
     """
     file = Path(path) / METRICS_FILE

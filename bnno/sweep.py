@@ -12,11 +12,13 @@ Running the same sweep again skips finished runs and resumes a partial one; ever
 uses the sweep's seed, so configurations differ only in their hparams.
 
 Example:
-    >>> path = sweep("binarynet", "cifar10", "bop",
-    ...              grid=["gamma=1e-2,1e-3,1e-4", "threshold=1e-6"],
-    ...              overrides="epochs=20")  # doctest: +SKIP
-    >>> [row["val_accuracy_best"] for row in summarize(path)]  # doctest: +SKIP
-    [0.71, 0.78, 0.64]
+    Three values of Bop's γ, 20 epochs each, then the best validation accuracy of each
+    run (e.g. ``[0.71, 0.78, 0.64]``)::
+
+        path = sweep("binarynet", "cifar10", "bop",
+                     grid=["gamma=1e-2,1e-3,1e-4", "threshold=1e-6"],
+                     overrides="epochs=20")
+        [row["val_accuracy_best"] for row in summarize(path)]
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 
 from bnno import hparams, runs
 from bnno.errors import BnnoError
+from bnno.plots import last_layer_key  # also bnno.sweep.last_layer_key, as before
 
 SWEEP_FILE = "sweep.json"
 SUMMARY_CSV = "summary.csv"
@@ -103,8 +106,9 @@ def default_dir(model: str, dataset: str, hparams_set: str, root: str = "sweeps"
     """A fresh ``sweeps/<model>-<dataset>-<set>-<time>`` directory name.
 
     Example:
-        >>> default_dir("binarynet", "cifar10", "bop")  # doctest: +SKIP
-        PosixPath('sweeps/binarynet-cifar10-bop-20261122-080000')
+        >>> path = default_dir("binarynet", "cifar10", "bop", root="sweeps")
+        >>> path.parent, path.name.startswith("binarynet-cifar10-bop-2")
+        (PosixPath('sweeps'), True)
     """
     spec = {"model": model, "dataset": dataset, "hparams_set": hparams_set}
     return runs.default_dir(spec, root)
@@ -140,9 +144,11 @@ def sweep(
         BnnoError: bad names or values in any configuration, or an unusable directory.
 
     Example:
-        >>> sweep("binarynet", "cifar10", "bop", configs=["gamma=1e-3,threshold=0"],
-        ...       overrides="epochs=5")  # doctest: +SKIP
-        PosixPath('sweeps/binarynet-cifar10-bop-20261122-080000')
+        One listed configuration, 5 epochs; the sweep directory is returned, e.g.
+        ``PosixPath('sweeps/binarynet-cifar10-bop-20261122-080000')``::
+
+            path = sweep("binarynet", "cifar10", "bop", configs=["gamma=1e-3,threshold=0"],
+                         overrides="epochs=5")
     """
     import tensorflow as tf
 
@@ -225,17 +231,6 @@ def _write_json(file: Path, data: dict) -> None:
             from None
 
 
-def last_layer_key(row: dict[str, Any], prefix: str = "flip_pi/") -> str | None:
-    """The key of the last binary layer's value in a metrics row (rows keep layer order).
-
-    Example:
-        >>> last_layer_key({"flip_pi/conv": -5.0, "flip_pi/dense": -6.0})
-        'flip_pi/dense'
-    """
-    keys = [k for k in row if k.startswith(prefix)]
-    return keys[-1] if keys else None
-
-
 def summarize(path: str | Path) -> list[dict[str, Any]]:
     """One summary row per configuration of the sweep in ``path``.
 
@@ -245,8 +240,23 @@ def summarize(path: str | Path) -> list[dict[str, Any]]:
     epochs, validation included, summed over resumes) and ``status``.
 
     Example:
-        >>> summarize("sweeps/binarynet-cifar10-bop-20261122-080000")[0]["run"]  # doctest: +SKIP
-        'gamma=1e-2_threshold=1e-6'
+        A sweep of one run of 3 epochs that has finished its first:
+
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp())
+        >>> _write_json(path / SWEEP_FILE, {"model": "binarynet", "runs": [
+        ...     {"name": "gamma=1e-3", "config": "gamma=1e-3"}]})
+        >>> _write_json(path / "gamma=1e-3" / runs.RUN_FILE, {
+        ...     "model": "binarynet", "dataset": "cifar10", "hparams": {"epochs": 3}})
+        >>> row = {"epoch": 1, "val_accuracy": 0.5, "flip_ratio_all": 0.01,
+        ...        "flip_pi/conv": -4.5, "flip_pi/dense": -6.0, "seconds": 3.0}
+        >>> with open(path / "gamma=1e-3" / runs.METRICS_FILE, "w") as f:
+        ...     print(json.dumps(row), file=f)
+        >>> summarize(path)  # doctest: +NORMALIZE_WHITESPACE
+        [{'run': 'gamma=1e-3', 'config': 'gamma=1e-3', 'epochs': 1,
+          'val_accuracy_final': 0.5, 'val_accuracy_best': 0.5, 'best_epoch': 1,
+          'flip_ratio_final': 0.01, 'flip_pi_last_layer_final': -6.0,
+          'train_seconds': 3.0, 'status': 'partial (1/3 epochs)'}]
     """
     path = Path(path)
     spec = _read(path)
@@ -330,7 +340,9 @@ def write_summary(path: str | Path) -> list[dict[str, Any]]:
     """Write ``summary.csv``, ``summary.md`` and ``curves.png`` of a sweep; return the rows.
 
     Example:
-        >>> rows = write_summary("sweeps/binarynet-cifar10-bop-20261122-080000")  # doctest: +SKIP
+        Rewrite the summary of a sweep, e.g. after adding runs to it by hand::
+
+            rows = write_summary("sweeps/binarynet-cifar10-bop-20261122-080000")
     """
     from bnno import plots
 

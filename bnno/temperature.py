@@ -7,7 +7,10 @@ from the epoch index (rather than multiplying) makes a resumed run continue exac
 the uninterrupted one would be, whatever order the checkpoint callback runs in.
 
 Example:
-    >>> model.fit(data, epochs=3, callbacks=[TemperatureSchedule()])  # doctest: +SKIP
+    A run resumed after 2 of its epochs starts at 0.9² (see ``TemperatureSchedule`` for
+    one that executes)::
+
+        model.fit(data, initial_epoch=2, epochs=3, callbacks=[TemperatureSchedule(2)])
 """
 
 from __future__ import annotations
@@ -21,8 +24,16 @@ def temperatures(model) -> list:
     """The temperature variables of every quantizer in ``model``.
 
     Example:
-        >>> len(temperatures(model))  # doctest: +SKIP
-        78
+        >>> import larq as lq
+        >>> import tensorflow as tf
+        >>> from bnno.bnext_quantizers import BNextWeight
+        >>> clip = lq.constraints.WeightClip(1.5)
+        >>> model = tf.keras.Sequential([
+        ...     tf.keras.Input((3,)),
+        ...     lq.layers.QuantDense(4, kernel_quantizer=BNextWeight(), kernel_constraint=clip),
+        ...     lq.layers.QuantDense(2, kernel_quantizer=BNextWeight(), kernel_constraint=clip)])
+        >>> [float(t) for t in temperatures(model)]
+        [1.0, 1.0]
     """
     return [m.temperature for m in model.submodules
             if isinstance(getattr(m, "temperature", None), tf.Variable)]
@@ -32,7 +43,20 @@ class TemperatureSchedule(tf.keras.callbacks.Callback):
     """Set every quantizer temperature to ``0.9 ** epochs_done`` (does nothing without).
 
     Example:
-        >>> model.fit(data, epochs=2, callbacks=[TemperatureSchedule()])  # doctest: +SKIP
+        >>> import larq as lq
+        >>> import numpy as np
+        >>> import tensorflow as tf
+        >>> from bnno.bnext_quantizers import BNextWeight
+        >>> model = tf.keras.Sequential([
+        ...     tf.keras.Input((3,)),
+        ...     lq.layers.QuantDense(2, kernel_quantizer=BNextWeight(),
+        ...                          kernel_constraint=lq.constraints.WeightClip(1.5))])
+        >>> model.compile("sgd", "mse", run_eagerly=True)
+        >>> (t,) = temperatures(model)
+        >>> history = model.fit(np.ones((2, 3)), np.ones((2, 2)), epochs=2,
+        ...                     callbacks=[TemperatureSchedule()], verbose=0)
+        >>> round(float(t), 6)  # 0.9 ** 2
+        0.81
     """
 
     def __init__(self, first_epoch: int = 0):

@@ -4,9 +4,12 @@ The trainer knows no paper: the model file builds the network, the hparam file h
 recipe, ``bnno.optimizers`` turns the recipe into an optimizer.
 
 Example:
-    >>> run_dir = train("binarynet", "cifar10", "bop",
-    ...                 overrides="threshold=1e-6,gamma=1e-3",
-    ...                 preprocess_fn="resize_and_flip")  # doctest: +SKIP
+    Train BinaryNet on CIFAR-10 with the Bop set and two hparams changed; the run
+    directory is returned (the same ``output_dir`` resumes it)::
+
+        run_dir = train("binarynet", "cifar10", "bop",
+                        overrides="threshold=1e-6,gamma=1e-3",
+                        preprocess_fn="resize_and_flip")
 """
 
 from __future__ import annotations
@@ -18,13 +21,19 @@ from typing import Any
 import bnno
 from bnno import data, distribute, hparams, models, optimizers, runs
 from bnno.errors import BnnoError, choices
+from bnno.loading import load_trained  # also bnno.train.load_trained, as before
 
 
 class TrainingStopped(Exception):
     """Training ended early (NaN loss); the message says where the last good state is.
 
     Example:
-        >>> raise TrainingStopped("loss became NaN in epoch 3, batch 17; ...")  # doctest: +SKIP
+        >>> raise TrainingStopped("loss became NaN in epoch 3, batch 17; training stopped. "
+        ...                       "The last good checkpoint (epoch 2) is in runs/x/backup")
+        Traceback (most recent call last):
+        ...
+        bnno.train.TrainingStopped: loss became NaN in epoch 3, batch 17; training stopped. \
+The last good checkpoint (epoch 2) is in runs/x/backup
     """
 
 
@@ -65,8 +74,13 @@ def plan(
             value.
 
     Example:
-        >>> plan("binarynet", "cifar10", "bop", "gamma=1e-4")["hparams"]["gamma"]  # doctest: +SKIP
-        0.0001
+        >>> spec = plan("binarynet", "cifar10", "bop", "gamma=1e-4", seed=7)
+        >>> spec["hparams"]["gamma"], spec["preprocess_fn"], spec["seed"]
+        (0.0001, 'resize_and_flip', 7)
+        >>> plan("binarynet", "cifar10", "bop", "gama=1e-4")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        bnno.errors.BnnoError: unknown hparam 'gama' for set 'bop' of 'binarynet'; ...
     """
     model = models.canonical(model)
     data.check_names(dataset, "default")
@@ -299,9 +313,13 @@ def run_callbacks(path: Path, first_epoch: int, tensorboard: bool = True,
     checkpoint's collective ops); their logs would only duplicate the chief's.
 
     Example:
-        >>> cbs = run_callbacks(Path("runs/x"), first_epoch=0, flip_interval=50)  # doctest: +SKIP
-        >>> [type(cb).__name__ for cb in cbs]  # doctest: +SKIP
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp())
+        >>> cbs = run_callbacks(path, first_epoch=0, flip_interval=50)
+        >>> [type(cb).__name__ for cb in cbs]
         ['FlipLog', 'MetricsLog', 'GoodStateBackup', 'TensorBoard', 'CompactProgbar']
+        >>> [type(cb).__name__ for cb in run_callbacks(path, 0, chief=False)]
+        ['GoodStateBackup', 'CompactProgbar']
     """
     import tensorflow as tf
 
@@ -339,8 +357,11 @@ def evaluate(
         BnnoError: not a run directory, or a run with no weights yet.
 
     Example:
-        >>> evaluate("runs/binarynet-cifar10-bop-20261121-120000")  # doctest: +SKIP
-        {'weights': 'binarynet_weights.h5', 'loss': 0.43, 'accuracy': 0.87, ...}
+        Evaluate a finished run on its own dataset's test split; the result names the
+        weights used and every compiled metric, e.g. ``{'weights':
+        'binarynet_weights.h5', 'loss': 0.43, 'accuracy': 0.87, ...}``::
+
+            results = evaluate("runs/binarynet-cifar10-bop-20261121-120000")
     """
     path = Path(run_dir)
     spec = runs.read(path)
@@ -357,43 +378,3 @@ def evaluate(
     results = net.evaluate(test, verbose=verbose, return_dict=True)
     return {"weights": source, **{k: float(v) for k, v in results.items()}}
 
-
-def load_trained(path: Path, spec: dict[str, Any], input_shape: tuple, num_classes: int,
-                 flip_ratio: bool | None = None):
-    """The compiled model of run ``path`` with its final weights, or else its last
-    checkpoint; returns ``(model, description of the weights used)``.
-
-    ``flip_ratio`` attaches larq's flip-ratio metrics (default: as the run had them).
-
-    Raises:
-        BnnoError: the run has no weights yet, or its weights file cannot be read.
-
-    Example:
-        >>> net, source = load_trained(path, runs.read(path), (32, 32, 3), 10)  # doctest: +SKIP
-        >>> source  # doctest: +SKIP
-        'checkpoint after epoch 3'
-    """
-    import tensorflow as tf
-
-    from bnno.build import build_model, compile_model
-
-    path = Path(path)
-    if flip_ratio is None:
-        flip_ratio = spec.get("strategy") != "multi_worker"
-    net = build_model(spec["model"], spec["hparams"], input_shape, num_classes,
-                      flip_ratio=flip_ratio)
-    compile_model(net, spec["hparams"], 1, 1)
-    weights = runs.weights_file(path, spec["model"])
-    if weights.exists():
-        try:
-            net.load_weights(str(weights))
-        except (OSError, ValueError) as e:
-            raise BnnoError(f"cannot read {weights}: {str(e).splitlines()[0]}") from None
-        source = weights.name
-    else:
-        latest = tf.train.latest_checkpoint(str(path / runs.BACKUP_DIR / "chief"))
-        if latest is None:
-            raise BnnoError(f"{path} has no weights yet: no epoch has finished")
-        tf.train.Checkpoint(model=net).restore(latest).expect_partial()
-        source = f"checkpoint after epoch {runs.completed_epochs(path)}"
-    return net, source

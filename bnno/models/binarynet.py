@@ -11,7 +11,7 @@ import larq as lq
 import tensorflow as tf
 
 from bnno import binarizers
-from bnno.models import register
+from bnno.models.registry import register
 
 
 @register
@@ -30,7 +30,13 @@ def binarynet(
     """BinaryNet (Courbariaux et al., 2016) in the Bop paper's CIFAR-10 form.
 
     Example:
-        >>> model = binarynet((32, 32, 3), 10, filters=16, dense_units=64)  # doctest: +SKIP
+        A narrow one for MNIST-sized images (the paper's is ``binarynet((32, 32, 3), 10)``):
+
+        >>> model = binarynet((28, 28, 1), 10, filters=4, dense_units=8)
+        >>> model.output_shape, model.count_params()
+        ((None, 10), 6042)
+        >>> model.layers[0].input_quantizer is None  # the first layer sees the image
+        True
 
     Args:
         input_shape: image shape (height, width, channels).

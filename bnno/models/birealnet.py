@@ -13,7 +13,7 @@ import larq as lq
 import tensorflow as tf
 
 from bnno import binarizers
-from bnno.models import register
+from bnno.models.registry import register
 
 
 @register
@@ -30,7 +30,11 @@ def birealnet(
     """Bi-Real Net 18 (Liu et al., 2018) in the Bop paper's ImageNet form.
 
     Example:
-        >>> model = birealnet((224, 224, 3), 1000)  # doctest: +SKIP
+        The ImageNet model, and a narrow one for CIFAR-sized images (each takes seconds
+        to build)::
+
+            model = birealnet((224, 224, 3), 1000)
+            narrow = birealnet((32, 32, 3), 10, filters=16)
 
     Args:
         input_shape: image shape (height, width, channels).

@@ -24,8 +24,9 @@ import tensorflow as tf
 
 import bnno.bnext_quantizers  # noqa: F401  (registers bnext_sign and bnext_weight)
 from bnno import binarizers
-from bnno.models import register, torch_bn
 from bnno.models.bnext_layers import Pad, binary_module, check_halvable, prelu
+from bnno.models.layers import torch_bn
+from bnno.models.registry import register
 from bnno.models.torch_init import torch_initializers
 
 # Widths of the stem and every block (the official lists; "large" is the code's final one).
@@ -46,7 +47,16 @@ def quantizer_settings(activation: str | None, rho: float, kernel_quantizer, ker
 
     Example:
         >>> settings = quantizer_settings("bnext_sign", 0.3, "bnext_weight", "weight_clip",
-        ...                               1.5, 1e-7)  # doctest: +SKIP
+        ...                               1.5, 1e-7)
+        >>> kwargs = settings()
+        >>> kwargs["input_quantizer"]
+        {'class_name': 'BNextSign', 'config': {'clip_value': 1.5}}
+        >>> kwargs["kernel_quantizer"]
+        {'class_name': 'BNextWeight', 'config': {'cutoff': 1e-07}}
+        >>> kwargs["kernel_constraint"].clip_value, kwargs["kernel_initializer"].stddev
+        (1.5, 0.001)
+        >>> settings()["kernel_constraint"] is kwargs["kernel_constraint"]
+        False
     """
     def settings() -> dict:
         kernel = kernel_quantizer
@@ -70,9 +80,12 @@ def bnext(input_shape: tuple[int, ...], num_classes: int, size: str, *,
     """BNext of ``size`` (a key of ``WIDTHS``); the registered builders call this.
 
     Example:
-        >>> model = bnext((224, 224, 3), 1000, "tiny", width_multiplier=1.0,
-        ...               kernel_quantizer="bnext_weight", kernel_constraint="weight_clip",
-        ...               activation="bnext_sign", rho=0.3, name="bnext_t")  # doctest: +SKIP
+        BNext-T for ImageNet, as ``bnext_t`` builds it (this takes seconds, even at
+        small widths)::
+
+            model = bnext((224, 224, 3), 1000, "tiny", width_multiplier=1.0,
+                          kernel_quantizer="bnext_weight", kernel_constraint="weight_clip",
+                          activation="bnext_sign", rho=0.3, name="bnext_t")
     """
     widths = [max(8, int(round(w * width_multiplier))) for w in WIDTHS[size]]
     quantizers = quantizer_settings(activation, rho, kernel_quantizer, kernel_constraint,
@@ -109,7 +122,13 @@ def head(x, num_classes: int):
     code reads the logits layer by name).
 
     Example:
-        >>> probabilities = head(x, 1000)  # doctest: +SKIP
+        >>> import tensorflow as tf
+        >>> features = tf.keras.Input((4, 4, 8))
+        >>> model = tf.keras.Model(features, head(features, 10))
+        >>> model.output_shape
+        (None, 10)
+        >>> [layer.name for layer in model.layers[-2:]]
+        ['logits', 'softmax']
     """
     x = tf.keras.layers.GlobalAvgPool2D()(prelu(x))
     x = tf.keras.layers.Dense(num_classes, name="logits", **torch_initializers(x.shape[-1]))(x)
@@ -131,7 +150,11 @@ def _register(size: str, name: str, description: str):
     builder.__doc__ = f"""{description}
 
     Example:
-        >>> model = {name}((224, 224, 3), 1000)  # doctest: +SKIP
+        The paper's model for ImageNet, and a narrow one for CIFAR-sized images (each
+        takes seconds to build)::
+
+            model = {name}((224, 224, 3), 1000)
+            narrow = {name}((32, 32, 3), 10, width_multiplier=0.25)
 
     Args:
         input_shape: image shape (height, width, channels); 64×64 or smaller uses a

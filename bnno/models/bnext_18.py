@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from bnno.models import register, torch_bn
 from bnno.models.bnext import head, quantizer_settings
 from bnno.models.bnext_layers import Pad, binary_module, check_halvable, prelu
+from bnno.models.layers import torch_bn
+from bnno.models.registry import register
 from bnno.models.torch_init import torch_initializers
 
 
@@ -37,7 +38,11 @@ def bnext_18(
     """BNext-18: ResNet-18 layout with BNext's binary modules.
 
     Example:
-        >>> model = bnext_18((224, 224, 3), 1000)  # doctest: +SKIP
+        The ImageNet model, and a narrow one for CIFAR-sized images with the 3×3/1 stem
+        (each takes seconds to build)::
+
+            model = bnext_18((224, 224, 3), 1000)
+            narrow = bnext_18((32, 32, 3), 10, width_multiplier=0.25)
 
     Args:
         input_shape: image shape (height, width, channels).

@@ -20,7 +20,7 @@ import larq as lq
 import tensorflow as tf
 
 from bnno.errors import BnnoError
-from bnno.models import torch_bn
+from bnno.models.layers import torch_bn
 from bnno.models.torch_init import torch_initializers
 
 
@@ -29,7 +29,12 @@ class LearnableBias(tf.keras.layers.Layer):
     """Adds a trainable per-channel bias (init 0), the shift before every binarizer.
 
     Example:
-        >>> y = LearnableBias()(x)  # doctest: +SKIP
+        >>> layer = LearnableBias()
+        >>> layer(tf.ones((1, 1, 1, 3))).numpy()  # the bias starts at 0
+        array([[[[1., 1., 1.]]]], dtype=float32)
+        >>> _ = layer.bias.assign([1.0, 2.0, 3.0])
+        >>> layer(tf.ones((1, 1, 1, 3))).numpy()
+        array([[[[2., 3., 4.]]]], dtype=float32)
     """
 
     weight_decay_group = "low"
@@ -50,7 +55,9 @@ class Mix(tf.keras.layers.Layer):
     constraint applied after each update keeps the same values.
 
     Example:
-        >>> mixed = Mix()([real, binary])  # doctest: +SKIP
+        >>> real, binary = tf.fill((1, 1, 1, 2), 4.0), tf.ones((1, 1, 1, 2))
+        >>> Mix()([real, binary]).numpy()  # s = 0.5
+        array([[[[2.5, 2.5]]]], dtype=float32)
     """
 
     weight_decay_group = "low"
@@ -73,7 +80,11 @@ class Pad(tf.keras.layers.Layer):
     """Pad height and width by ``pad`` on every side with ``value`` (PyTorch's padding).
 
     Example:
-        >>> y = Pad(1)(x)  # doctest: +SKIP
+        >>> Pad(1)(tf.ones((1, 2, 2, 1)))[0, :, :, 0].numpy()
+        array([[0., 0., 0., 0.],
+               [0., 1., 1., 0.],
+               [0., 1., 1., 0.],
+               [0., 0., 0., 0.]], dtype=float32)
     """
 
     def __init__(self, pad: int, value: float = 0.0, **kwargs):
@@ -116,7 +127,8 @@ def prelu(x):
     """Per-channel PReLU starting at 0.25.
 
     Example:
-        >>> y = prelu(x)  # doctest: +SKIP
+        >>> prelu(tf.constant([[[[-4.0, 2.0]]]])).numpy()
+        array([[[[-1.,  2.]]]], dtype=float32)
     """
     return tf.keras.layers.PReLU(tf.keras.initializers.Constant(0.25), shared_axes=[1, 2])(x)
 
@@ -127,7 +139,9 @@ def squeeze_expand(x, out_channels: int, ratio: int = 8):
     convolutions are initialised as PyTorch's ``nn.Conv2d`` (``TorchUniform``).
 
     Example:
-        >>> weights = squeeze_expand(mix, 256)  # doctest: +SKIP
+        >>> weights = squeeze_expand(tf.keras.Input((8, 8, 16)), 32)
+        >>> weights.shape
+        TensorShape([None, 1, 1, 32])
     """
     y = tf.keras.layers.GlobalAvgPool2D(keepdims=True)(x)
     y = tf.keras.layers.Conv2D(x.shape[-1] // ratio, 1, activation="relu",
@@ -142,7 +156,11 @@ def binary_conv(x, filters: int, kernel_size: int, strides: int, quantizers: Cal
     ``quantizers()`` gives the larq arguments of each binary convolution.
 
     Example:
-        >>> y = binary_conv(x, 64, 3, 1, quantizers)  # doctest: +SKIP
+        >>> def quantizers():
+        ...     return {"input_quantizer": "ste_sign", "kernel_quantizer": "ste_sign",
+        ...             "kernel_constraint": "weight_clip"}
+        >>> binary_conv(tf.keras.Input((8, 8, 4)), 6, 3, 2, quantizers).shape
+        TensorShape([None, 4, 4, 6])
     """
     x = LearnableBias()(x)
     if kernel_size > 1:
@@ -162,7 +180,11 @@ def binary_module(x, kernel_size: int, strides: int, quantizers: Callable, *,
     pooled at stride 2).
 
     Example:
-        >>> y = binary_module(x, 3, 1, quantizers)  # doctest: +SKIP
+        >>> def quantizers():
+        ...     return {"input_quantizer": "ste_sign", "kernel_quantizer": "ste_sign",
+        ...             "kernel_constraint": "weight_clip"}
+        >>> binary_module(tf.keras.Input((8, 8, 16)), 3, 2, quantizers).shape
+        TensorShape([None, 4, 4, 16])
     """
     out_channels = out_channels or x.shape[-1]
     y = prelu(torch_bn(binary_conv(x, out_channels, kernel_size, strides, quantizers)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import larq as lq
 import tensorflow as tf
 
-from bnno.models import register
+from bnno.models.registry import register
 from bnno.models.sibnn_layers import FanInNormal, binary_layer, real_head
 
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import larq as lq
 import tensorflow as tf
 
-from bnno.models import pool_3x3, register
+from bnno.models.layers import pool_3x3
+from bnno.models.registry import register
 from bnno.models.sibnn_layers import PaddedQuantConv2D, binary_layer, real_head, stem_conv
 
 

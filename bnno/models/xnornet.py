@@ -13,7 +13,8 @@ import larq as lq
 import tensorflow as tf
 
 from bnno import binarizers
-from bnno.models import pool_3x3, register
+from bnno.models.layers import pool_3x3
+from bnno.models.registry import register
 
 
 @register
@@ -30,7 +31,10 @@ def xnornet(
     """XNOR-Net (Rastegari et al., 2016) in the Bop paper's ImageNet form.
 
     Example:
-        >>> model = xnornet((224, 224, 3), 1000)  # doctest: +SKIP
+        The ImageNet model (seconds to build; on 32×32 inputs the 6×6 convolution
+        shrinks to the 1×1 map it gets)::
+
+            model = xnornet((224, 224, 3), 1000)
 
     Args:
         input_shape: image shape (height, width, channels).
