@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bnno import l2, models, optimizers, sibnn
+from bnno import models, optimizers, sibnn
+from bnno.optimizers import l2
 
 
 def build_model(name: str, hp: dict[str, Any], input_shape: tuple, num_classes: int,
@@ -73,16 +74,9 @@ def compile_model(
     if hp.get("l2_decay"):
         l2.add_to(model, hp["l2_decay"])
     optimizer = optimizers.build(hp, steps_per_epoch, total_steps)
-    if hasattr(optimizer, "assign_groups"):
-        # AdamW's two weight-decay groups, ScaledAdam's per-kernel learning-rate factors
-        optimizer.assign_groups(model)
-    if hasattr(optimizer, "_compute_var_opt_mapping"):
-        # larq's CaseOptimizer assigns variables to Bop or Adam on its first step. Under
-        # a MirroredStrategy that step runs once per replica, and replicas other than the
-        # first see per-device variables without the ``precision`` tag, so they would
-        # split the variables differently and their all-reduces would not match. The
-        # assignment is made here, once, on the model's (mirrored) variables.
-        optimizer._compute_var_opt_mapping([(None, v) for v in model.trainable_variables])
+    # The optimizer's own set-up from the model (AdamW's decay groups, ScaledAdam's
+    # per-kernel factors, the CaseOptimizer's split of variables between Bop and Adam).
+    optimizers.prepare(hp, optimizer, model)
     model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=metrics)
 
 

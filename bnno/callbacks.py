@@ -79,9 +79,10 @@ class MetricsLog(tf.keras.callbacks.Callback):
 
     ``epoch`` counts completed epochs (1 for the first). Rows past ``first_epoch``, the
     epochs a resumed run trains again, are dropped at the start, so the file has every
-    epoch exactly once. The current
-    learning rate and Bop's gamma/threshold are added to ``logs`` so TensorBoard shows
-    them too (keep this callback before ``TensorBoard``).
+    epoch exactly once. The current values of the hyperparameters the registered
+    optimizers log (``bnno.optimizers.logged()``: the learning rate, Bop's
+    gamma/threshold) are added to ``logs`` so TensorBoard shows them too (keep this
+    callback before ``TensorBoard``).
 
     Example:
         A run resumed after epoch 2 (its file already has rows up to epoch 4) trains
@@ -145,8 +146,9 @@ class MetricsLog(tf.keras.callbacks.Callback):
         """The values the optimizers use at the current step (schedules evaluated)."""
         opt = self.model.optimizer
         found = {}
+        names = optimizers.logged()
         for inner in getattr(opt, "optimizers", [opt]):
-            for name in ("learning_rate", "gamma", "threshold"):
+            for name in names:
                 if name in getattr(inner, "_hyper", {}):
                     value = inner._get_hyper(name)
                     if callable(value):

@@ -16,15 +16,26 @@ Example:
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import ChainMap
+from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bnno import schedules
+from bnno import optimizers, schedules
 from bnno.errors import BnnoError, choices
+from bnno.htypes import (  # noqa: F401  (the types, as callers have always used them)
+    BOOL,
+    FLOAT,
+    INT,
+    OPTIONAL_STR,
+    SCHEDULE,
+    STR,
+    HType,
+    _parse_bool,
+    _parse_number,
+    choice,
+)
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -32,125 +43,22 @@ if TYPE_CHECKING:
 RESERVED = ("extends", "description", "source")
 
 
-@dataclass(frozen=True)
-class HType:
-    """The type of one hparam: how to check a stored value and parse a typed one.
-
-    Example:
-        >>> INT.check("epochs", INT.parse("3"))
-        3
-    """
-
-    name: str
-    check: Callable[[str, Any], Any]
-    parse: Callable[[str], Any]
-
-
-def _bad(key: str, kind: str, value: Any) -> BnnoError:
-    return BnnoError(f"hparam '{key}' expects {kind}, got {value!r}")
-
-
-def _check_int(key: str, v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise _bad(key, "a positive integer", v)
-    return v
-
-
-def _check_float(key: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-        raise _bad(key, "a non-negative number", v)
-    return float(v)
-
-
-def _check_bool(key: str, v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise _bad(key, "true or false", v)
-    return v
-
-
-def _check_str(key: str, v: Any) -> str:
-    if not isinstance(v, str) or not v:
-        raise _bad(key, "a name", v)
-    return v
-
-
-def _check_optional_str(key: str, v: Any) -> str | None:
-    return None if v is None else _check_str(key, v)
-
-
-def _check_schedule(key: str, v: Any) -> float | dict:
-    v = schedules.validate(key, v)
-    if isinstance(v, float):
-        _check_float(key, v)
-    return v
-
-
-def _parse_number(text: str) -> Any:
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            return float(text)
-        except ValueError:
-            return text
-
-
-def _parse_bool(text: str) -> Any:
-    return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(
-        text.lower(), text
-    )
-
-
-def _parse_optional_str(text: str) -> str | None:
-    return None if text.lower() in ("none", "null", "") else text
-
-
-INT = HType("a positive integer", _check_int, _parse_number)
-FLOAT = HType("a non-negative number", _check_float, _parse_number)
-BOOL = HType("true or false", _check_bool, _parse_bool)
-STR = HType("a name", _check_str, str)
-OPTIONAL_STR = HType("a name or none", _check_optional_str, _parse_optional_str)
-SCHEDULE = HType("a number or a schedule", _check_schedule, _parse_number)
-
-
-def choice(*names: str) -> HType:
-    """An hparam whose value is one of ``names``.
-
-    Example:
-        >>> choice("adam", "bop").check("optimizer", "bop")
-        'bop'
-    """
-
-    def check(key: str, v: Any) -> str:
-        if v not in names:
-            raise BnnoError(f"hparam '{key}' must be one of: {choices(names)}; got {v!r}")
-        return v
-
-    return HType("one of " + choices(names), check, str)
-
-
-# Keys every model's sets may use; what they mean is documented in README.md.
-TRAINER_KEYS: dict[str, HType] = {
+# Keys every model's sets may use; what they mean is documented in README.md. The
+# ``optimizer`` choice and each optimizer's own keys come from ``bnno.optimizers``'
+# registry (live views: an optimizer registered later joins them).
+TRAINER_KEYS: Mapping[str, HType] = ChainMap({
     "epochs": INT,
     "batch_size": INT,
-    "optimizer": choice("adam", "adamw", "bop"),
-    "learning_rate": SCHEDULE,
-    "lr_scaling": choice("none", "xavier"),
-    "threshold": SCHEDULE,
-    "gamma": SCHEDULE,
+    "optimizer": optimizers.OPTIMIZER,
     "l2_decay": FLOAT,
-    "adam_epsilon": FLOAT,
-    "weight_decay": FLOAT,
-    "weight_decay_low": FLOAT,
-    "clip_norm": FLOAT,
     "teachers": OPTIONAL_STR,
     "teacher_weights": OPTIONAL_STR,
     "preprocess_fn": STR,
-}
+}, optimizers.KEYS)
 
 # Trainer keys a set may leave out (their default applies); a model's own keys always
 # have a builder default. Either may be given with --hparams without being in the set.
-TRAINER_DEFAULTS: dict[str, Any] = {"l2_decay": 0.0, "adam_epsilon": 1e-7, "lr_scaling": "none"}
+TRAINER_DEFAULTS: Mapping[str, Any] = ChainMap({"l2_decay": 0.0}, optimizers.DEFAULTS)
 
 # Keys that were renamed: the old name still works in hparam files, --hparams and the
 # run.json of older runs.

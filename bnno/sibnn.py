@@ -73,7 +73,7 @@ class SiBnn(lq.quantizers.Quantizer):
     def build(self, input_shape):
         channels = int(input_shape[-1])
         # No regularizer, and no ``precision`` attribute: Bop never claims these, and the
-        # L2 term of ``bnno.l2`` skips quantizer variables.
+        # L2 term of ``bnno.optimizers.l2`` skips quantizer variables.
         self.theta = self.add_weight("theta", (channels,), initializer="zeros")
         self.inv_delta = self.add_weight("inv_delta", (channels,), initializer="ones")
         if self.track_sparsity:

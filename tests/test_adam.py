@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from bnno import hparams, models, optimizers
-from bnno.adam import Adam
+from bnno.optimizers.legacy_adam import Adam
 
 
 def numpy_adam(p, grads, lr, eps, pytorch, b1=0.9, b2=0.999):

@@ -15,10 +15,10 @@ import tensorflow as tf
 
 from bnno import distill, hparams, models, randaugment, temperature
 from bnno.bnext_quantizers import BNextSign, BNextWeight
-from bnno.decay import AdamW, low_decay_variables
 from bnno.epoch_schedule import WarmupCosineEpochs
 from bnno.models.bnext import WIDTHS, quantizer_settings
 from bnno.models.bnext_layers import LearnableBias, Mix, binary_module, prelu
+from bnno.optimizers.legacy_adamw import AdamW, low_decay_variables
 from bnno.summary import profile
 
 SHORT = ["--steps-per-epoch", "2", "--validation-steps", "1", "--seed", "1"]

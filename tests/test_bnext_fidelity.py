@@ -14,9 +14,9 @@ import pytest
 import tensorflow as tf
 
 from bnno import data, hparams, models, randaugment
-from bnno.decay import AdamW
 from bnno.errors import BnnoError
 from bnno.models.torch_init import TorchUniform
+from bnno.optimizers.legacy_adamw import AdamW
 
 # The official trainer's CIFAR normalisation (hpi-xnor/BNext, train_assistant_group_amp.py).
 OFFICIAL_MEAN = np.array([0.507, 0.487, 0.441])

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bnno import hparams, lr_scaling, models, optimizers
+from bnno import hparams, models, optimizers
 from bnno.build import compile_model
 from bnno.errors import BnnoError
+from bnno.optimizers import lr_scaling
 from bnno.train import plan
 
 LR = 0.01

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bnno import build, hparams, l2, models, sibnn
+from bnno import build, hparams, models, sibnn
+from bnno.optimizers import l2
 from bnno.summary import profile
 
 SHORT = ["--steps-per-epoch", "2", "--validation-steps", "1", "--seed", "1"]

@@ -9,7 +9,7 @@ pads only bottom/right at stride 2), which ``Pad`` before the convolution gives,
 ``bnext_sign`` maps a zero to zero.
 
 ``weight_decay_group = "low"`` marks layers whose variables BNext's recipe decays
-with the small rate (with the convolution kernels); see ``bnno.decay``.
+with the small rate (with the convolution kernels); see ``bnno.optimizers.legacy_adamw``.
 """
 
 from __future__ import annotations

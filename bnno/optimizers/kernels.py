@@ -1,24 +1,21 @@
-"""Optimizers from hparams: Bop for binary kernels, Adam for everything else.
+"""Binary kernels for every optimizer: quantizer settings, Bop's ±1 kernels, step counts.
 
 With ``optimizer: bop`` the binary kernels carry no quantizer: they hold ±1 themselves,
 are tagged ``NoOp(precision=1)`` so larq's ``Bop`` claims them inside a
-``CaseOptimizer``, and every other variable goes to (legacy) Adam. With
-``optimizer: adam`` the kernels are latent weights binarized by ``kernel_quantizer``.
-Either way larq's ``flip_ratio`` metric is attached to every binary kernel.
+``CaseOptimizer`` (``bnno.optimizers.bop``). With any other optimizer the kernels are
+latent weights binarized by ``kernel_quantizer``. Either way larq's ``flip_ratio``
+metric is attached to every binary kernel.
 
 Example:
-    >>> hp = {"optimizer": "bop", "threshold": 1e-6, "gamma": 1e-3,
-    ...       "learning_rate": 0.01, "kernel_quantizer": None}
-    >>> opt = build(hp, steps_per_epoch=500)
-    >>> [type(o).__name__ for o in opt.optimizers]
-    ['Bop', 'Adam']
+    >>> kernel_settings({"optimizer": "adam", "kernel_quantizer": "ste_sign"})[
+    ...     "kernel_quantizer"]["class_name"]
+    'SteSign'
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bnno import schedules
 from bnno.errors import BnnoError
 
 FLIP_RATIO = ["flip_ratio"]
@@ -36,9 +33,9 @@ def kernel_settings(hp: dict[str, Any], flip_ratio: bool = True) -> dict[str, An
     """
     import larq as lq
 
-    from bnno import lr_scaling
+    from bnno.optimizers.lr_scaling import check
 
-    lr_scaling.check(hp)  # lr_scaling=xavier with Bop fails here, as early as a bad quantizer
+    check(hp)  # lr_scaling=xavier with Bop fails here, as early as a bad quantizer
     metrics = FLIP_RATIO if flip_ratio else []
     if hp.get("optimizer") == "bop":
         if hp.get("kernel_quantizer") or hp.get("kernel_constraint"):
@@ -88,55 +85,6 @@ def run_length(hp: dict[str, Any], train_examples: int, steps_per_epoch: int | N
     return hp["epochs"] * train_examples // hp["batch_size"]
 
 
-def build(hp: dict[str, Any], steps_per_epoch: int, total_steps: int | None = None):
-    """The optimizer described by ``hp``; schedules are built with ``steps_per_epoch``.
-
-    ``total_steps`` is the length of schedules that decay over the whole run (default:
-    ``epochs × steps_per_epoch``).
-
-    Example:
-        >>> opt = build({"optimizer": "adam", "learning_rate": 5e-3}, 195)
-        >>> type(opt).__name__, opt.get_config()["learning_rate"]
-        ('Adam', 0.005)
-    """
-    import larq as lq
-
-    from bnno import lr_scaling
-    from bnno.adam import Adam
-
-    lr_scaling.check(hp)
-    # larq's CaseOptimizer only wraps legacy optimizers; the plain Adam runs use the
-    # same class so both kinds of run keep the same optimizer state layout.
-    total_steps = total_steps or hp.get("epochs", 1) * steps_per_epoch
-
-    def schedule(key: str):
-        return schedules.build(hp[key], steps_per_epoch, total_steps)
-
-    if hp["optimizer"] == "adamw":
-        from bnno.decay import AdamW
-
-        return AdamW(schedule("learning_rate"), weight_decay=hp.get("weight_decay", 0.0),
-                     weight_decay_low=hp.get("weight_decay_low", 0.0),
-                     global_clipnorm=hp.get("clip_norm") or None)
-    # Recipes from PyTorch code name adam_epsilon: PyTorch's ε, added where PyTorch adds
-    # it (bnno.adam). The others keep Keras' own Adam, ε̂ = 1e-7, as their TF code.
-    epsilon = {"epsilon": hp["adam_epsilon"], "pytorch_epsilon": True} \
-        if "adam_epsilon" in hp else {}
-    if hp["optimizer"] == "adam" and hp.get("lr_scaling", "none") != "none":
-        # The same Adam, with each quantized kernel's step scaled (factors from shapes).
-        return lr_scaling.ScaledAdam(schedule("learning_rate"), lr_scaling=hp["lr_scaling"],
-                                     **epsilon)
-    adam = Adam(schedule("learning_rate"), **epsilon)
-    if hp["optimizer"] == "adam":
-        return adam
-    bop = lq.optimizers.Bop(
-        threshold=schedule("threshold"), gamma=schedule("gamma"),
-    )
-    return lq.optimizers.CaseOptimizer(
-        (lq.optimizers.Bop.is_binary_variable, bop), default_optimizer=adam
-    )
-
-
 def step_count(optimizer) -> int:
     """Optimizer steps taken so far.
 
@@ -148,6 +96,7 @@ def step_count(optimizer) -> int:
         >>> import tensorflow as tf
         >>> layer = lq.layers.QuantDense(2, **kernel_settings({"optimizer": "bop"}))
         >>> layer.build((None, 3))
+        >>> from bnno.optimizers import build
         >>> opt = build({"optimizer": "bop", "threshold": 1e-6, "gamma": 1e-3,
         ...              "learning_rate": 0.01}, steps_per_epoch=500)
         >>> opt.apply_gradients([(tf.ones_like(v), v) for v in layer.trainable_weights])

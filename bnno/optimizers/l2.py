@@ -16,7 +16,8 @@ Example:
 
 from __future__ import annotations
 
-from bnno import optimizers, sibnn
+from bnno import sibnn
+from bnno.optimizers.kernels import binary_kernels
 
 
 def decayed(model) -> list:
@@ -40,7 +41,7 @@ def decayed(model) -> list:
         >>> [v.name for v in decayed(model)]
         ['real/kernel:0', 'real/bias:0']
     """
-    skip = {id(v) for v in sibnn.thresholds(model) + optimizers.binary_kernels(model)}
+    skip = {id(v) for v in sibnn.thresholds(model) + binary_kernels(model)}
     return [v for v in model.trainable_variables if id(v) not in skip]
 
 

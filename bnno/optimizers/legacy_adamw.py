@@ -6,7 +6,7 @@ is not a legacy optimizer (the kind bnno's Bop runs and larq's ``CaseOptimizer``
 so this subclass of legacy Adam applies a per-variable rate itself. Gradients are
 clipped by their global norm across all groups at once (Keras' ``global_clipnorm``),
 as ``clip_grad_norm_`` does. The step is PyTorch's: ε (default 1e-8, PyTorch's) is added
-to the bias-corrected √v̂, not to Keras' uncorrected √v (``bnno.adam``).
+to the bias-corrected √v̂, not to Keras' uncorrected √v (``bnno.optimizers.legacy_adam``).
 
 Groups by role (the official code splits by tensor rank, which in Keras' layouts does
 not line up with roles): the kernels of convolutions and variables of layers marked
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from bnno.adam import Adam, variable_key
+from bnno.optimizers.legacy_adam import Adam, variable_key
 
 
 def low_decay_variables(model) -> list:

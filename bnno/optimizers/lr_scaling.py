@@ -28,8 +28,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bnno.adam import Adam, variable_key
 from bnno.errors import BnnoError
+from bnno.optimizers.legacy_adam import Adam, variable_key
 
 
 def xavier_factor(shape: Sequence[int]) -> float:

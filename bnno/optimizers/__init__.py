@@ -1,0 +1,50 @@
+"""Optimizers from hparams: one module per optimizer, registered by name.
+
+What belongs here: the registry (``registry``), one module per value of the
+``optimizer`` hparam that registers its builder, keys, logged hyperparameters and
+prepare hook (``adam``, ``adamw``, ``bop``), the Keras optimizer classes they build
+(``legacy_adam``: Adam with PyTorch's ε; ``legacy_adamw``: AdamW with two decay
+groups; ``lr_scaling``: BinaryNet's per-kernel step scaling), the coupled L2 loss term
+of ``l2_decay`` (``l2``), and what every optimizer shares about binary kernels
+(``kernels``).
+
+Adding an optimizer is one module with one ``register`` call, imported below; its
+builder imports TensorFlow (or the module holding its Keras class) when it runs, so that
+``bnno.hparams``, which reads the registered names and keys, stays free of TensorFlow.
+Optimizer modules import ``bnno.optimizers.registry`` (and each other), never this
+package, so the package importing them closes no cycle.
+
+Example:
+    >>> from bnno import optimizers
+    >>> optimizers.names()
+    ['adam', 'adamw', 'bop']
+    >>> opt = optimizers.build({"optimizer": "adam", "learning_rate": 5e-3}, 195)
+    >>> type(opt).__name__, opt.get_config()["learning_rate"]
+    ('Adam', 0.005)
+"""
+
+# Importing the optimizer modules registers them.
+from bnno.optimizers import adam, adamw, bop  # noqa: F401
+
+# The public names, as callers have always used them: optimizers.build(...),
+# optimizers.kernel_settings(...), optimizers.step_count(...).
+from bnno.optimizers.kernels import (  # noqa: F401
+    FLIP_RATIO,
+    binarize_kernels,
+    binary_kernels,
+    kernel_settings,
+    run_length,
+    step_count,
+)
+from bnno.optimizers.registry import (  # noqa: F401
+    DEFAULTS,
+    KEYS,
+    OPTIMIZER,
+    build,
+    get,
+    logged,
+    names,
+    prepare,
+    register,
+    unregister,
+)

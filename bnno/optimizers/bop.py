@@ -1,0 +1,48 @@
+"""The ``bop`` optimizer: larq's Bop for the binary kernels, Adam for everything else.
+
+The binary kernels hold ±1 and are tagged ``precision=1`` (``bnno.optimizers.kernels``);
+larq's ``CaseOptimizer`` gives them to ``Bop(threshold, gamma)`` and every other
+variable (batch norm, real-valued layers) to legacy Adam with ``learning_rate`` (and
+PyTorch's ε when the set names ``adam_epsilon``, as for ``adam``).
+
+Example:
+    >>> from bnno.optimizers import build
+    >>> hp = {"optimizer": "bop", "threshold": 1e-6, "gamma": 1e-3,
+    ...       "learning_rate": 0.01, "kernel_quantizer": None}
+    >>> opt = build(hp, steps_per_epoch=500)
+    >>> [type(o).__name__ for o in opt.optimizers]
+    ['Bop', 'Adam']
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bnno.htypes import FLOAT, SCHEDULE
+from bnno.optimizers.adam import epsilon_settings
+from bnno.optimizers.registry import register
+
+
+def _prepare(optimizer, model) -> None:
+    # larq's CaseOptimizer assigns variables to Bop or Adam on its first step. Under a
+    # MirroredStrategy that step runs once per replica, and replicas other than the
+    # first see per-device variables without the ``precision`` tag, so they would split
+    # the variables differently and their all-reduces would not match. The assignment
+    # is made here, once, on the model's (mirrored) variables.
+    optimizer._compute_var_opt_mapping([(None, v) for v in model.trainable_variables])
+
+
+@register("bop", keys={"learning_rate": SCHEDULE, "threshold": SCHEDULE, "gamma": SCHEDULE,
+                       "adam_epsilon": FLOAT},
+          defaults={"adam_epsilon": 1e-7}, logged=("learning_rate", "gamma", "threshold"),
+          prepare=_prepare)
+def _build(hp: dict[str, Any], schedule):
+    import larq as lq
+
+    from bnno.optimizers.legacy_adam import Adam
+
+    adam = Adam(schedule("learning_rate"), **epsilon_settings(hp))
+    bop = lq.optimizers.Bop(threshold=schedule("threshold"), gamma=schedule("gamma"))
+    return lq.optimizers.CaseOptimizer(
+        (lq.optimizers.Bop.is_binary_variable, bop), default_optimizer=adam
+    )
