@@ -16,7 +16,7 @@ import tensorflow as tf
 from bnno import data, hparams, models, optimizers, sibnn
 from bnno.build import _name_layer_metrics
 from bnno.errors import BnnoError
-from bnno.models.bnext_layers import Pad
+from bnno.models.layers import Pad
 from bnno.models.sibnn_layers import PaddedQuantConv2D
 from bnno.train import plan
 

@@ -24,8 +24,8 @@ import tensorflow as tf
 
 import bnno.bnext_quantizers  # noqa: F401  (registers bnext_sign and bnext_weight)
 from bnno import binarizers
-from bnno.models.bnext_layers import Pad, binary_module, check_halvable, prelu
-from bnno.models.layers import torch_bn
+from bnno.models.bnext_layers import binary_module, check_halvable, prelu
+from bnno.models.layers import Pad, torch_bn
 from bnno.models.registry import register
 from bnno.models.torch_init import torch_initializers
 

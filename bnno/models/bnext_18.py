@@ -18,8 +18,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from bnno.models.bnext import head, quantizer_settings
-from bnno.models.bnext_layers import Pad, binary_module, check_halvable, prelu
-from bnno.models.layers import torch_bn
+from bnno.models.bnext_layers import binary_module, check_halvable, prelu
+from bnno.models.layers import Pad, torch_bn
 from bnno.models.registry import register
 from bnno.models.torch_init import torch_initializers
 

@@ -1,11 +1,12 @@
 """The small layers BNext is made of (Guo et al., 2023), shared by ``bnext`` and
-``bnext_18``: a learnable per-channel bias, the mix of real input and binary output, a
-padding layer, and the blocks built from them with standard Keras and larq layers.
+``bnext_18``: a learnable per-channel bias, the mix of real input and binary output, and
+the blocks built from them with standard Keras and larq layers.
 
 Conventions follow the official PyTorch code: batch norm with momentum 0.1 (Keras 0.9)
 and epsilon 1e-5; PReLU per channel starting at 0.25; binary convolutions pad their
 *binarized* input with zeros on every side (PyTorch's symmetric padding; TF's "same"
-pads only bottom/right at stride 2), which ``Pad`` before the convolution gives, since
+pads only bottom/right at stride 2), which ``bnno.models.layers.Pad`` before the
+convolution gives, since
 ``bnext_sign`` maps a zero to zero.
 
 ``weight_decay_group = "low"`` marks layers whose variables BNext's recipe decays
@@ -20,7 +21,7 @@ import larq as lq
 import tensorflow as tf
 
 from bnno.errors import BnnoError
-from bnno.models.layers import torch_bn
+from bnno.models.layers import Pad, torch_bn
 from bnno.models.torch_init import torch_initializers
 
 
@@ -73,30 +74,6 @@ class Mix(tf.keras.layers.Layer):
     def call(self, inputs):
         real, binary = inputs
         return self.scale * real + (1.0 - self.scale) * binary
-
-
-@lq.utils.register_keras_custom_object
-class Pad(tf.keras.layers.Layer):
-    """Pad height and width by ``pad`` on every side with ``value`` (PyTorch's padding).
-
-    Example:
-        >>> Pad(1)(tf.ones((1, 2, 2, 1)))[0, :, :, 0].numpy()
-        array([[0., 0., 0., 0.],
-               [0., 1., 1., 0.],
-               [0., 1., 1., 0.],
-               [0., 0., 0., 0.]], dtype=float32)
-    """
-
-    def __init__(self, pad: int, value: float = 0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.pad, self.value = int(pad), float(value)
-
-    def call(self, inputs):
-        p = self.pad
-        return tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], constant_values=self.value)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "pad": self.pad, "value": self.value}
 
 
 def check_halvable(x, model: str, input_shape: tuple) -> None:

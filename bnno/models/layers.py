@@ -1,12 +1,14 @@
 """Layer helpers shared by several model files.
 
 Example:
-    >>> import tensorflow as tf
     >>> pool_3x3(torch_bn(tf.keras.Input((8, 8, 4)))).shape
     TensorShape([None, 3, 3, 4])
 """
 
 from __future__ import annotations
+
+import larq as lq
+import tensorflow as tf
 
 
 def torch_bn(x):
@@ -14,14 +16,11 @@ def torch_bn(x):
     models whose reference code is PyTorch (BNext, Si-BNN).
 
     Example:
-        >>> import tensorflow as tf
         >>> y = torch_bn(tf.keras.Input((8, 8, 16)))
         >>> norm = y.node.layer
         >>> norm.momentum, norm.epsilon
         (0.9, 1e-05)
     """
-    import tensorflow as tf
-
     return tf.keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x)
 
 
@@ -31,13 +30,35 @@ def pool_3x3(x):
     ImageNet models build for any input size and keep their exact shapes on ImageNet.
 
     Example:
-        >>> import tensorflow as tf
         >>> pool_3x3(tf.keras.Input((56, 56, 64))).shape
         TensorShape([None, 27, 27, 64])
         >>> pool_3x3(tf.keras.Input((2, 2, 64))).shape
         TensorShape([None, 1, 1, 64])
     """
-    import tensorflow as tf
-
     small = min(x.shape[1], x.shape[2]) < 3
     return tf.keras.layers.MaxPool2D(3, strides=2, padding="same" if small else "valid")(x)
+
+
+@lq.utils.register_keras_custom_object
+class Pad(tf.keras.layers.Layer):
+    """Pad height and width by ``pad`` on every side with ``value`` (PyTorch's padding;
+    TF's "same" pads one pixel more at the bottom/right at stride 2 on even sizes).
+
+    Example:
+        >>> Pad(1)(tf.ones((1, 2, 2, 1)))[0, :, :, 0].numpy()
+        array([[0., 0., 0., 0.],
+               [0., 1., 1., 0.],
+               [0., 1., 1., 0.],
+               [0., 0., 0., 0.]], dtype=float32)
+    """
+
+    def __init__(self, pad: int, value: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.pad, self.value = int(pad), float(value)
+
+    def call(self, inputs):
+        p = self.pad
+        return tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], constant_values=self.value)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "pad": self.pad, "value": self.value}

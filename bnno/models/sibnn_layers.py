@@ -24,8 +24,7 @@ import tensorflow as tf
 
 import bnno.sibnn_weight  # noqa: F401  (registers sibnn_weight)
 from bnno import binarizers
-from bnno.models.bnext_layers import Pad
-from bnno.models.layers import torch_bn
+from bnno.models.layers import Pad, torch_bn
 from bnno.models.torch_init import TorchUniform
 
 

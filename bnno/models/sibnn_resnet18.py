@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from bnno.models.bnext_layers import Pad
-from bnno.models.layers import torch_bn
+from bnno.models.layers import Pad, torch_bn
 from bnno.models.registry import register
 from bnno.models.sibnn_layers import (
     FanInNormal,
