@@ -30,8 +30,8 @@ import tempfile
 
 from timing import EpochTimer
 
-from bnno import runs
-from bnno.train import train
+from bnno.training import runs
+from bnno.training.train import train
 
 
 def run(model: str, set_name: str, overrides: str, out: str, args, preprocess=None) -> dict:

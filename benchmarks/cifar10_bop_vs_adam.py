@@ -6,7 +6,7 @@ per-epoch test accuracy and seconds per epoch.
 
 Then it measures bnno's overhead: one compiled model of each set is trained in this
 process for short epochs that alternate between ``model.fit`` with the callbacks
-``bnno.train`` gives a run (metrics log, checkpoint every epoch, TensorBoard, progress
+``bnno.training.train`` gives a run (metrics log, checkpoint every epoch, TensorBoard, progress
 bar) and a plain ``model.fit`` with none, on the same data. The ratio of each
 bnno epoch to the plain epoch next to it is taken, and the median is reported (goal:
 <= 1.05). Alternating makes the ratio robust to a machine whose speed drifts; the first
@@ -34,9 +34,10 @@ from pathlib import Path
 import tensorflow as tf
 from timing import EpochTimer
 
-from bnno import data, runs
-from bnno.build import build_model, compile_model
-from bnno.train import plan, run_callbacks, train
+from bnno import data
+from bnno.training import runs
+from bnno.training.build import build_model, compile_model
+from bnno.training.train import plan, run_callbacks, train
 
 
 def overrides(args) -> str:

@@ -1,4 +1,4 @@
-"""Cost of flip logging (bnno.flips): Bop runs with and without it, in one process.
+"""Cost of flip logging (bnno.training.flips): Bop runs with and without it, in one process.
 
 Trains binarynet with the ``bop`` set on real CIFAR-10, alternating runs with flip
 logging (larq's per-layer FlipRatio metric plus ``FlipLog``) and without it (no flips
@@ -30,7 +30,7 @@ import time
 import tensorflow as tf
 from timing import EpochTimer
 
-from bnno.train import train
+from bnno.training.train import train
 
 
 def main() -> None:
@@ -75,8 +75,8 @@ def main() -> None:
 def step_overhead(args, overrides: str) -> float:
     """Median ratio of step times with / without larq's flip counting, alternating."""
     from bnno import data
-    from bnno.build import build_model, compile_model
-    from bnno.train import plan
+    from bnno.training.build import build_model, compile_model
+    from bnno.training.train import plan
 
     hp = plan("binarynet", "cifar10", "bop", overrides)["hparams"]
     ds = data.load("cifar10", args.data_dir)

@@ -34,7 +34,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from bnno import data, hparams, models
-from bnno.build import build_model, compile_model
+from bnno.training.build import build_model, compile_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import write_mock_metadata  # noqa: E402

@@ -3,7 +3,7 @@
 Trains the same narrow binarynet (Adam on latent weights, the ``default`` set) on real
 CIFAR-10 twice, once with larq's ``ste_sign`` (gradient window |x| <= 1) and once with
 BNext's clipped sign ``bnext_sign`` (window |x| <= 1.5), same seed and data, then draws
-the 1-D and 2-D loss landscapes of both with ``bnno.landscape`` (same directions seed,
+the 1-D and 2-D loss landscapes of both with ``bnno.analysis.landscape`` (same directions seed,
 same batches) and prints the loss along the 1-D line.
 
     python benchmarks/landscape_binarizers.py --data-dir DIR --output-dir DIR
@@ -22,8 +22,8 @@ import os
 
 import numpy as np
 
-from bnno.landscape import landscape
-from bnno.train import train
+from bnno.analysis.landscape import landscape
+from bnno.training.train import train
 
 
 def main() -> None:

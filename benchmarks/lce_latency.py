@@ -1,7 +1,7 @@
 """LCE against Keras: latency of one inference and model size, for binarynet and BiRealNet.
 
 Each model is made inference-ready and converted exactly as ``bnno export`` does, then
-timed by ``bnno.benchmark.measure`` (LCE's interpreter and the Keras model alternating in
+timed by ``bnno.deploy.benchmark.measure`` (LCE's interpreter and the Keras model alternating in
 this process). Weights are freshly initialized: they do not change the speed. binarynet
 is the Bop paper's CIFAR-10 network at full width (set ``bop``); BiRealNet-18 (ImageNet,
 224×224) comes from bnno's registry when it has one, else from larq-zoo.
@@ -20,8 +20,9 @@ import bnno  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS before TensorFlow lo
 import argparse
 import json
 
-from bnno import benchmark, export, hparams, models
-from bnno.build import build_model
+from bnno import hparams, models
+from bnno.deploy import benchmark, convert, inference, metadata
+from bnno.training.build import build_model
 
 
 def binarynet():
@@ -52,11 +53,11 @@ def main() -> None:
     rows = []
     for make in (binarynet, birealnet):
         name, net = make()
-        flatbuffer = export.convert(net)
-        keras = export.inference_model(net)  # the fastest Keras form: no quantizer metrics
+        flatbuffer = convert.convert(net)
+        keras = inference.inference_model(net)  # the fastest Keras form: no quantizer metrics
         timing = benchmark.measure(flatbuffer, keras, args.threads, args.runs, args.warmup)
         rows.append({
-            "model": name, "binary_ops": export.count_binary_ops(flatbuffer),
+            "model": name, "binary_ops": metadata.count_binary_ops(flatbuffer),
             "lce": timing["lce"], "keras": timing["keras"],
             "latency_ratio": timing["lce"]["median_ms"] / timing["keras"]["median_ms"],
             "lce_bytes": len(flatbuffer), "float32_bytes": 4 * net.count_params(),

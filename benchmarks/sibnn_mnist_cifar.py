@@ -31,8 +31,8 @@ import tempfile
 
 from timing import EpochTimer
 
-from bnno import runs
-from bnno.train import train
+from bnno.training import runs
+from bnno.training.train import train
 
 
 def runs_to_do(args) -> list[dict]:

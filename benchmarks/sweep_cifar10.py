@@ -26,7 +26,7 @@ import shutil
 import tempfile
 import time
 
-from bnno.sweep import FIGURE, SUMMARY_CSV, SUMMARY_MD, markdown_table, summarize, sweep
+from bnno.analysis.sweep import FIGURE, SUMMARY_CSV, SUMMARY_MD, markdown_table, summarize, sweep
 
 
 def main() -> None:

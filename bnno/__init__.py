@@ -17,3 +17,22 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
+
+
+def import_members(package: str, path: list[str]) -> None:
+    """Import every module (not subpackage) of ``package``, whose ``__path__`` is ``path``.
+
+    The registries' packages (``bnno.models``, ``bnno.quantizers``, ``bnno.optimizers``)
+    call it from their ``__init__``: each module registers what it defines, so adding a
+    model, quantizer or optimizer is adding its module. Modules are imported in name
+    order.
+
+    Example:
+        ``bnno/models/__init__.py`` ends with ``import_members(__name__, __path__)``.
+    """
+    import importlib
+    import pkgutil
+
+    for member in sorted(pkgutil.iter_modules(path), key=lambda m: m.name):
+        if not member.ispkg:
+            importlib.import_module(f"{package}.{member.name}")

@@ -82,8 +82,8 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
          --hparams-set bop --hparams threshold=1e-6,gamma=1e-3
     bnno train birealnet --dataset imagenet2012 --hparams-set bop --strategy mirrored
     """
-    from bnno.train import TrainingStopped
-    from bnno.train import train as run
+    from bnno.training.train import TrainingStopped
+    from bnno.training.train import train as run
 
     try:
         path = run(model, dataset, hparams_set, overrides, preprocess_fn, output_dir,
@@ -103,7 +103,7 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def evaluate(run_dir, dataset, data_dir, manual_dir, as_json) -> None:
     """Test loss and accuracy of a finished or partial run."""
-    from bnno.train import evaluate as run
+    from bnno.training.train import evaluate as run
 
     results = run(run_dir, dataset, data_dir, manual_dir, verbose=0 if as_json else 1)
     if as_json:
@@ -128,7 +128,7 @@ def export(run_dir, output, check_examples, data_dir, manual_dir, as_json) -> No
     \b
     bnno export runs/binarynet-cifar10-bop-20261121-120000 -o binarynet.tflite
     """
-    from bnno.export import OUTPUT_ATOL, export_run
+    from bnno.deploy.export import OUTPUT_ATOL, export_run
 
     result = export_run(run_dir, output, data_dir, manual_dir, check_examples)
     if as_json:
@@ -161,7 +161,7 @@ def benchmark(model_file, threads, repeats, warmup, as_json) -> None:
     \b
     bnno benchmark binarynet.tflite --threads 2
     """
-    from bnno.benchmark import format_table, run
+    from bnno.deploy.benchmark import format_table, run
 
     result = run(model_file, threads, repeats, warmup)
     click.echo(json.dumps(result, indent=2) if as_json else format_table(result))
@@ -179,9 +179,9 @@ def summary(model, dataset, hparams_set, overrides, data_dir, as_json) -> None:
     """Larq's summary of MODEL: layers, parameters, binary and float MACs, and OPs
     (BOPs/64 + FLOPs) with the binarization degree; --json prints them as exact counts."""
     from bnno import data
-    from bnno.build import build_model
-    from bnno.summary import PUBLISHED, ops_table, profile
-    from bnno.train import plan
+    from bnno.analysis.summary import PUBLISHED, ops_table, profile
+    from bnno.training.build import build_model
+    from bnno.training.train import plan
 
     spec = plan(model, dataset, hparams_set, overrides, "default")
     ds = data.describe(dataset, data_dir)
@@ -237,7 +237,7 @@ def hparams_show(model, set_name, overrides) -> None:
               help="Write the page to this file (docs/recipes.md) instead of stdout.")
 def hparams_doc(output) -> None:
     """Every model's sets with their key values and sources, as Markdown."""
-    from bnno.recipe_table import markdown
+    from bnno.analysis.recipe_table import markdown
 
     text = markdown()
     if output is None:
@@ -280,8 +280,8 @@ def sweep(model, dataset, preprocess_fn, hparams_set, grid, configs, overrides, 
     bnno sweep binarynet --dataset cifar10 --hparams-set bop \\
          --grid threshold=0,1e-6,1e-5 --grid gamma=1e-3
     """
-    from bnno.sweep import markdown_table, summarize
-    from bnno.sweep import sweep as run
+    from bnno.analysis.sweep import markdown_table, summarize
+    from bnno.analysis.sweep import sweep as run
 
     path = run(model, dataset, hparams_set, grid, configs, overrides, preprocess_fn,
                output_dir, data_dir, manual_dir, seed, steps_per_epoch, validation_steps,
@@ -303,8 +303,8 @@ def plot(run_dirs, output) -> None:
     """
     from pathlib import Path
 
-    from bnno import plots, runs
-
+    from bnno.analysis import plots
+    from bnno.training import runs
     curves = {}
     for run_dir in run_dirs:
         runs.read(Path(run_dir))  # a clear error for a path that is not a run
@@ -342,7 +342,7 @@ def landscape(run_dir, value_range, points, two_d, batches, batch_size, initial,
     \b
     bnno landscape runs/binarynet-cifar10-bop-20261121-120000 --range 1.0 --points 41 --2d
     """
-    from bnno.landscape import landscape as run
+    from bnno.analysis.landscape import landscape as run
 
     out = run(run_dir, value_range, points, two_d, batches, batch_size, initial, seed,
               data_dir, output_dir)

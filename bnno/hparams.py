@@ -22,13 +22,14 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bnno import optimizers, schedules
+from bnno import optimizers
 from bnno.errors import BnnoError, choices
 from bnno.htypes import (  # noqa: F401  (the types, as callers have always used them)
     BOOL,
     FLOAT,
     INT,
     OPTIONAL_STR,
+    QUANTIZER,
     SCHEDULE,
     STR,
     HType,
@@ -61,18 +62,40 @@ TRAINER_KEYS: Mapping[str, HType] = ChainMap({
 TRAINER_DEFAULTS: Mapping[str, Any] = ChainMap({"l2_decay": 0.0}, optimizers.DEFAULTS)
 
 # Keys that were renamed: the old name still works in hparam files, --hparams and the
-# run.json of older runs.
-RENAMED = {"input_quantizer": "activation"}
+# run.json of older runs. A dotted new name is now an option of a quantizer spec.
+RENAMED = {"input_quantizer": "activation", "rho": "activation.rho"}
 
 
 def renamed(hp: dict[str, Any]) -> dict[str, Any]:
     """``hp`` with renamed keys under their current names.
 
+    A key that became a quantizer option joins the spec of its quantizer when that
+    quantizer takes the option; otherwise it did nothing, and is dropped.
+
     Example:
         >>> renamed({"input_quantizer": "ste_sign"})
         {'activation': 'ste_sign'}
+        >>> renamed({"activation": "sibnn", "rho": 0.2})
+        {'activation': {'name': 'sibnn', 'rho': 0.2}}
+        >>> renamed({"activation": "ste_sign", "rho": 0.3})
+        {'activation': 'ste_sign'}
     """
-    return {RENAMED.get(k, k): v for k, v in hp.items()}
+    out: dict[str, Any] = {}
+    moved: dict[str, Any] = {}
+    for key, value in hp.items():
+        new = RENAMED.get(key, key)
+        (moved if "." in new else out)[new] = value
+    for dotted, value in moved.items():
+        base, field = dotted.split(".")
+        if out.get(base) is None:
+            continue
+        # Only run.json files and sets written before quantizer specs get here.
+        from bnno import quantizers
+
+        name, options = quantizers.split(out[base])
+        if field in quantizers.get(name).options:
+            out[base] = {"name": name, **{field: value}, **options}
+    return out
 
 
 def sets_dir() -> Traversable:
@@ -213,23 +236,18 @@ def parse_overrides(text: str | None) -> list[tuple[str, str]]:
 def _apply(hp: dict, key: str, text: str, types: dict[str, HType], model: str, set_name: str):
     base, _, field = key.partition(".")
     optional = {k for k in types if k not in TRAINER_KEYS or k in TRAINER_DEFAULTS}
-    if base not in hp and not (base in optional and not field):
+    if base not in types or (base not in hp and base not in optional):
         raise BnnoError(
             f"unknown hparam '{base}' for set '{set_name}' of '{model}'; "
             f"valid keys: {choices(set(hp) | optional)}"
         )
+    htype = types[base]
     if not field:
-        hp[key] = types[key].check(key, types[key].parse(text))
+        hp[key] = htype.check(key, htype.parse(text))
         return
-    current = hp[base]
-    if not isinstance(current, dict):
-        raise BnnoError(f"hparam '{base}' is not a schedule here, so '{key}' cannot be set")
-    try:
-        typ = schedules.field_type(current["schedule"], field)
-    except KeyError:
-        raise BnnoError(
-            f"schedule '{base}' has no field '{field}'; valid fields: "
-            f"{choices(k for k in current if k != 'schedule')}"
-        ) from None
-    value = _parse_bool(text) if typ is bool else _parse_number(text)
-    hp[base] = types[base].check(base, {**current, field: value})
+    if htype.set_field is None:
+        raise BnnoError(f"hparam '{base}' has no fields, so '{key}' cannot be set")
+    if base not in hp:
+        raise BnnoError(f"set '{set_name}' of '{model}' has no '{base}'; set {base}=... "
+                        f"before {key}")
+    hp[base] = htype.check(base, htype.set_field(base, hp[base], field, text))

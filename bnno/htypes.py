@@ -32,6 +32,9 @@ class HType:
     name: str
     check: Callable[[str, Any], Any]
     parse: Callable[[str], Any]
+    # set_field(key, current value, field, text): the value with one field changed, for
+    # dotted overrides such as ``gamma.decay_rate=0.5`` (None: the value has no fields).
+    set_field: Callable[[str, Any, str, str], Any] | None = None
 
 
 def _bad(key: str, kind: str, value: Any) -> BnnoError:
@@ -93,12 +96,60 @@ def _parse_optional_str(text: str) -> str | None:
     return None if text.lower() in ("none", "null", "") else text
 
 
+def _schedule_field(key: str, current: Any, field: str, text: str) -> dict:
+    if not isinstance(current, dict):
+        raise BnnoError(f"hparam '{key}' is not a schedule here, so '{key}.{field}' cannot be set")
+    try:
+        typ = schedules.field_type(current["schedule"], field)
+    except KeyError:
+        raise BnnoError(
+            f"schedule '{key}' has no field '{field}'; valid fields: "
+            f"{choices(k for k in current if k != 'schedule')}"
+        ) from None
+    value = _parse_bool(text) if typ is bool else _parse_number(text)
+    return {**current, field: value}
+
+
+def _check_quantizer(key: str, v: Any) -> str | dict | None:
+    # The structure only: names and options are checked by bnno.quantizers when the
+    # model is planned, which keeps this module free of TensorFlow.
+    if v is None or (isinstance(v, str) and v):
+        return v
+    if isinstance(v, dict) and isinstance(v.get("name"), str) and v["name"]:
+        for option, value in v.items():
+            if option == "metrics":
+                raise BnnoError(f"hparam '{key}' cannot set metrics: the trainer attaches them")
+            if not isinstance(value, (bool, int, float, str)):
+                raise _bad(key, f"a plain value for option '{option}'", value)
+        return dict(v)
+    raise _bad(key, "a quantizer name, none, or a dict of its name and options", v)
+
+
+def _parse_option(text: str) -> Any:
+    value = _parse_number(text)
+    if isinstance(value, str):
+        value = {"true": True, "false": False}.get(text.lower(), text)
+    return value
+
+
+def _quantizer_field(key: str, current: Any, field: str, text: str) -> dict:
+    if current is None:
+        raise BnnoError(f"hparam '{key}' is none here, so '{key}.{field}' cannot be set; "
+                        f"set {key}=<name> first")
+    spec = {"name": current} if isinstance(current, str) else dict(current)
+    spec[field] = text if field == "name" else _parse_option(text)
+    return spec
+
+
 INT = HType("a positive integer", _check_int, _parse_number)
 FLOAT = HType("a non-negative number", _check_float, _parse_number)
 BOOL = HType("true or false", _check_bool, _parse_bool)
 STR = HType("a name", _check_str, str)
 OPTIONAL_STR = HType("a name or none", _check_optional_str, _parse_optional_str)
-SCHEDULE = HType("a number or a schedule", _check_schedule, _parse_number)
+SCHEDULE = HType("a number or a schedule", _check_schedule, _parse_number, _schedule_field)
+# A quantizer spec (``bnno.quantizers.registry``): a name, none, or
+# ``{"name": ..., <option>: value}``; ``activation.rho=0.2`` sets one option.
+QUANTIZER = HType("a quantizer", _check_quantizer, _parse_optional_str, _quantizer_field)
 
 
 def choice(*names: str) -> HType:

@@ -8,10 +8,14 @@ import bnno  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS before TensorFlow lo
 
 import os
 import sys
+from pathlib import Path
 
 import pytest
 import tensorflow_datasets as tfds
 from mock_bnno import MOCK_EXAMPLES, write_mock_metadata
+
+# The tests folder, home of the helper scripts (tests mirror the package in subfolders).
+TESTS_DIR = Path(__file__).resolve().parent
 
 # Keep models tiny so every test runs in seconds on 2 cores.
 TINY = "filters=4,dense_units=8,batch_size=8,epochs=1"

@@ -24,10 +24,11 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 
 import tensorflow_datasets as tfds  # noqa: E402
 
-from bnno import distribute, optimizers, runs  # noqa: E402
-from bnno.build import build_model, compile_model  # noqa: E402
+from bnno import optimizers  # noqa: E402
 from bnno.errors import BnnoError  # noqa: E402
-from bnno.train import train  # noqa: E402
+from bnno.training import distribute, runs  # noqa: E402
+from bnno.training.build import build_model, compile_model  # noqa: E402
+from bnno.training.train import train  # noqa: E402
 
 # A tiny binarynet: the test is about the optimizer and batch norm under the strategy.
 HP = {"optimizer": "bop", "threshold": 0.0, "gamma": 1e-2, "learning_rate": 1e-2,

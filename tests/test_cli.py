@@ -162,9 +162,9 @@ def test_bad_input_is_one_line_and_exit_2(cli, args, message):
 
 
 def test_missing_data_says_where_tfds_looked(cli, tmp_path, monkeypatch):
-    import bnno.data
+    import bnno.data.datasets
 
-    monkeypatch.setattr(bnno.data, "_online", lambda url: False)
+    monkeypatch.setattr(bnno.data.datasets, "_online", lambda url: False)
     empty = tmp_path / "tfds"
     code, _, err = cli("train", "binarynet", "--dataset", "cifar10", "--data-dir", str(empty),
                        "--output-dir", str(tmp_path / "run"))

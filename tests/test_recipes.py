@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bnno import hparams, models, optimizers, train
+from bnno import hparams, models, optimizers
+from bnno.training import train
 
 BOP_PAPER_MODELS = ("binarynet", "binary_alexnet", "xnornet", "birealnet")
 
@@ -88,7 +89,7 @@ def test_larq_zoo_sets_scale_their_kernels_as_larq_zoo():
 def test_xnor_weight_equals_larq_zoos_forward_and_gradient():
     from larq_zoo.literature.xnornet import xnor_weight_scale
 
-    from bnno.xnor_weight import XnorWeight
+    from bnno.quantizers.xnor_weight import XnorWeight
 
     rng = np.random.default_rng(1)
     w = rng.uniform(-1.4, 1.4, (3, 3, 4, 5)).astype(np.float32)

@@ -5,9 +5,10 @@ uncompiled ``tf.keras.Model``. Its keyword-only arguments, with their type hints
 model's hparams; the trainer's own keys come from ``bnno.hparams.TRAINER_KEYS``.
 
 The registry itself is ``bnno.models.registry`` and the shared layer helpers are
-``bnno.models.layers``; this package re-exports both and imports every model file, which
-registers its builders. Model files import those two modules, never this package, so
-the package importing them closes no cycle.
+``bnno.models.layers``; this package re-exports both and imports every module in its
+folder (``bnno.import_members``), so a model file registers its builders by being there.
+Model files import those two modules, never this package, so the package importing them
+closes no cycle.
 
 Example:
     >>> from bnno import models
@@ -21,19 +22,7 @@ Example:
         model = models.get("binarynet")((32, 32, 3), 10, filters=16)
 """
 
-# Importing the model files registers them.
-from bnno.models import (  # noqa: F401
-    binary_alexnet,
-    binarynet,
-    birealnet,
-    bnext,
-    bnext_18,
-    sibnn_alexnet,
-    sibnn_mlp,
-    sibnn_resnet18,
-    sibnn_vgg,
-    xnornet,
-)
+from bnno import import_members
 
 # The public names of the registry and the layer helpers, as callers have always used
 # them: models.get(...), models.names(), models.torch_bn.
@@ -47,3 +36,6 @@ from bnno.models.registry import (  # noqa: F401
     register,
     register_alias,
 )
+
+# Importing the model files registers them: adding a model is adding its file.
+import_members(__name__, __path__)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import larq as lq
 import tensorflow as tf
 
-from bnno import binarizers
+from bnno import quantizers
 from bnno.models.layers import pool_3x3
 from bnno.models.registry import register, register_alias
+from bnno.quantizers import QuantizerSpec
 
 
 @register
@@ -22,10 +23,9 @@ def binary_alexnet(
     input_shape: tuple[int, ...],
     num_classes: int,
     *,
-    kernel_quantizer: str | None = "ste_sign",
+    kernel_quantizer: QuantizerSpec = "ste_sign",
     kernel_constraint: str | None = "weight_clip",
-    activation: str | None = "ste_sign",
-    rho: float = 0.3,
+    activation: QuantizerSpec = "ste_sign",
 ) -> tf.keras.Model:
     """Binary AlexNet in the Bop paper's ImageNet form.
 
@@ -37,17 +37,17 @@ def binary_alexnet(
     Args:
         input_shape: image shape (height, width, channels).
         num_classes: size of the softmax output.
-        kernel_quantizer: larq quantizer for the kernels (name, config dict or object).
+        kernel_quantizer: quantizer spec of the kernels (``bnno.quantizers``).
         kernel_constraint: constraint on the latent kernels, e.g. ``weight_clip``.
         activation: binarizer of the binary layers' inputs: a larq quantizer name,
-            ``bnext_sign`` or ``sibnn`` (see ``bnno.binarizers``).
-        rho: Si-BNN's gradient window below the threshold (used with ``sibnn``).
+            ``bnext_sign`` or ``sibnn`` (see ``bnno.quantizers``).
 
     Returns:
         An uncompiled Keras model ending in a softmax.
     """
     binary = dict(
-        kernel_quantizer=kernel_quantizer, kernel_constraint=kernel_constraint, use_bias=False
+        kernel_quantizer=quantizers.resolve(kernel_quantizer, "kernel"),
+        kernel_constraint=kernel_constraint, use_bias=False
     )
 
     def bn(x):
@@ -57,14 +57,15 @@ def binary_alexnet(
                    first: bool = False):
         x = lq.layers.QuantConv2D(
             filters, kernel_size, strides=strides, padding="same",
-            input_quantizer=None if first else binarizers.resolve(activation, rho), **binary,
+            input_quantizer=None if first else quantizers.resolve(activation, "activation"),
+            **binary,
         )(x)
         if pool:
             x = pool_3x3(x)
         return bn(x)
 
     def dense_block(x, units: int):
-        quantizer = binarizers.resolve(activation, rho)
+        quantizer = quantizers.resolve(activation, "activation")
         return bn(lq.layers.QuantDense(units, input_quantizer=quantizer, **binary)(x))
 
     image = tf.keras.Input(input_shape)

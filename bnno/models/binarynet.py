@@ -10,8 +10,9 @@ from __future__ import annotations
 import larq as lq
 import tensorflow as tf
 
-from bnno import binarizers
+from bnno import quantizers
 from bnno.models.registry import register
+from bnno.quantizers import QuantizerSpec
 
 
 @register
@@ -22,10 +23,9 @@ def binarynet(
     filters: int = 128,
     dense_units: int = 1024,
     kernel_size: int = 3,
-    kernel_quantizer: str | None = "ste_sign",
+    kernel_quantizer: QuantizerSpec = "ste_sign",
     kernel_constraint: str | None = "weight_clip",
-    activation: str | None = "ste_sign",
-    rho: float = 0.3,
+    activation: QuantizerSpec = "ste_sign",
 ) -> tf.keras.Model:
     """BinaryNet (Courbariaux et al., 2016) in the Bop paper's CIFAR-10 form.
 
@@ -44,21 +44,21 @@ def binarynet(
         filters: filters of the first two convolutions; doubled twice after.
         dense_units: width of the two hidden dense layers.
         kernel_size: side of the square convolution kernels.
-        kernel_quantizer: larq quantizer for the kernels (name, config dict or object).
+        kernel_quantizer: quantizer spec of the kernels (``bnno.quantizers``).
         kernel_constraint: constraint on the latent kernels, e.g. ``weight_clip``.
         activation: binarizer of the inputs of every layer but the first: a larq
-            quantizer name, ``bnext_sign`` or ``sibnn`` (see ``bnno.binarizers``).
-        rho: Si-BNN's gradient window below the threshold (used with ``sibnn``).
+            quantizer name, ``bnext_sign`` or ``sibnn`` (see ``bnno.quantizers``).
 
     Returns:
         An uncompiled Keras model ending in a softmax.
     """
     binary = dict(
-        kernel_quantizer=kernel_quantizer, kernel_constraint=kernel_constraint, use_bias=False
+        kernel_quantizer=quantizers.resolve(kernel_quantizer, "kernel"),
+        kernel_constraint=kernel_constraint, use_bias=False
     )
 
     def quantized_input() -> dict:
-        return dict(input_quantizer=binarizers.resolve(activation, rho), **binary)
+        return dict(input_quantizer=quantizers.resolve(activation, "activation"), **binary)
 
     def bn() -> tf.keras.layers.Layer:
         return tf.keras.layers.BatchNormalization(scale=False)

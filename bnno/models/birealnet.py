@@ -12,8 +12,9 @@ from __future__ import annotations
 import larq as lq
 import tensorflow as tf
 
-from bnno import binarizers
+from bnno import quantizers
 from bnno.models.registry import register
+from bnno.quantizers import QuantizerSpec
 
 
 @register
@@ -22,10 +23,9 @@ def birealnet(
     num_classes: int,
     *,
     filters: int = 64,
-    kernel_quantizer: str | None = "ste_sign",
+    kernel_quantizer: QuantizerSpec = "ste_sign",
     kernel_constraint: str | None = "weight_clip",
-    activation: str | None = "approx_sign",
-    rho: float = 0.3,
+    activation: QuantizerSpec = "approx_sign",
 ) -> tf.keras.Model:
     """Bi-Real Net 18 (Liu et al., 2018) in the Bop paper's ImageNet form.
 
@@ -41,11 +41,10 @@ def birealnet(
         num_classes: size of the softmax output.
         filters: width of the stem and the first stage; doubled at each of the three
             later stages.
-        kernel_quantizer: larq quantizer for the binary kernels.
+        kernel_quantizer: quantizer spec of the kernels (``bnno.quantizers``).
         kernel_constraint: constraint on the latent binary kernels.
         activation: binarizer of the binary layers' inputs: a larq quantizer name,
-            ``bnext_sign`` or ``sibnn`` (see ``bnno.binarizers``).
-        rho: Si-BNN's gradient window below the threshold (used with ``sibnn``).
+            ``bnext_sign`` or ``sibnn`` (see ``bnno.quantizers``).
 
     Returns:
         An uncompiled Keras model ending in a softmax.
@@ -65,7 +64,8 @@ def birealnet(
             shortcut = bn(shortcut)
         x = lq.layers.QuantConv2D(
             out_filters, 3, strides=1 if in_filters == out_filters else 2, padding="same",
-            input_quantizer=binarizers.resolve(activation, rho), kernel_quantizer=kernel_quantizer,
+            input_quantizer=quantizers.resolve(activation, "activation"),
+            kernel_quantizer=quantizers.resolve(kernel_quantizer, "kernel"),
             kernel_initializer=init, kernel_constraint=kernel_constraint, use_bias=False,
         )(x)
         return tf.keras.layers.add([bn(x), shortcut])

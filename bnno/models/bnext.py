@@ -11,7 +11,7 @@ pool → dense (``logits``) → softmax.
 
 Binary convolutions take ``bnext_sign`` activations (learnable bias first) and
 ``bnext_weight`` kernels: latent weights drawn from N(0, 1e-3²), clipped to ±1.5 and
-binarized with a temperature that falls by 0.9 per epoch (``bnno.temperature``).
+binarized with a temperature that falls by 0.9 per epoch (``bnno.training.temperature``).
 The full-precision layers (stem, SE attention, classifier) keep PyTorch's default
 initialisation, as the official code does (``bnno.models.torch_init``); PReLU slopes
 start at 0.25, batch norm at γ = 1, β = 0.
@@ -22,12 +22,12 @@ from __future__ import annotations
 import larq as lq
 import tensorflow as tf
 
-import bnno.bnext_quantizers  # noqa: F401  (registers bnext_sign and bnext_weight)
-from bnno import binarizers
+from bnno import quantizers
 from bnno.models.bnext_layers import binary_module, check_halvable, prelu
 from bnno.models.layers import Pad, torch_bn
 from bnno.models.registry import register
 from bnno.models.torch_init import torch_initializers
+from bnno.quantizers import QuantizerSpec
 
 # Widths of the stem and every block (the official lists; "large" is the code's final one).
 WIDTHS = {
@@ -38,44 +38,43 @@ WIDTHS = {
 }
 
 
-def quantizer_settings(activation: str | None, rho: float, kernel_quantizer, kernel_constraint,
-                       latent_clip: float, cutoff: float):
+def quantizer_settings(activation: QuantizerSpec, kernel_quantizer: QuantizerSpec,
+                       kernel_constraint: str | None, latent_clip: float, cutoff: float):
     """A function giving the larq arguments of one binary convolution (fresh each call).
 
-    ``bnext_weight`` gets the model's temperature ``cutoff``; ``kernel_constraint``
-    ``weight_clip`` clips latent weights to ``latent_clip``.
+    ``bnext_weight`` gets the model's temperature ``cutoff`` unless the spec sets one;
+    ``kernel_constraint`` ``weight_clip`` clips latent weights to ``latent_clip``.
 
     Example:
-        >>> settings = quantizer_settings("bnext_sign", 0.3, "bnext_weight", "weight_clip",
-        ...                               1.5, 1e-7)
+        >>> settings = quantizer_settings("bnext_sign", "bnext_weight", "weight_clip", 1.5, 1e-5)
         >>> kwargs = settings()
         >>> kwargs["input_quantizer"]
         {'class_name': 'BNextSign', 'config': {'clip_value': 1.5}}
         >>> kwargs["kernel_quantizer"]
-        {'class_name': 'BNextWeight', 'config': {'cutoff': 1e-07}}
+        {'class_name': 'BNextWeight', 'config': {'cutoff': 1e-05}}
         >>> kwargs["kernel_constraint"].clip_value, kwargs["kernel_initializer"].stddev
         (1.5, 0.001)
         >>> settings()["kernel_constraint"] is kwargs["kernel_constraint"]
         False
     """
+    defaults = {"bnext_weight": {"cutoff": cutoff}}
+
     def settings() -> dict:
-        kernel = kernel_quantizer
-        name = kernel.get("class_name") if isinstance(kernel, dict) else kernel
-        if name in ("bnext_weight", "BNextWeight"):
-            kernel = {"class_name": "BNextWeight", "config": {"cutoff": cutoff}}
         constraint = kernel_constraint
         if constraint == "weight_clip":
             constraint = lq.constraints.WeightClip(latent_clip)
-        return dict(input_quantizer=binarizers.resolve(activation, rho),
-                    kernel_quantizer=kernel, kernel_constraint=constraint,
+        return dict(input_quantizer=quantizers.resolve(activation, "activation"),
+                    kernel_quantizer=quantizers.resolve(kernel_quantizer, "kernel",
+                                                        defaults=defaults),
+                    kernel_constraint=constraint,
                     kernel_initializer=tf.keras.initializers.RandomNormal(stddev=1e-3))
 
     return settings
 
 
 def bnext(input_shape: tuple[int, ...], num_classes: int, size: str, *,
-          width_multiplier: float, kernel_quantizer: str | None,
-          kernel_constraint: str | None, activation: str | None, rho: float,
+          width_multiplier: float, kernel_quantizer: QuantizerSpec,
+          kernel_constraint: str | None, activation: QuantizerSpec,
           name: str) -> tf.keras.Model:
     """BNext of ``size`` (a key of ``WIDTHS``); the registered builders call this.
 
@@ -85,11 +84,10 @@ def bnext(input_shape: tuple[int, ...], num_classes: int, size: str, *,
 
             model = bnext((224, 224, 3), 1000, "tiny", width_multiplier=1.0,
                           kernel_quantizer="bnext_weight", kernel_constraint="weight_clip",
-                          activation="bnext_sign", rho=0.3, name="bnext_t")
+                          activation="bnext_sign", name="bnext_t")
     """
     widths = [max(8, int(round(w * width_multiplier))) for w in WIDTHS[size]]
-    quantizers = quantizer_settings(activation, rho, kernel_quantizer, kernel_constraint,
-                                    1.5, 1e-7)
+    settings = quantizer_settings(activation, kernel_quantizer, kernel_constraint, 1.5, 1e-7)
     image = tf.keras.Input(input_shape)
     small = min(input_shape[0], input_shape[1]) <= 64  # CIFAR-sized: stride-1 stem
     x = tf.keras.layers.Conv2D(widths[0], 3, strides=1 if small else 2, use_bias=False,
@@ -107,13 +105,13 @@ def bnext(input_shape: tuple[int, ...], num_classes: int, size: str, *,
             check_halvable(x, name, input_shape)
         # The mix always sees the raw (pooled) input; the ELM shortcut is PReLU'd first.
         pooled = pool(x)
-        x = binary_module(x, 3, strides, quantizers, mix_input=pooled,
+        x = binary_module(x, 3, strides, settings, mix_input=pooled,
                           shortcut=pool(prelu(x)) if elm else pooled, elm=elm)
         if planes == inplanes:
-            x = binary_module(x, 1, 1, quantizers)
+            x = binary_module(x, 1, 1, settings)
         else:
-            x = tf.keras.layers.concatenate([binary_module(x, 1, 1, quantizers),
-                                             binary_module(x, 1, 1, quantizers)])
+            x = tf.keras.layers.concatenate([binary_module(x, 1, 1, settings),
+                                             binary_module(x, 1, 1, settings)])
     return tf.keras.Model(image, head(x, num_classes), name=name)
 
 
@@ -138,13 +136,12 @@ def head(x, num_classes: int):
 def _register(size: str, name: str, description: str):
     def builder(input_shape: tuple[int, ...], num_classes: int, *,
                 width_multiplier: float = 1.0,
-                kernel_quantizer: str | None = "bnext_weight",
+                kernel_quantizer: QuantizerSpec = "bnext_weight",
                 kernel_constraint: str | None = "weight_clip",
-                activation: str | None = "bnext_sign",
-                rho: float = 0.3) -> tf.keras.Model:
+                activation: QuantizerSpec = "bnext_sign") -> tf.keras.Model:
         return bnext(input_shape, num_classes, size, width_multiplier=width_multiplier,
                      kernel_quantizer=kernel_quantizer, kernel_constraint=kernel_constraint,
-                     activation=activation, rho=rho, name=name)
+                     activation=activation, name=name)
 
     builder.__name__ = builder.__qualname__ = name
     builder.__doc__ = f"""{description}
@@ -164,9 +161,8 @@ def _register(size: str, name: str, description: str):
             give narrow models for quick experiments).
         kernel_quantizer: weight binarizer; ``bnext_weight`` is the temperature one.
         kernel_constraint: ``weight_clip`` clips latent weights to ±1.5.
-        activation: activation binarizer (``bnext_sign``, or another name of
-            ``bnno.binarizers``).
-        rho: Si-BNN's window, used with ``activation=sibnn``.
+        activation: activation binarizer (``bnext_sign``, or another quantizer spec of
+            ``bnno.quantizers``).
 
     Returns:
         An uncompiled Keras model ending in a softmax.

@@ -22,6 +22,7 @@ from bnno.models.bnext_layers import binary_module, check_halvable, prelu
 from bnno.models.layers import Pad, torch_bn
 from bnno.models.registry import register
 from bnno.models.torch_init import torch_initializers
+from bnno.quantizers import QuantizerSpec
 
 
 @register
@@ -30,10 +31,9 @@ def bnext_18(
     num_classes: int,
     *,
     width_multiplier: float = 1.0,
-    kernel_quantizer: str | None = "bnext_weight",
+    kernel_quantizer: QuantizerSpec = "bnext_weight",
     kernel_constraint: str | None = "weight_clip",
-    activation: str | None = "bnext_sign",
-    rho: float = 0.3,
+    activation: QuantizerSpec = "bnext_sign",
 ) -> tf.keras.Model:
     """BNext-18: ResNet-18 layout with BNext's binary modules.
 
@@ -51,13 +51,12 @@ def bnext_18(
         kernel_quantizer: weight binarizer; ``bnext_weight`` is the temperature one.
         kernel_constraint: ``weight_clip`` clips latent weights to ±1.5.
         activation: activation binarizer.
-        rho: Si-BNN's window, used with ``activation=sibnn``.
 
     Returns:
         An uncompiled Keras model ending in a softmax.
     """
-    quantizers = quantizer_settings(activation, rho, kernel_quantizer, kernel_constraint,
-                                    1.5, 1e-5)
+    # The official BNext-18 code switches to sign(w) below 1e-5 (BNext-T to L: 1e-7).
+    settings = quantizer_settings(activation, kernel_quantizer, kernel_constraint, 1.5, 1e-5)
     widths = [max(8, int(round(w * width_multiplier))) for w in (64, 128, 256, 512)]
     image = tf.keras.Input(input_shape)
     channels = input_shape[-1]
@@ -79,7 +78,7 @@ def bnext_18(
                 shortcut = torch_bn(tf.keras.layers.Conv2D(
                     planes, 1, use_bias=False,
                     **torch_initializers(shortcut.shape[-1]))(shortcut))
-            x = binary_module(x, 3, strides, quantizers, out_channels=planes,
+            x = binary_module(x, 3, strides, settings, out_channels=planes,
                               mix_input=shortcut, shortcut=shortcut, elm=True)
-            x = binary_module(x, 3, 1, quantizers)
+            x = binary_module(x, 3, 1, settings)
     return tf.keras.Model(image, head(x, num_classes), name="bnext_18")

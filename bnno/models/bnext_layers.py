@@ -10,7 +10,7 @@ convolution gives, since
 ``bnext_sign`` maps a zero to zero.
 
 ``weight_decay_group = "low"`` marks layers whose variables BNext's recipe decays
-with the small rate (with the convolution kernels); see ``bnno.optimizers.legacy_adamw``.
+with the small rate (with the convolution kernels); see ``bnno.optimizers.keras.legacy_adamw``.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from bnno import hparams
 from bnno.errors import BnnoError, choices
+from bnno.quantizers.registry import QuantizerSpec
 
 _BUILDERS: dict[str, Callable] = {}
 _ALIASES: dict[str, str] = {}
@@ -32,9 +33,12 @@ _SIMPLE_TYPES = {int: hparams.INT, float: hparams.FLOAT, bool: hparams.BOOL, str
 def _htype(hint) -> hparams.HType:
     if hint in _SIMPLE_TYPES:
         return _SIMPLE_TYPES[hint]
+    if hint == QuantizerSpec:
+        return hparams.QUANTIZER
     if set(typing.get_args(hint)) == {str, type(None)}:
         return hparams.OPTIONAL_STR
-    raise TypeError(f"builder hparams must be int, float, bool, str or str | None; got {hint}")
+    raise TypeError(f"builder hparams must be int, float, bool, str, str | None or "
+                    f"QuantizerSpec; got {hint}")
 
 
 def register(builder: Callable) -> Callable:

@@ -24,6 +24,7 @@ import tensorflow as tf
 from bnno.models.layers import pool_3x3
 from bnno.models.registry import register
 from bnno.models.sibnn_layers import PaddedQuantConv2D, binary_layer, real_head, stem_conv
+from bnno.quantizers import QuantizerSpec
 
 
 @register
@@ -31,10 +32,9 @@ def sibnn_alexnet(
     input_shape: tuple[int, ...],
     num_classes: int,
     *,
-    kernel_quantizer: str | None = "sibnn_weight",
+    kernel_quantizer: QuantizerSpec = "sibnn_weight",
     kernel_constraint: str | None = "weight_clip",
-    activation: str | None = "sibnn",
-    rho: float = 0.3,
+    activation: QuantizerSpec = "sibnn",
 ) -> tf.keras.Model:
     """AlexNet with sparse {0, 1} activations.
 
@@ -50,12 +50,11 @@ def sibnn_alexnet(
             by mean |w| per output channel, with the official code's gradient).
         kernel_constraint: constraint on the latent kernels.
         activation: binarizer of the binary layers' inputs.
-        rho: Si-BNN's gradient window below the threshold.
 
     Returns:
         An uncompiled Keras model ending in a softmax.
     """
-    binary = dict(activation=activation, rho=rho, kernel_quantizer=kernel_quantizer,
+    binary = dict(activation=activation, kernel_quantizer=kernel_quantizer,
                   kernel_constraint=kernel_constraint)
     conv = PaddedQuantConv2D
     image = tf.keras.Input(input_shape)

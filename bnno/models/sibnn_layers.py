@@ -22,10 +22,10 @@ import math
 import larq as lq
 import tensorflow as tf
 
-import bnno.sibnn_weight  # noqa: F401  (registers sibnn_weight)
-from bnno import binarizers
+from bnno import quantizers
 from bnno.models.layers import Pad, torch_bn
 from bnno.models.torch_init import TorchUniform
+from bnno.quantizers import QuantizerSpec
 
 
 @lq.utils.register_keras_custom_object
@@ -102,22 +102,22 @@ def stem_conv(x, filters: int, kernel_size: int, strides: int, pad: int):
                                   kernel_initializer=FanInNormal())(Pad(pad)(x))
 
 
-def binary_layer(x, layer, units: int, *args, activation: str | None, rho: float,
-                 kernel_quantizer: str | dict | None, kernel_constraint: str | None,
-                 **kwargs):
+def binary_layer(x, layer, units: int, *args, activation: QuantizerSpec,
+                 kernel_quantizer: QuantizerSpec, kernel_constraint: str | None, **kwargs):
     """Batch norm → binarizer → binary ``layer`` (``PaddedQuantConv2D`` or
     ``lq.layers.QuantDense``) with Si-BNN's initialisation, no bias.
 
     Example:
         >>> y = binary_layer(tf.keras.Input((8, 8, 16)), PaddedQuantConv2D, 32, 3,
-        ...                  strides=2, padding="same", activation="sibnn", rho=0.3,
+        ...                  strides=2, padding="same", activation="sibnn",
         ...                  kernel_quantizer="sibnn_weight", kernel_constraint="weight_clip")
         >>> y.shape
         TensorShape([None, 4, 4, 32])
     """
     x = torch_bn(x)
-    return layer(units, *args, input_quantizer=binarizers.resolve(activation, rho),
-                 kernel_quantizer=kernel_quantizer, kernel_constraint=kernel_constraint,
+    return layer(units, *args, input_quantizer=quantizers.resolve(activation, "activation"),
+                 kernel_quantizer=quantizers.resolve(kernel_quantizer, "kernel"),
+                 kernel_constraint=kernel_constraint,
                  use_bias=False, kernel_initializer=FanInNormal(), **kwargs)(x)
 
 

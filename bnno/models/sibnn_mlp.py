@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from bnno.models.registry import register
 from bnno.models.sibnn_layers import FanInNormal, binary_layer, real_head
+from bnno.quantizers import QuantizerSpec
 
 
 @register
@@ -24,10 +25,9 @@ def sibnn_mlp(
     *,
     units: int = 2048,
     hidden_layers: int = 3,
-    kernel_quantizer: str | None = "sibnn_weight",
+    kernel_quantizer: QuantizerSpec = "sibnn_weight",
     kernel_constraint: str | None = "weight_clip",
-    activation: str | None = "sibnn",
-    rho: float = 0.3,
+    activation: QuantizerSpec = "sibnn",
 ) -> tf.keras.Model:
     """MLP with sparse {0, 1} activations: ``hidden_layers`` layers of ``units``.
 
@@ -44,7 +44,6 @@ def sibnn_mlp(
         kernel_quantizer: quantizer of the binary kernels.
         kernel_constraint: constraint on the latent kernels.
         activation: binarizer of the binary layers' inputs.
-        rho: Si-BNN's gradient window below the threshold.
 
     Returns:
         An uncompiled Keras model ending in a softmax.
@@ -53,7 +52,7 @@ def sibnn_mlp(
     x = tf.keras.layers.Flatten()(image)
     x = tf.keras.layers.Dense(units, use_bias=False, kernel_initializer=FanInNormal())(x)
     for _ in range(hidden_layers - 1):
-        x = binary_layer(x, lq.layers.QuantDense, units, activation=activation, rho=rho,
+        x = binary_layer(x, lq.layers.QuantDense, units, activation=activation,
                          kernel_quantizer=kernel_quantizer,
                          kernel_constraint=kernel_constraint)
     return tf.keras.Model(image, real_head(x, num_classes), name="sibnn_mlp")

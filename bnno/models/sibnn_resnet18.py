@@ -28,6 +28,7 @@ from bnno.models.sibnn_layers import (
     stem_conv,
 )
 from bnno.models.torch_init import TorchUniform
+from bnno.quantizers import QuantizerSpec
 
 
 @register
@@ -36,10 +37,9 @@ def sibnn_resnet18(
     num_classes: int,
     *,
     filters: int = 64,
-    kernel_quantizer: str | None = "sibnn_weight",
+    kernel_quantizer: QuantizerSpec = "sibnn_weight",
     kernel_constraint: str | None = "weight_clip",
-    activation: str | None = "sibnn",
-    rho: float = 0.3,
+    activation: QuantizerSpec = "sibnn",
 ) -> tf.keras.Model:
     """ResNet-18 with sparse {0, 1} activations (the official Si-BNN code's model).
 
@@ -56,12 +56,11 @@ def sibnn_resnet18(
             scaled by mean |w| per output channel with the official code's gradient.
         kernel_constraint: constraint on the latent kernels (the code clips to [-1, 1]).
         activation: binarizer of the binary convolutions' inputs.
-        rho: Si-BNN's gradient window below the threshold.
 
     Returns:
         An uncompiled Keras model ending in a softmax.
     """
-    binary = dict(activation=activation, rho=rho, kernel_quantizer=kernel_quantizer,
+    binary = dict(activation=activation, kernel_quantizer=kernel_quantizer,
                   kernel_constraint=kernel_constraint)
 
     def binary_conv(x, out_filters: int, strides: int):

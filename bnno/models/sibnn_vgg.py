@@ -19,6 +19,7 @@ import tensorflow as tf
 from bnno.models.layers import pool_3x3
 from bnno.models.registry import register
 from bnno.models.sibnn_layers import PaddedQuantConv2D, binary_layer, real_head, stem_conv
+from bnno.quantizers import QuantizerSpec
 
 
 @register
@@ -26,10 +27,9 @@ def sibnn_vgg(
     input_shape: tuple[int, ...],
     num_classes: int,
     *,
-    kernel_quantizer: str | None = "sibnn_weight",
+    kernel_quantizer: QuantizerSpec = "sibnn_weight",
     kernel_constraint: str | None = "weight_clip",
-    activation: str | None = "sibnn",
-    rho: float = 0.3,
+    activation: QuantizerSpec = "sibnn",
 ) -> tf.keras.Model:
     """HWGQ's VGG-Variant with sparse {0, 1} activations.
 
@@ -44,12 +44,11 @@ def sibnn_vgg(
         kernel_quantizer: quantizer of the binary kernels.
         kernel_constraint: constraint on the latent kernels.
         activation: binarizer of the binary layers' inputs.
-        rho: Si-BNN's gradient window below the threshold.
 
     Returns:
         An uncompiled Keras model ending in a softmax.
     """
-    binary = dict(activation=activation, rho=rho, kernel_quantizer=kernel_quantizer,
+    binary = dict(activation=activation, kernel_quantizer=kernel_quantizer,
                   kernel_constraint=kernel_constraint)
     image = tf.keras.Input(input_shape)
     x = pool_3x3(stem_conv(image, 96, 7, 2, pad=3))

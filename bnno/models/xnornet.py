@@ -12,9 +12,10 @@ from __future__ import annotations
 import larq as lq
 import tensorflow as tf
 
-from bnno import binarizers
+from bnno import quantizers
 from bnno.models.layers import pool_3x3
 from bnno.models.registry import register
+from bnno.quantizers import QuantizerSpec
 
 
 @register
@@ -22,11 +23,10 @@ def xnornet(
     input_shape: tuple[int, ...],
     num_classes: int,
     *,
-    kernel_quantizer: str | None = "ste_sign",
+    kernel_quantizer: QuantizerSpec = "ste_sign",
     kernel_constraint: str | None = "weight_clip",
     l2: float = 5e-7,
-    activation: str | None = "ste_sign",
-    rho: float = 0.3,
+    activation: QuantizerSpec = "ste_sign",
 ) -> tf.keras.Model:
     """XNOR-Net (Rastegari et al., 2016) in the Bop paper's ImageNet form.
 
@@ -39,12 +39,11 @@ def xnornet(
     Args:
         input_shape: image shape (height, width, channels).
         num_classes: size of the softmax output.
-        kernel_quantizer: larq quantizer for the binary kernels.
+        kernel_quantizer: quantizer spec of the kernels (``bnno.quantizers``).
         kernel_constraint: constraint on the latent binary kernels.
         l2: l2 factor on the kernels of the full-precision first and last layers.
         activation: binarizer of the binary layers' inputs: a larq quantizer name,
-            ``bnext_sign`` or ``sibnn`` (see ``bnno.binarizers``).
-        rho: Si-BNN's gradient window below the threshold (used with ``sibnn``).
+            ``bnext_sign`` or ``sibnn`` (see ``bnno.quantizers``).
 
     Returns:
         An uncompiled Keras model ending in a softmax.
@@ -52,8 +51,9 @@ def xnornet(
     def binary() -> dict:
         # A fresh quantizer spec per layer: each layer owns its binarizer (and any
         # trainable thresholds it has).
-        return dict(input_quantizer=binarizers.resolve(activation, rho),
-                    kernel_quantizer=kernel_quantizer, kernel_constraint=kernel_constraint,
+        return dict(input_quantizer=quantizers.resolve(activation, "activation"),
+                    kernel_quantizer=quantizers.resolve(kernel_quantizer, "kernel"),
+                    kernel_constraint=kernel_constraint,
                     use_bias=False)
     regularizer = tf.keras.regularizers.l2(l2) if l2 else None
 

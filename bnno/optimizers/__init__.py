@@ -2,17 +2,16 @@
 
 What belongs here: the registry (``registry``), one module per value of the
 ``optimizer`` hparam that registers its builder, keys, logged hyperparameters and
-prepare hook (``adam``, ``adamw``, ``bop``), the Keras optimizer classes they build
-(``legacy_adam``: Adam with PyTorch's ε; ``legacy_adamw``: AdamW with two decay
-groups; ``lr_scaling``: BinaryNet's per-kernel step scaling), the coupled L2 loss term
-of ``l2_decay`` (``l2``), and what every optimizer shares about binary kernels
-(``kernels``).
+prepare hook (``adam``, ``adamw``, ``bop``), the coupled L2 loss term of ``l2_decay``
+(``l2``), what every optimizer shares about binary kernels (``kernels``), and in
+``keras`` the Keras optimizer classes they build where Keras has none that fits.
 
-Adding an optimizer is one module with one ``register`` call, imported below; its
-builder imports TensorFlow (or the module holding its Keras class) when it runs, so that
-``bnno.hparams``, which reads the registered names and keys, stays free of TensorFlow.
-Optimizer modules import ``bnno.optimizers.registry`` (and each other), never this
-package, so the package importing them closes no cycle.
+Adding an optimizer is one module with one ``register`` call: this package imports every
+module in its folder (``bnno.import_members``). A builder imports TensorFlow (or the
+``keras`` module holding its class) when it runs, so that ``bnno.hparams``, which reads
+the registered names and keys, stays free of TensorFlow. Optimizer modules import
+``bnno.optimizers.registry`` (and each other), never this package, so the package
+importing them closes no cycle.
 
 Example:
     >>> from bnno import optimizers
@@ -23,8 +22,7 @@ Example:
     ('Adam', 0.005)
 """
 
-# Importing the optimizer modules registers them.
-from bnno.optimizers import adam, adamw, bop  # noqa: F401
+from bnno import import_members
 
 # The public names, as callers have always used them: optimizers.build(...),
 # optimizers.kernel_settings(...), optimizers.step_count(...).
@@ -33,6 +31,7 @@ from bnno.optimizers.kernels import (  # noqa: F401
     binarize_kernels,
     binary_kernels,
     kernel_settings,
+    kernel_spec,
     run_length,
     step_count,
 )
@@ -41,6 +40,7 @@ from bnno.optimizers.registry import (  # noqa: F401
     KEYS,
     OPTIMIZER,
     build,
+    check,
     get,
     logged,
     names,
@@ -48,3 +48,6 @@ from bnno.optimizers.registry import (  # noqa: F401
     register,
     unregister,
 )
+
+# Importing the optimizer modules registers them.
+import_members(__name__, __path__)

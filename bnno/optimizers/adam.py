@@ -1,9 +1,9 @@
 """The ``adam`` optimizer: legacy Keras Adam, with PyTorch's ε or per-kernel step scaling.
 
 Recipes from PyTorch code name ``adam_epsilon``: PyTorch's ε, added where PyTorch adds
-it (``bnno.optimizers.legacy_adam``). The others keep Keras' own Adam, ε̂ = 1e-7, as
+it (``bnno.optimizers.keras.legacy_adam``). The others keep Keras' own Adam, ε̂ = 1e-7, as
 their TensorFlow code. ``lr_scaling: xavier`` multiplies the step of every quantized
-kernel by its factor (``bnno.optimizers.lr_scaling``). larq's ``CaseOptimizer`` only
+kernel by its factor (``bnno.optimizers.keras.lr_scaling``). larq's ``CaseOptimizer`` only
 wraps legacy optimizers; Adam runs use the same class as Bop's so both kinds of run keep
 the same optimizer state layout.
 
@@ -23,7 +23,7 @@ from bnno.optimizers.registry import register
 
 
 def epsilon_settings(hp: dict[str, Any]) -> dict[str, Any]:
-    """The ε arguments of ``bnno.optimizers.legacy_adam.Adam`` for ``hp``.
+    """The ε arguments of ``bnno.optimizers.keras.legacy_adam.Adam`` for ``hp``.
 
     Example:
         >>> epsilon_settings({"adam_epsilon": 1e-8})
@@ -37,7 +37,7 @@ def epsilon_settings(hp: dict[str, Any]) -> dict[str, Any]:
 
 
 def _prepare(optimizer, model) -> None:
-    from bnno.optimizers.lr_scaling import ScaledAdam
+    from bnno.optimizers.keras.lr_scaling import ScaledAdam
 
     if isinstance(optimizer, ScaledAdam):
         optimizer.assign_groups(model)  # the per-kernel learning-rate factors
@@ -47,8 +47,8 @@ def _prepare(optimizer, model) -> None:
                         "lr_scaling": choice("none", "xavier")},
           defaults={"adam_epsilon": 1e-7, "lr_scaling": "none"}, prepare=_prepare)
 def _build(hp: dict[str, Any], schedule):
-    from bnno.optimizers.legacy_adam import Adam
-    from bnno.optimizers.lr_scaling import ScaledAdam
+    from bnno.optimizers.keras.legacy_adam import Adam
+    from bnno.optimizers.keras.lr_scaling import ScaledAdam
 
     if hp.get("lr_scaling", "none") != "none":
         return ScaledAdam(schedule("learning_rate"), lr_scaling=hp["lr_scaling"],

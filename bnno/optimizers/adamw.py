@@ -1,6 +1,6 @@
 """The ``adamw`` optimizer: AdamW with two decoupled weight-decay groups (BNext's recipe).
 
-The optimizer is ``bnno.optimizers.legacy_adamw.AdamW``; its decay groups are assigned
+The optimizer is ``bnno.optimizers.keras.legacy_adamw.AdamW``; its decay groups are assigned
 from the model before compiling. ``weight_decay`` and ``weight_decay_low`` default to 0
 and ``clip_norm`` to no clipping.
 
@@ -27,7 +27,7 @@ def _prepare(optimizer, model) -> None:
 @register("adamw", keys={"learning_rate": SCHEDULE, "weight_decay": FLOAT,
                          "weight_decay_low": FLOAT, "clip_norm": FLOAT}, prepare=_prepare)
 def _build(hp: dict[str, Any], schedule):
-    from bnno.optimizers.legacy_adamw import AdamW
+    from bnno.optimizers.keras.legacy_adamw import AdamW
 
     return AdamW(schedule("learning_rate"), weight_decay=hp.get("weight_decay", 0.0),
                  weight_decay_low=hp.get("weight_decay_low", 0.0),

@@ -39,7 +39,7 @@ def _prepare(optimizer, model) -> None:
 def _build(hp: dict[str, Any], schedule):
     import larq as lq
 
-    from bnno.optimizers.legacy_adam import Adam
+    from bnno.optimizers.keras.legacy_adam import Adam
 
     adam = Adam(schedule("learning_rate"), **epsilon_settings(hp))
     bop = lq.optimizers.Bop(threshold=schedule("threshold"), gamma=schedule("gamma"))

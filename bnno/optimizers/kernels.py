@@ -21,21 +21,20 @@ from bnno.errors import BnnoError
 FLIP_RATIO = ["flip_ratio"]
 
 
-def kernel_settings(hp: dict[str, Any], flip_ratio: bool = True) -> dict[str, Any]:
+def kernel_spec(hp: dict[str, Any], flip_ratio: bool = True) -> dict[str, Any]:
     """The ``kernel_quantizer``/``kernel_constraint`` builder arguments for ``hp``.
 
-    Quantizers are passed as config dicts so that every layer builds its own instance
-    (and its own flip-ratio metric, unless ``flip_ratio`` is false).
+    With Bop, a Keras config of larq's ``NoOp(precision=1)``; otherwise ``hp``'s
+    quantizer spec with the flip-ratio metric added (unless ``flip_ratio`` is false),
+    which the model's builder resolves (``bnno.quantizers.resolve``), filling in the
+    options it gives that quantizer.
 
     Example:
-        >>> kernel_settings({"optimizer": "bop"})["kernel_quantizer"]["class_name"]
+        >>> kernel_spec({"optimizer": "bop"})["kernel_quantizer"]["class_name"]
         'NoOp'
+        >>> kernel_spec({"optimizer": "adam", "kernel_quantizer": "ste_sign"})
+        {'kernel_quantizer': {'name': 'ste_sign', 'metrics': ['flip_ratio']}}
     """
-    import larq as lq
-
-    from bnno.optimizers.lr_scaling import check
-
-    check(hp)  # lr_scaling=xavier with Bop fails here, as early as a bad quantizer
     metrics = FLIP_RATIO if flip_ratio else []
     if hp.get("optimizer") == "bop":
         if hp.get("kernel_quantizer") or hp.get("kernel_constraint"):
@@ -45,28 +44,29 @@ def kernel_settings(hp: dict[str, Any], flip_ratio: bool = True) -> dict[str, An
             )
         quantizer = {"class_name": "NoOp", "config": {"precision": 1, "metrics": metrics}}
         return {"kernel_quantizer": quantizer, "kernel_constraint": None}
-    name = hp.get("kernel_quantizer")
-    if name is None:
+    spec = hp.get("kernel_quantizer")
+    if spec is None:
         return {}
-    import bnno.sibnn_weight  # noqa: F401  (registers sibnn_weight)
-    import bnno.xnor_weight  # noqa: F401  (registers xnor_weight)
+    from bnno.quantizers.registry import split  # here: bnno.hparams stays free of larq
 
-    try:
-        instance = lq.quantizers.get(name)
-    except ValueError:
-        raise BnnoError(
-            f"unknown kernel_quantizer '{name}'; use a larq quantizer name such as "
-            "ste_sign, approx_sign, swish_sign, magnitude_aware_sign, or one of bnno's: "
-            "sibnn_weight, xnor_weight"
-        ) from None
-    if type(instance) is lq.quantizers.MagnitudeAwareSign:
-        from bnno.scaled_sign import ScaledSign  # its flip ratio counts sign changes
+    name, options = split(spec)
+    return {"kernel_quantizer": {"name": name, **options, "metrics": list(metrics)}}
 
-        instance = ScaledSign(**instance.get_config())
-    quantizer = {"class_name": type(instance).__name__, "config": instance.get_config()}
-    if isinstance(instance, lq.quantizers._BaseQuantizer):
-        quantizer["config"]["metrics"] = metrics
-    return {"kernel_quantizer": quantizer}
+
+def kernel_settings(hp: dict[str, Any], flip_ratio: bool = True) -> dict[str, Any]:
+    """``kernel_spec`` resolved: the arguments a larq layer takes as they are.
+
+    Example:
+        >>> kernel_settings({"optimizer": "adam", "kernel_quantizer": "ste_sign"})
+        {'kernel_quantizer': {'class_name': 'SteSign', 'config': {'clip_value': 1.0, \
+'metrics': ['flip_ratio']}}}
+    """
+    from bnno.quantizers.registry import resolve
+
+    settings = kernel_spec(hp, flip_ratio)
+    if "kernel_quantizer" in settings:
+        settings["kernel_quantizer"] = resolve(settings["kernel_quantizer"], "kernel")
+    return settings
 
 
 def run_length(hp: dict[str, Any], train_examples: int, steps_per_epoch: int | None = None) -> int:

@@ -16,12 +16,12 @@ Example:
 
 from __future__ import annotations
 
-from bnno import sibnn
 from bnno.optimizers.kernels import binary_kernels
 
 
 def decayed(model) -> list:
-    """The variables ``add_to`` decays: all trainable ones but thresholds and ±1 kernels.
+    """The variables ``add_to`` decays: all trainable ones but quantizers' own (such as
+    Si-BNN's thresholds) and Bop's ±1 kernels.
 
     Example:
         A Bop kernel (tagged ``precision=1``) and a Si-BNN binarizer's θ and 1/Δ are left
@@ -29,10 +29,10 @@ def decayed(model) -> list:
 
         >>> import larq as lq
         >>> import tensorflow as tf
-        >>> from bnno import binarizers
+        >>> from bnno import quantizers
         >>> model = tf.keras.Sequential([
         ...     tf.keras.Input((3,)),
-        ...     lq.layers.QuantDense(4, input_quantizer=binarizers.resolve("sibnn"),
+        ...     lq.layers.QuantDense(4, input_quantizer=quantizers.resolve("sibnn", "activation"),
         ...                          kernel_quantizer=lq.quantizers.NoOp(precision=1),
         ...                          use_bias=False, name="binary"),
         ...     tf.keras.layers.Dense(2, name="real")])
@@ -41,7 +41,11 @@ def decayed(model) -> list:
         >>> [v.name for v in decayed(model)]
         ['real/kernel:0', 'real/bias:0']
     """
-    skip = {id(v) for v in sibnn.thresholds(model) + binary_kernels(model)}
+    import larq as lq
+
+    own = [v for m in model.submodules if isinstance(m, lq.quantizers.Quantizer)
+           for v in m.trainable_weights]
+    skip = {id(v) for v in own + binary_kernels(model)}
     return [v for v in model.trainable_variables if id(v) not in skip]
 
 

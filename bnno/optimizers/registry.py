@@ -4,8 +4,8 @@ An optimizer module registers itself with one ``register`` call on its builder, 
 function ``builder(hp, schedule) -> optimizer`` where ``schedule(key)`` is the schedule
 (or constant) of the hparam ``key`` over the run. The call declares the hparam keys the
 optimizer reads (with their ``bnno.htypes`` types and the defaults of optional ones), the
-hyperparameters ``bnno.callbacks.MetricsLog`` logs every epoch, and an optional
-``prepare(optimizer, model)`` hook that ``bnno.build.compile_model`` runs before
+hyperparameters ``bnno.training.callbacks.MetricsLog`` logs every epoch, and an optional
+``prepare(optimizer, model)`` hook that ``bnno.training.build.compile_model`` runs before
 compiling. ``bnno.hparams`` takes the ``optimizer`` choice and these keys from here.
 
 This module imports no TensorFlow, so that ``bnno.hparams`` stays light: builders and
@@ -181,6 +181,36 @@ def logged() -> tuple[str, ...]:
     return tuple(found)
 
 
+def check(hp: dict[str, Any]) -> None:
+    """Refuse a key of another optimizer that ``hp``'s optimizer would silently ignore.
+
+    A key some registered optimizer reads but ``hp["optimizer"]`` does not may only hold
+    its default (``lr_scaling: none`` with Bop); any other value would do nothing.
+
+    Raises:
+        BnnoError: such a key with another value; the message names who reads it.
+
+    Example:
+        >>> import bnno.optimizers
+        >>> check({"optimizer": "bop", "lr_scaling": "none"})
+        >>> check({"optimizer": "bop", "lr_scaling": "xavier"})
+        Traceback (most recent call last):
+        ...
+        bnno.errors.BnnoError: hparam lr_scaling=xavier is read by optimizer adam only, \
+not by bop; set lr_scaling=none, or use adam
+    """
+    entry = get(hp["optimizer"])
+    for key, value in hp.items():
+        if key not in KEYS or key in entry.keys:
+            continue
+        if key in DEFAULTS and value == DEFAULTS[key]:
+            continue
+        readers = [n for n, e in _ENTRIES.items() if key in e.keys]
+        fix = f"set {key}={DEFAULTS[key]}" if key in DEFAULTS else f"remove {key}"
+        raise BnnoError(f"hparam {key}={value} is read by optimizer {', '.join(readers)} only, "
+                        f"not by {entry.name}; {fix}, or use {' or '.join(readers)}")
+
+
 def build(hp: dict[str, Any], steps_per_epoch: int, total_steps: int | None = None):
     """The optimizer described by ``hp``; schedules are built with ``steps_per_epoch``.
 
@@ -193,10 +223,8 @@ def build(hp: dict[str, Any], steps_per_epoch: int, total_steps: int | None = No
         >>> type(opt).__name__, opt.get_config()["learning_rate"]
         ('Adam', 0.005)
     """
-    from bnno.optimizers.lr_scaling import check
-
     entry = get(hp["optimizer"])
-    check(hp)  # lr_scaling applies to optimizer=adam only
+    check(hp)
     total_steps = total_steps or hp.get("epochs", 1) * steps_per_epoch
 
     def schedule(key: str):

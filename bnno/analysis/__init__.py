@@ -1,0 +1,7 @@
+"""Analysis: looking inside binary networks and their runs.
+
+What belongs here: model size and cost (``summary``), hyperparameter sweeps
+(``sweep``), loss landscapes (``landscape``), the figures of runs, sweeps and
+landscapes (``plots``), and the table of every recipe (``recipe_table``). These modules
+read run directories and build models; training never imports them.
+"""

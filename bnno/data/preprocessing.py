@@ -1,0 +1,221 @@
+"""The preprocessing functions users name with ``--preprocess-fn`` (or a set's
+``preprocess_fn``).
+
+Each is ``fn(image, training, seed)``: a decoded uint8 image (or, for datasets read as
+JPEG bytes, the encoded bytes) to a float32 image, with every random choice drawn from
+``seed`` (a stateless seed pair), so that an epoch's augmentation is a pure function of
+(seed, epoch). ``PREPROCESS`` holds those for decoded images, ``JPEG_PREPROCESS`` those
+for JPEG bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bnno.errors import BnnoError
+
+
+def _scale(image):
+    """uint8 [0, 255] -> float32 [-1, 1], as the Bop paper's code does."""
+    import tensorflow as tf
+
+    return tf.cast(image, tf.float32) / (255.0 / 2.0) - 1.0
+
+
+def default(image, training: bool, seed) -> Any:
+    """Scale pixels to [-1, 1]; no augmentation.
+
+    Example:
+        >>> import tensorflow as tf
+        >>> default(tf.constant([[[0, 255, 51]]], tf.uint8), True, None).numpy()
+        array([[[-1. ,  1. , -0.6]]], dtype=float32)
+    """
+    return _scale(image)
+
+
+def resize_and_flip(image, training: bool, seed) -> Any:
+    """Training: pad 4 pixels per side, random crop back, random flip; then scale.
+
+    For CIFAR-10 this is the paper's pad to 40×40 and random 32×32 crop. Evaluation
+    images are only scaled. ``seed`` is a shape-[2] integer tensor; the stateless ops
+    make the augmentation reproducible.
+
+    Example:
+        >>> import tensorflow as tf
+        >>> image = tf.zeros((32, 32, 3), tf.uint8)
+        >>> resize_and_flip(image, True, tf.constant([1, 2], tf.int64)).shape
+        TensorShape([32, 32, 3])
+    """
+    return _scale(_pad_crop_flip(image, seed) if training else image)
+
+
+def _pad_crop_flip(image, seed):
+    """Pad 4 zero pixels per side, a random crop back to the size, a random flip; all
+    drawn from ``seed`` (a shape-[2] integer tensor) by stateless ops."""
+    import tensorflow as tf
+
+    h, w, c = image.shape
+    image = tf.image.resize_with_crop_or_pad(image, h + 8, w + 8)
+    image = tf.image.stateless_random_crop(image, [h, w, c], seed=seed)
+    return tf.image.stateless_random_flip_left_right(image, seed=seed[::-1])
+
+
+# Per-channel mean and deviation of BNext's official CIFAR pipeline
+# (hpi-xnor/BNext src/train_assistant_group_amp.py, the CIFAR branch of main_worker).
+# They are CIFAR-100's training-set statistics; the official code applies them to
+# CIFAR-10 and CIFAR-100 alike, and so does ``crop_flip_normalize``.
+CIFAR_MEAN = (0.507, 0.487, 0.441)
+CIFAR_STD = (0.267, 0.256, 0.276)
+
+
+def crop_flip_normalize(image, training: bool, seed) -> Any:
+    """BNext's CIFAR preprocessing: ``resize_and_flip``'s augmentation (training: pad 4
+    zero pixels per side, random crop back, random flip), then ``(x / 255 − mean) / std``
+    per channel with ``CIFAR_MEAN`` and ``CIFAR_STD``.
+
+    The paper's text names random crop, flip and normalisation; the numbers are the
+    official trainer's (CIFAR-100's statistics, used for CIFAR-10 too). For RGB images.
+
+    Example:
+        >>> import tensorflow as tf
+        >>> out = crop_flip_normalize(tf.fill((32, 32, 3), tf.constant(255, tf.uint8)),
+        ...                           False, None)
+        >>> [round(float(v), 4) for v in out[0, 0]]
+        [1.8464, 2.0039, 2.0254]
+    """
+    import tensorflow as tf
+
+    if image.shape[-1] != 3:
+        raise BnnoError(f"crop_flip_normalize needs RGB images; got shape {image.shape}")
+    if training:
+        image = _pad_crop_flip(image, seed)
+    return (tf.cast(image, tf.float32) / 255.0 - CIFAR_MEAN) / CIFAR_STD
+
+
+def imagenet(image_bytes, training: bool, seed) -> Any:
+    """Larq Zoo's ImageNet preprocessing of one JPEG: decode and crop in one step.
+
+    Training: a random crop of 8-100 % of the area and aspect ratio 3/4-4/3, resized
+    bicubically to 224×224, and a random flip; evaluation: the central 224/256 crop,
+    resized. Then normalised with ImageNet's channel mean and deviation. The crop is
+    drawn by TensorFlow's stateful random ops (Larq Zoo's functions take no seed), so a
+    resumed ImageNet run sees the same images in the same order, but not the same crops.
+
+    Example:
+        >>> import tensorflow as tf
+        >>> jpeg = tf.io.encode_jpeg(tf.zeros((300, 400, 3), tf.uint8))
+        >>> imagenet(jpeg, False, None).shape
+        TensorShape([224, 224, 3])
+    """
+    from larq_zoo.training.data import preprocess_image_bytes
+
+    return preprocess_image_bytes(image_bytes, is_training=training)
+
+
+def bnext(image_bytes, training: bool, seed) -> Any:
+    """BNext's ImageNet preprocessing (timm's, as the official recipe sets it).
+
+    Training: a random crop of 8-100 % of the area and aspect ratio 3/4-4/3, resized
+    bicubically to 224×224, a random flip and RandAugment (2 operations, magnitude 7,
+    noise 0.5; ``bnno.data.randaugment``). Evaluation: bicubic resize of the shorter side to
+    235 (224 / 0.95; the longer side truncated, as torchvision's ``Resize``) and the
+    central 224×224 crop (offsets rounded, as its ``CenterCrop``). Resizes are
+    antialiased and rounded to 8-bit values, as PIL's, which timm uses. Then normalised
+    with ImageNet's channel mean and deviation, like ``imagenet``. Random ops are not
+    seeded. One difference from timm: its random-resized crop draws the aspect ratio
+    log-uniformly and falls back to a central crop, TensorFlow's
+    ``sample_distorted_bounding_box`` draws it uniformly and falls back to the whole image.
+
+    Example:
+        >>> import tensorflow as tf
+        >>> jpeg = tf.io.encode_jpeg(tf.zeros((300, 400, 3), tf.uint8))
+        >>> bnext(jpeg, False, None).shape
+        TensorShape([224, 224, 3])
+    """
+    import tensorflow as tf
+    from larq_zoo.training.data import MEAN_RGB, STDDEV_RGB
+
+    from bnno.data.randaugment import rand_augment
+
+    image = tf.io.decode_jpeg(image_bytes, channels=3)
+    if training:
+        begin, size, _ = tf.image.sample_distorted_bounding_box(
+            tf.shape(image), tf.zeros([0, 0, 4], tf.float32), min_object_covered=0.0,
+            aspect_ratio_range=(3 / 4, 4 / 3), area_range=(0.08, 1.0), max_attempts=10,
+            use_image_if_no_bounding_boxes=True)
+        image = tf.slice(image, begin, size)
+        image = tf.image.resize(image, [224, 224], method="bicubic", antialias=True)
+        image = tf.image.random_flip_left_right(tf.round(tf.clip_by_value(image, 0.0, 255.0)))
+        image = rand_augment(image, num_ops=2, magnitude=7.0, magnitude_std=0.5)
+    else:
+        image = _center_crop(_resize_shorter(image, 235, "bicubic"), 224)
+    image = tf.ensure_shape(image, [224, 224, 3])
+    return (image - MEAN_RGB) / STDDEV_RGB
+
+
+def sibnn(image_bytes, training: bool, seed) -> Any:
+    """Si-BNN's ImageNet preprocessing (peiswang/SiBNN ``main_sibnn_learn.py``).
+
+    The image is resized (bilinear, antialiased) so that its shorter side is 256, the
+    longer one ``int(256 · long / short)`` as torchvision computes it, and rounded to
+    8-bit values. Training: a uniformly placed 224×224 crop and a random flip, drawn
+    from ``seed`` by stateless ops (a resumed run sees the same crops). Evaluation: the
+    central 224×224 crop, offsets ``round((size − 224) / 2)`` with ties to even, as
+    torchvision's ``CenterCrop``. Then normalised with ImageNet's channel mean and
+    deviation.
+
+    The official code only crops (RandomCrop, CenterCrop), so its image folders must
+    have been resized beforehand; a shorter side of 256 is the usual such preparation
+    and an assumption here. The code crops 227 for AlexNet; here every model gets 224
+    (see ``bnno.models.sibnn_alexnet``).
+
+    Example:
+        >>> import tensorflow as tf
+        >>> jpeg = tf.io.encode_jpeg(tf.zeros((300, 400, 3), tf.uint8))
+        >>> sibnn(jpeg, False, None).shape
+        TensorShape([224, 224, 3])
+    """
+    import tensorflow as tf
+    from larq_zoo.training.data import MEAN_RGB, STDDEV_RGB
+
+    image = _resize_shorter(tf.io.decode_jpeg(image_bytes, channels=3), 256, "bilinear")
+    if training and seed is not None:
+        image = tf.image.stateless_random_crop(image, [224, 224, 3], seed=seed)
+        image = tf.image.stateless_random_flip_left_right(image, seed=seed[::-1])
+    elif training:
+        image = tf.image.random_flip_left_right(tf.image.random_crop(image, [224, 224, 3]))
+    else:
+        image = _center_crop(image, 224)
+    image = tf.ensure_shape(image, [224, 224, 3])
+    return (image - MEAN_RGB) / STDDEV_RGB
+
+
+def _resize_shorter(image, side: int, method: str):
+    """Resize (antialiased) so that the shorter side is ``side`` and the longer one
+    ``int(side · long / short)``, then round to 8-bit values: torchvision's ``Resize``
+    of a PIL image, which the PyTorch recipes use."""
+    import tensorflow as tf
+
+    shape = tf.shape(image)[:2]
+    short = tf.reduce_min(shape)
+    size = tf.where(shape == short, side, shape * side // short)
+    image = tf.image.resize(image, size, method=method, antialias=True)
+    return tf.round(tf.clip_by_value(image, 0.0, 255.0))
+
+
+def _center_crop(image, size: int):
+    """The central ``size``×``size`` crop, offsets ``round((dim − size) / 2)`` with ties
+    to even, as torchvision's ``CenterCrop``."""
+    import tensorflow as tf
+
+    offsets = tf.round(tf.cast(tf.shape(image)[:2] - size, tf.float32) / 2.0)
+    top, left = tf.unstack(tf.cast(offsets, tf.int32))
+    return image[top:top + size, left:left + size]
+
+
+PREPROCESS: dict[str, Callable] = {"default": default, "resize_and_flip": resize_and_flip,
+                                   "crop_flip_normalize": crop_flip_normalize}
+# Preprocessing of datasets read as JPEG bytes; ``default`` is Larq Zoo's ImageNet one.
+JPEG_PREPROCESS: dict[str, Callable] = {"default": imagenet, "bnext": bnext,
+                                        "sibnn": sibnn}

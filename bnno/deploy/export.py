@@ -1,0 +1,149 @@
+"""``bnno export``: a trained run to a Larq Compute Engine flatbuffer, checked against Keras.
+
+The run's model is rewritten for inference (``bnno.deploy.inference``), converted
+(``bnno.deploy.convert``) with the run's description as metadata
+(``bnno.deploy.metadata``), and its outputs compared with the Keras model's on test
+images.
+
+Example:
+    Export a trained run; the result reports the check against Keras (here all top-1
+    predictions agreed)::
+
+        result = export_run("runs/binarynet-cifar10-bop-x", "model.tflite")
+        result["check"]["top1_agreement"]  # 1.0
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bnno import data
+from bnno.deploy.convert import convert, lce_predict
+from bnno.deploy.metadata import count_binary_ops
+from bnno.errors import BnnoError
+from bnno.training import runs
+
+# The self-check: top-1 predictions must agree on at least this share of the examples,
+# and on at least that share every output must lie within OUTPUT_ATOL of Keras's.
+# Binary layers compute exact integers in both runtimes; float rounding in the first
+# layer and batch norm can still flip a sign that sits at ~0, which changes one example's
+# outputs completely. That is why the rule is "on 99 % of the examples", not "on all".
+TOP1_MIN = 0.99
+
+
+OUTPUT_ATOL = 1e-4
+
+
+FORMATS = (".tflite",)
+
+
+def check_format(path: str | Path) -> Path:
+    """``path`` if its suffix names a format bnno writes, else a ``BnnoError``.
+
+    Example:
+        >>> check_format("model.tflite").name
+        'model.tflite'
+    """
+    path = Path(path)
+    if path.suffix not in FORMATS:
+        raise BnnoError(
+            f"unknown format '{path.suffix or path.name}' for {path}; bnno exports "
+            f"{', '.join(FORMATS)} (Larq Compute Engine flatbuffers)"
+        )
+    return path
+
+
+def agreement(keras_outputs: np.ndarray, lce_outputs: np.ndarray) -> dict[str, Any]:
+    """How closely the flatbuffer's outputs follow Keras's, and whether that passes.
+
+    Example:
+        >>> a = np.array([[0.9, 0.1], [0.2, 0.8]])
+        >>> agreement(a, a + 1e-6)["passed"]
+        True
+    """
+    diff = np.abs(np.asarray(keras_outputs, np.float64) - np.asarray(lce_outputs, np.float64))
+    per_example = diff.reshape(len(diff), -1).max(axis=1)
+    top1 = float(np.mean(keras_outputs.argmax(-1) == lce_outputs.argmax(-1)))
+    close = float(np.mean(per_example <= OUTPUT_ATOL))
+    return {
+        "examples": len(diff),
+        "top1_agreement": top1,
+        "outputs_within_atol": close,
+        "atol": OUTPUT_ATOL,
+        "max_abs_diff": float(per_example.max()),
+        "median_abs_diff": float(np.median(per_example)),
+        "passed": top1 >= TOP1_MIN and close >= TOP1_MIN,
+    }
+
+
+def export_run(
+    run_dir: str | Path,
+    output: str | Path,
+    data_dir: str | None = None,
+    manual_dir: str | None = None,
+    check_examples: int = 256,
+    threads: int = 2,
+) -> dict[str, Any]:
+    """Convert a run's weights to an LCE flatbuffer at ``output``, after checking it.
+
+    Uses the final weights, or the last checkpoint of an unfinished run. The check runs
+    ``check_examples`` test images (preprocessed as in training) through Keras and through
+    LCE's interpreter; ``output`` is written only if they agree (see ``agreement``).
+    ``check_examples=0`` skips the check.
+
+    Raises:
+        BnnoError: bad run dir, no weights, unknown output format, a layer LCE cannot
+            convert, or a failed check.
+
+    Example:
+        Export a run and check it on 256 test images; the result is e.g. ``{'output':
+        'model.tflite', 'bytes': 1402312, 'weights': 'binarynet_weights.h5',
+        'binary_ops': 8, 'check': {...}}``::
+
+            result = export_run("runs/binarynet-cifar10-bop-x", "model.tflite")
+    """
+    from bnno.training.loading import load_trained
+
+    output = check_format(output)
+    path = Path(run_dir)
+    spec = runs.read(path)
+    shape_of = data.describe(spec["dataset"], data_dir)
+    net, source = load_trained(path, spec, shape_of.input_shape, shape_of.num_classes)
+    metadata = {
+        "model": spec["model"], "dataset": spec["dataset"], "hparams": spec["hparams"],
+        "hparams_set": spec.get("hparams_set"), "input_shape": list(shape_of.input_shape),
+        "num_classes": shape_of.num_classes, "weights": source, "run_dir": str(path),
+    }
+    if check_examples:
+        # Read the images before converting: LCE's converter, once loaded, makes TensorFlow
+        # warn about every tf.data pipeline (it registers the op definitions of the older
+        # TensorFlow it was built with).
+        ds = data.load(spec["dataset"], data_dir, manual_dir)
+        images = _test_images(ds, spec["preprocess_fn"], check_examples)
+    flatbuffer = convert(net, metadata)
+    result: dict[str, Any] = {"weights": source, "binary_ops": count_binary_ops(flatbuffer)}
+    if check_examples:
+        check = agreement(net.predict(images, verbose=0), lce_predict(flatbuffer, images, threads))
+        result["check"] = check
+        if not check["passed"]:
+            raise BnnoError(
+                f"the exported model does not agree with Keras on {check['examples']} test "
+                f"images (top-1 {check['top1_agreement']:.2%}, outputs within {OUTPUT_ATOL} "
+                f"on {check['outputs_within_atol']:.2%}; both must be >= {TOP1_MIN:.0%}); "
+                f"{output} was not written"
+            )
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_bytes(flatbuffer)
+    except OSError as e:
+        raise BnnoError(f"cannot write {output}: {e.strerror}") from None
+    return {"output": str(output), "bytes": len(flatbuffer), **result}
+
+
+def _test_images(ds, preprocess_fn: str, count: int) -> np.ndarray:
+    batches = [images.numpy() for images, _ in ds.test(min(count, 256), preprocess_fn)
+               .take(-(-count // 256))]
+    return np.concatenate(batches)[:count]

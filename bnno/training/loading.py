@@ -1,0 +1,63 @@
+"""Load a run's trained model: its final weights, or else its last checkpoint.
+
+Training (``bnno.training.train.evaluate``), distillation from an earlier run, export and loss
+landscapes all read a run's model the same way; it lives here, apart from the trainer,
+so that none of them has to import the trainer (which imports distillation back).
+
+Example:
+    Evaluate or export the model of a finished (or interrupted) run in ``path``::
+
+        net, source = load_trained(path, runs.read(path), (32, 32, 3), 10)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bnno.errors import BnnoError
+from bnno.training import runs
+
+
+def load_trained(path: Path, spec: dict[str, Any], input_shape: tuple, num_classes: int,
+                 flip_ratio: bool | None = None) -> tuple[Any, str]:
+    """The compiled model of run ``path`` with its final weights, or else its last
+    checkpoint; returns ``(model, description of the weights used)``.
+
+    ``flip_ratio`` attaches larq's flip-ratio metrics (default: as the run had them).
+
+    Raises:
+        BnnoError: the run has no weights yet, or its weights file cannot be read.
+
+    Example:
+        Load the model a run in ``path`` (a ``Path``) trained on 32×32×3 images with 10
+        classes, and see which weights it got::
+
+            net, source = load_trained(path, runs.read(path), (32, 32, 3), 10)
+            # source is "binarynet_weights.h5", or "checkpoint after epoch 3" for a
+            # run stopped after its third epoch
+    """
+    import tensorflow as tf
+
+    from bnno.training.build import build_model, compile_model
+
+    path = Path(path)
+    if flip_ratio is None:
+        flip_ratio = spec.get("strategy") != "multi_worker"
+    net = build_model(spec["model"], spec["hparams"], input_shape, num_classes,
+                      flip_ratio=flip_ratio)
+    compile_model(net, spec["hparams"], 1, 1)
+    weights = runs.weights_file(path, spec["model"])
+    if weights.exists():
+        try:
+            net.load_weights(str(weights))
+        except (OSError, ValueError) as e:
+            raise BnnoError(f"cannot read {weights}: {str(e).splitlines()[0]}") from None
+        source = weights.name
+    else:
+        latest = tf.train.latest_checkpoint(str(path / runs.BACKUP_DIR / "chief"))
+        if latest is None:
+            raise BnnoError(f"{path} has no weights yet: no epoch has finished")
+        tf.train.Checkpoint(model=net).restore(latest).expect_partial()
+        source = f"checkpoint after epoch {runs.completed_epochs(path)}"
+    return net, source

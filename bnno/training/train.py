@@ -1,0 +1,379 @@
+"""Train any registered model on any registered dataset with an hparam set.
+
+The trainer knows no paper: the model file builds the network, the hparam file holds the
+recipe, ``bnno.optimizers`` turns the recipe into an optimizer.
+
+Example:
+    Train BinaryNet on CIFAR-10 with the Bop set and two hparams changed; the run
+    directory is returned (the same ``output_dir`` resumes it)::
+
+        run_dir = train("binarynet", "cifar10", "bop",
+                        overrides="threshold=1e-6,gamma=1e-3",
+                        preprocess_fn="resize_and_flip")
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import bnno
+from bnno import data, hparams, models, optimizers, quantizers
+from bnno.errors import BnnoError, choices
+from bnno.training import distribute, runs
+from bnno.training.loading import load_trained  # also bnno.train.load_trained, as before
+
+
+class TrainingStopped(Exception):
+    """Training ended early (NaN loss); the message says where the last good state is.
+
+    Example:
+        >>> raise TrainingStopped("loss became NaN in epoch 3, batch 17")
+        Traceback (most recent call last):
+        ...
+        bnno.training.train.TrainingStopped: loss became NaN in epoch 3, batch 17
+    """
+
+
+def _check_set_fits(model: str, dataset: str, hparams_set: str, preprocess_fn: str) -> None:
+    """Name the sets made for ``dataset`` when the chosen set preprocesses for another one."""
+    fns = data.preprocess_fns(dataset)
+    if preprocess_fn in fns:
+        return
+    types = models.hparam_types(model)
+    fitting = [name for name in hparams.set_names(model)
+               if hparams.resolve(model, name, None, types).get("preprocess_fn", "default") in fns]
+    sets = f"--hparams-set {' or '.join(fitting)}" if fitting else "a set of your own"
+    raise BnnoError(
+        f"hparam set '{hparams_set}' of {model} preprocesses with '{preprocess_fn}', which "
+        f"{dataset} cannot use; choose {sets}, or a --preprocess-fn ({choices(fns)})"
+    )
+
+
+def plan(
+    model: str,
+    dataset: str,
+    hparams_set: str | None = None,
+    overrides: str | None = None,
+    preprocess_fn: str | None = None,
+    seed: int | None = None,
+    steps_per_epoch: int | None = None,
+    validation_steps: int | None = None,
+    strategy: str = "default",
+) -> dict[str, Any]:
+    """Check every name and value of a run and return its ``run.json`` content.
+
+    ``model`` may be an alias (``alexnet``); the run records the registered name.
+    Without ``hparams_set`` the model's first set is used; without ``preprocess_fn``
+    the set's ``preprocess_fn`` (else ``default``).
+
+    Raises:
+        BnnoError: unknown model, dataset, preprocess fn, set, key or strategy, or a bad
+            value.
+
+    Example:
+        >>> spec = plan("binarynet", "cifar10", "bop", "gamma=1e-4", seed=7)
+        >>> spec["hparams"]["gamma"], spec["preprocess_fn"], spec["seed"]
+        (0.0001, 'resize_and_flip', 7)
+        >>> plan("binarynet", "cifar10", "bop", "gama=1e-4")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        bnno.errors.BnnoError: unknown hparam 'gama' for set 'bop' of 'binarynet'; ...
+    """
+    model = models.canonical(model)
+    data.check_names(dataset, "default")
+    distribute.check_name(strategy)
+    hparams_set = hparams_set or hparams.set_names(model)[0]
+    hp = hparams.resolve(model, hparams_set, overrides, models.hparam_types(model))
+    if preprocess_fn is None:
+        preprocess_fn = hp.get("preprocess_fn", "default")
+        _check_set_fits(model, dataset, hparams_set, preprocess_fn)
+    data.check_names(dataset, preprocess_fn)
+    # A bad quantizer name or option, or a key the optimizer ignores, fails here,
+    # before any output.
+    optimizers.check(hp)
+    optimizers.kernel_settings(hp)
+    quantizers.resolve(hp.get("activation"), "activation")
+    if hp.get("teachers"):
+        from bnno.training import distill
+
+        distill.parse(hp["teachers"])
+    if seed is not None and not 0 <= seed < 2**31:
+        raise BnnoError(f"seed must be between 0 and 2147483647, got {seed}")
+    for name, value in (("--steps-per-epoch", steps_per_epoch),
+                        ("--validation-steps", validation_steps)):
+        if value is not None and value < 1:
+            raise BnnoError(f"{name} must be a positive integer, got {value}")
+    return {
+        "model": model,
+        "dataset": dataset,
+        "hparams_set": hparams_set,
+        "hparams": hp,
+        "preprocess_fn": preprocess_fn,
+        "seed": seed if seed is not None else random.randrange(2**31),
+        "seed_given": seed is not None,
+        "steps_per_epoch": steps_per_epoch,
+        "validation_steps": validation_steps,
+        "strategy": strategy,
+        "bnno_version": bnno.__version__,
+    }
+
+
+def train(
+    model: str,
+    dataset: str,
+    hparams_set: str | None = None,
+    overrides: str | None = None,
+    preprocess_fn: str | None = None,
+    output_dir: str | Path | None = None,
+    data_dir: str | None = None,
+    manual_dir: str | None = None,
+    seed: int | None = None,
+    steps_per_epoch: int | None = None,
+    validation_steps: int | None = None,
+    tensorboard: bool = True,
+    verbose: int = 1,
+    callbacks: list | None = None,
+    strategy: str = "default",
+    flip_log: bool = True,
+    flip_interval: int = 50,
+) -> Path:
+    """Train (or resume) a run and return its directory.
+
+    With ``seed`` the run is deterministic on CPU: the same command gives the same
+    weights, also when it was killed and resumed. The same ``output_dir`` resumes after
+    the last completed epoch with the optimizer state restored. ``callbacks`` are extra
+    Keras callbacks, run after bnno's own. ``strategy`` is a name from
+    ``bnno.training.distribute.STRATEGIES``; with ``multi_worker`` every worker runs the same
+    call with the same ``output_dir`` (a shared folder), and only the chief writes it.
+    With ``flip_log`` every binary layer's flip ratio and the Bop paper's π are logged
+    per epoch and every ``flip_interval`` steps (see ``bnno.training.flips``); without it no flips
+    are counted at all.
+
+    Raises:
+        BnnoError: bad input (see ``plan``), missing data, or an unusable output dir.
+        TrainingStopped: the loss became NaN; the last good checkpoint is kept.
+    """
+    spec = plan(model, dataset, hparams_set, overrides, preprocess_fn, seed,
+                steps_per_epoch, validation_steps, strategy)
+    if flip_interval < 1:
+        raise BnnoError(f"flip_interval must be a positive integer, got {flip_interval}")
+    model = spec["model"]
+    chief = distribute.is_chief(strategy)
+    if strategy == "multi_worker" and not output_dir:
+        raise BnnoError("--strategy multi_worker needs --output-dir: a folder all workers share")
+    path = Path(output_dir) if output_dir else runs.default_dir(spec)
+    resuming = runs.check(path, spec)
+    if resuming and not spec["seed_given"]:
+        spec["seed"] = runs.read(path)["seed"]
+    ds = data.load(dataset, data_dir, manual_dir)
+    hp = spec["hparams"]
+    steps = steps_per_epoch or ds.train_examples // hp["batch_size"]
+    if steps < 1:
+        raise BnnoError(
+            f"batch_size {hp['batch_size']} is larger than the {ds.train_examples} "
+            "training examples"
+        )
+    dist = distribute.make(strategy)
+    distribute.per_replica_batch(dist, hp["batch_size"])
+    spec["seed"] = distribute.broadcast_seed(dist, spec["seed"], chief)
+    # A run that fails before its first epoch is saved (a crash in the input pipeline,
+    # Ctrl-C) is removed again, so that it cannot block the next try.
+    with runs.removed_if_unstarted(path, chief and not resuming, keep=(TrainingStopped,)):
+        if chief:
+            runs.create(path, spec)
+        return _fit(path, spec, ds, dist, resuming, steps, tensorboard, verbose, chief,
+                    callbacks, flip_log, flip_interval)
+
+
+def _fit(path: Path, spec: dict[str, Any], ds, dist, resuming: bool, steps: int,
+         tensorboard: bool, verbose: int, chief: bool, callbacks: list | None,
+         flip_log: bool, flip_interval: int) -> Path:
+    """Build, compile and fit the run of ``spec`` in ``path`` (see ``train``)."""
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config
+
+    from bnno.training.build import build_model, compile_model
+    from bnno.training.callbacks import GoodStateBackup
+
+    model, hp, strategy = spec["model"], spec["hparams"], spec["strategy"]
+    if spec["seed_given"]:
+        tf.keras.utils.set_random_seed(spec["seed"])
+    if spec["seed_given"] and not ds.encoded:
+        tf.config.experimental.enable_op_determinism()
+    else:
+        # ImageNet's crops (Larq Zoo's, BNext's) come from random ops without an op seed,
+        # which op determinism refuses: such runs are seeded but not bit-for-bit
+        # repeatable. Unseeded runs leave determinism off even when an earlier run in the
+        # same process turned it on.
+        tf_config.disable_op_determinism()
+    first_epoch = runs.completed_epochs(path) if resuming else 0
+    weights = runs.weights_file(path, model)
+    if first_epoch >= hp["epochs"] and weights.exists():
+        print(f"{path}: all {hp['epochs']} epochs are done; nothing to train.")
+        return path
+    if first_epoch:
+        print(f"Resuming {path} after epoch {first_epoch}.")
+    else:
+        print(f"Run directory: {path} (the same --output-dir resumes it)")
+
+    total_steps = optimizers.run_length(hp, ds.train_examples, spec["steps_per_epoch"])
+    # larq's flip-ratio metric keeps an int8 variable, which multi-worker collectives
+    # cannot broadcast; such runs count no flips.
+    flip_log = flip_log and strategy != "multi_worker"
+    from bnno.training.temperature import TemperatureSchedule
+
+    # Set before the other callbacks run, so checkpoints and logs see this epoch's value.
+    first: list = [TemperatureSchedule(first_epoch)]
+    with dist.scope():
+        net = build_model(model, hp, ds.input_shape, ds.num_classes, flip_ratio=flip_log)
+        if hp.get("teachers"):
+            from bnno.training import distill
+
+            net, switch = distill.distiller(
+                net, hp["teachers"], hp.get("teacher_weights"), hp["epochs"],
+                hp["batch_size"] // dist.num_replicas_in_sync, normalized=ds.encoded)
+            first.append(switch)
+        compile_model(net, hp, steps, total_steps)
+    train_data, test_data, val_steps = _inputs(dist, ds, spec, first_epoch, steps)
+    own = first + run_callbacks(path, first_epoch, tensorboard, verbose, chief,
+                                flip_interval if flip_log else None)
+    backup = next(cb for cb in own if isinstance(cb, GoodStateBackup))
+    net.fit(
+        train_data,
+        epochs=hp["epochs"],
+        steps_per_epoch=steps,
+        initial_epoch=first_epoch,
+        validation_data=test_data,
+        validation_steps=val_steps,
+        callbacks=own + list(callbacks or []),
+        verbose=verbose,
+    )
+    if backup.nan_at is not None:
+        epoch, batch = backup.nan_at
+        raise TrainingStopped(
+            f"loss became NaN in epoch {epoch + 1}, batch {batch + 1}; training stopped. "
+            f"The last good checkpoint (epoch {epoch}) is in {path / runs.BACKUP_DIR}"
+        )
+    if chief:
+        net.save_weights(str(weights))
+    else:
+        # Reading the weights is a collective step every worker must join; the other
+        # workers write to a scratch file that is thrown away.
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as scratch:
+            net.save_weights(str(Path(scratch) / weights.name))
+    return path
+
+
+def _inputs(dist, ds, spec: dict[str, Any], first_epoch: int, steps: int):
+    """Training and validation data for ``dist``, and the validation steps to run.
+
+    On one machine Keras splits each global batch across the replicas. Across workers
+    each worker builds its own pipeline that keeps only its share of every epoch before
+    decoding (``DatasetCreator``), so no worker decodes images another worker trains
+    on; such a pipeline yields per-replica batches, one per local replica and step.
+    """
+    import tensorflow as tf
+
+    hp = spec["hparams"]
+    batch, preprocess = hp["batch_size"], spec["preprocess_fn"]
+    val_steps = spec["validation_steps"]
+    if not dist.extended._in_multi_worker_mode():
+        train = ds.train(batch, preprocess, spec["seed"], first_epoch, hp["epochs"], steps)
+        return train, ds.test(batch, preprocess, val_steps), val_steps
+
+    def per_worker(context: tf.distribute.InputContext):
+        local_replicas = dist.num_replicas_in_sync // context.num_input_pipelines
+        return ds.train(context.get_per_replica_batch_size(batch), preprocess, spec["seed"],
+                        first_epoch, hp["epochs"], steps * local_replicas,
+                        shard=(context.num_input_pipelines, context.input_pipeline_id))
+
+    # Every worker must run the same number of full evaluation batches.
+    full = ds.test_examples // batch
+    val_steps = min(val_steps or full, full)
+    if val_steps < 1:
+        raise BnnoError(f"batch_size {batch} is larger than the {ds.test_examples} test examples")
+    test = ds.test(batch, preprocess, val_steps, drop_remainder=True)
+    return tf.keras.utils.experimental.DatasetCreator(per_worker), test, val_steps
+
+
+def run_callbacks(path: Path, first_epoch: int, tensorboard: bool = True,
+                  verbose: int = 1, chief: bool = True,
+                  flip_interval: int | None = None) -> list:
+    """The Keras callbacks ``train`` gives a run in ``path``, in order.
+
+    The flip log (when ``flip_interval`` is given) comes first, as it adds π to the epoch
+    logs, then the metrics log (it adds γ, τ and the learning rate to the logs the others
+    see), the ``GoodStateBackup``, TensorBoard and the progress bar. Workers other than
+    the ``chief`` of a multi-worker run only back up (every worker must join the
+    checkpoint's collective ops); their logs would only duplicate the chief's.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp())
+        >>> cbs = run_callbacks(path, first_epoch=0, flip_interval=50)
+        >>> [type(cb).__name__ for cb in cbs]
+        ['FlipLog', 'MetricsLog', 'GoodStateBackup', 'TensorBoard', 'CompactProgbar']
+        >>> [type(cb).__name__ for cb in run_callbacks(path, 0, chief=False)]
+        ['GoodStateBackup', 'CompactProgbar']
+    """
+    import tensorflow as tf
+
+    from bnno.training.callbacks import CompactProgbar, GoodStateBackup, MetricsLog
+
+    own: list = [GoodStateBackup(str(path / runs.BACKUP_DIR))]
+    if chief:
+        own.insert(0, MetricsLog(path / runs.METRICS_FILE, first_epoch))
+        if flip_interval:
+            from bnno.training.flips import FlipLog
+
+            own.insert(0, FlipLog(path / runs.FLIPS_FILE,
+                                  path / runs.LOG_DIR / "flips" if tensorboard else None,
+                                  flip_interval, first_epoch))
+        if tensorboard:
+            own.append(tf.keras.callbacks.TensorBoard(
+                str(path / runs.LOG_DIR), write_graph=False, profile_batch=0))
+    if verbose:
+        own.append(CompactProgbar())
+    return own
+
+
+def evaluate(
+    run_dir: str | Path,
+    dataset: str | None = None,
+    data_dir: str | None = None,
+    manual_dir: str | None = None,
+    verbose: int = 1,
+) -> dict[str, float]:
+    """Test loss and metrics of a finished or partial run.
+
+    Uses the final weights if the run finished, else its last checkpoint.
+
+    Raises:
+        BnnoError: not a run directory, or a run with no weights yet.
+
+    Example:
+        Evaluate a finished run on its own dataset's test split; the result names the
+        weights used and every compiled metric, e.g. ``{'weights':
+        'binarynet_weights.h5', 'loss': 0.43, 'accuracy': 0.87, ...}``::
+
+            results = evaluate("runs/binarynet-cifar10-bop-20261121-120000")
+    """
+    path = Path(run_dir)
+    spec = runs.read(path)
+    ds = data.load(dataset or spec["dataset"], data_dir, manual_dir)
+    trained_on = data.describe(spec["dataset"], data_dir)
+    if (ds.input_shape, ds.num_classes) != (trained_on.input_shape, trained_on.num_classes):
+        raise BnnoError(
+            f"{path} was trained on {spec['dataset']} ({trained_on.input_shape}, "
+            f"{trained_on.num_classes} classes); {ds.name} has {ds.input_shape} and "
+            f"{ds.num_classes} classes"
+        )
+    net, source = load_trained(path, spec, ds.input_shape, ds.num_classes)
+    test = ds.test(spec["hparams"]["batch_size"], spec["preprocess_fn"])
+    results = net.evaluate(test, verbose=verbose, return_dict=True)
+    return {"weights": source, **{k: float(v) for k, v in results.items()}}
+

@@ -1,0 +1,107 @@
+"""Every registered model, driven by the registry: it builds at a tiny width for every
+dataset's shape, takes a training step under every optimizer its sets name, and every
+one of its sets resolves and plans. A model registered later is covered without a line
+here (its width hparams are found by name)."""
+
+import bnno  # noqa: F401
+
+# isort: split
+
+import inspect
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bnno import data, hparams, models
+from bnno.errors import BnnoError
+from bnno.training.build import build_model, compile_model
+from bnno.training.train import plan
+
+# Width hparams of the builders and the values that make a model tiny.
+TINY_WIDTHS = {"width_multiplier": 0.05, "filters": 4, "dense_units": 8, "units": 16,
+               "hidden_layers": 2}
+
+# BNext halves its input four times and refuses a side that would be odd on the way
+# (its official code's average pools would silently drop a row): 28 × 28 is refused.
+REFUSED = {(m, (28, 28, 1)) for m in ("bnext_t", "bnext_s", "bnext_m", "bnext_l", "bnext_18")}
+
+# The training steps run on CIFAR-sized images; every other dataset shape gets a build.
+STEP_SHAPE = (32, 32, 3)
+
+
+def dataset_shapes() -> dict[tuple, int]:
+    """Every registered dataset's input shape, with its number of classes."""
+    shapes = {}
+    for name in sorted(data.DATASETS):
+        info = data.describe(name, data_dir=os.devnull)  # shapes need no prepared data
+        shapes.setdefault(info.input_shape, info.num_classes)
+    return shapes
+
+
+def tiny(model: str) -> dict:
+    params = inspect.signature(models.get(model)).parameters
+    return {k: v for k, v in TINY_WIDTHS.items() if k in params}
+
+
+def sets_by_optimizer(model: str) -> dict[str, str]:
+    """One set for every optimizer the model's sets name: optimizer -> set."""
+    types = models.hparam_types(model)
+    found = {}
+    for name in hparams.set_names(model):
+        found.setdefault(hparams.resolve(model, name, None, types)["optimizer"], name)
+    return found
+
+
+def test_the_shapes_cover_every_dataset():
+    assert set(dataset_shapes()) == {(28, 28, 1), STEP_SHAPE, (224, 224, 3)}
+
+
+@pytest.mark.parametrize("shape", [s for s in dataset_shapes() if s != STEP_SHAPE],
+                         ids=lambda shape: "x".join(map(str, shape)))
+@pytest.mark.parametrize("model", models.names())
+def test_every_model_builds_for_every_dataset_shape(model, shape):
+    classes = dataset_shapes()[shape]
+    build = models.get(model)
+    if (model, shape) in REFUSED:
+        with pytest.raises(BnnoError, match="28×28") as error:
+            build(shape, classes, **tiny(model))
+        assert "\n" not in str(error.value)
+        return
+    net = build(shape, classes, **tiny(model))
+    assert net.input_shape == (None, *shape)
+    assert net.output_shape == (None, classes)
+
+
+@pytest.mark.parametrize("model, optimizer, set_name", [
+    (model, optimizer, set_name) for model in models.names()
+    for optimizer, set_name in sets_by_optimizer(model).items()])
+def test_every_model_takes_a_step_under_each_optimizer_of_its_sets(model, optimizer, set_name):
+    tf.keras.utils.set_random_seed(0)
+    hp = hparams.resolve(model, set_name, None, models.hparam_types(model))
+    hp.update(tiny(model))
+    net = build_model(model, hp, STEP_SHAPE, 10)
+    assert net.output_shape == (None, 10)
+    compile_model(net, hp, steps_per_epoch=1)
+    net.run_eagerly = True  # one step: tracing the graph would cost more than running it
+    before = [w.numpy().copy() for w in net.trainable_weights]
+    x = np.random.default_rng(0).normal(size=(4, *STEP_SHAPE)).astype("float32")
+    y = tf.keras.utils.to_categorical([0, 1, 2, 3], 10)
+    loss = net.train_on_batch(x, y, return_dict=True)["loss"]
+    assert np.isfinite(loss)
+    moved = [not np.array_equal(b, w.numpy()) for b, w in zip(before, net.trainable_weights,
+                                                                 strict=True)]
+    assert sum(moved) > len(moved) // 2, f"{optimizer} moved {sum(moved)} of {len(moved)}"
+
+
+@pytest.mark.parametrize("model", models.names())
+def test_every_set_of_every_model_resolves_and_plans(model):
+    types = models.hparam_types(model)
+    for set_name in hparams.set_names(model):
+        hp = hparams.resolve(model, set_name, None, types)
+        assert set(hp) <= set(types)
+        fn = hp.get("preprocess_fn", "default")
+        dataset = next(d for d in sorted(data.DATASETS) if fn in data.preprocess_fns(d))
+        spec = plan(model, dataset, set_name, seed=0)
+        assert spec["hparams"] == hp and spec["model"] == model
