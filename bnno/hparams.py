@@ -235,7 +235,10 @@ def parse_overrides(text: str | None) -> list[tuple[str, str]]:
 
 def _apply(hp: dict, key: str, text: str, types: dict[str, HType], model: str, set_name: str):
     base, _, field = key.partition(".")
-    optional = {k for k in types if k not in TRAINER_KEYS or k in TRAINER_DEFAULTS}
+    # A model's keys, optional trainer keys, and every optimizer's own keys (switching
+    # optimizer=... needs them) may be given without being in the set.
+    optional = {k for k in types
+                if k not in TRAINER_KEYS or k in TRAINER_DEFAULTS or k in optimizers.KEYS}
     if base not in types or (base not in hp and base not in optional):
         raise BnnoError(
             f"unknown hparam '{base}' for set '{set_name}' of '{model}'; "

@@ -47,12 +47,12 @@ def test_schedule_field_override_and_replacement():
     "set_name, overrides, message",
     [
         ("bop", "foo=1", "unknown hparam 'foo'"),
-        ("default", "gamma=1e-3", "unknown hparam 'gamma'"),  # not a key of this set
+        ("default", "gama=1e-3", "unknown hparam 'gama'"),
         ("bop", "epochs=1.5", "'epochs' expects a positive integer"),
         ("bop", "epochs=0", "'epochs' expects a positive integer"),
         ("bop", "gamma=fast", "'gamma' expects a number or a schedule"),
         ("bop", "threshold=-1", "'threshold' expects a non-negative number"),
-        ("bop", "optimizer=sgd", "must be one of: adam, adamw, bop"),
+        ("bop", "optimizer=sgd", "must be one of: adam, adamw, bop, bop2ndorder"),
         ("bop", "epochs", "not of the form key=value"),
         ("bop", "gamma.decay_rate=0.5", "not a schedule here"),
         ("bop_sec52", "gamma.rate=0.5", "has no field 'rate'"),

@@ -259,8 +259,7 @@ def landscape(
     batch_size = batch_size or spec["hparams"]["batch_size"]
     x, y = fixed_batches(ds, spec["preprocess_fn"], batches, batch_size, seed)
     variables = kernels(model)
-    binary = optimizers.binary_kernels(model) \
-        if spec["hparams"].get("optimizer") == "bop" else []
+    binary = optimizers.binary_kernels(model) if optimizers.latent_free(spec["hparams"]) else []
     rng = np.random.default_rng(seed)
     directions = [[filter_normalised_direction(v.numpy(), rng) for v in variables]
                   for _ in range(2 if two_d else 1)]

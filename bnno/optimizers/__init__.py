@@ -16,7 +16,7 @@ importing them closes no cycle.
 Example:
     >>> from bnno import optimizers
     >>> optimizers.names()
-    ['adam', 'adamw', 'bop']
+    ['adam', 'adamw', 'bop', 'bop2ndorder']
     >>> opt = optimizers.build({"optimizer": "adam", "learning_rate": 5e-3}, 195)
     >>> type(opt).__name__, opt.get_config()["learning_rate"]
     ('Adam', 0.005)
@@ -42,6 +42,7 @@ from bnno.optimizers.registry import (  # noqa: F401
     build,
     check,
     get,
+    latent_free,
     logged,
     names,
     prepare,

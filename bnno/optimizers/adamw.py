@@ -25,7 +25,9 @@ def _prepare(optimizer, model) -> None:
 
 
 @register("adamw", keys={"learning_rate": SCHEDULE, "weight_decay": FLOAT,
-                         "weight_decay_low": FLOAT, "clip_norm": FLOAT}, prepare=_prepare)
+                         "weight_decay_low": FLOAT, "clip_norm": FLOAT},
+          defaults={"weight_decay": 0.0, "weight_decay_low": 0.0, "clip_norm": 0.0},
+          prepare=_prepare)
 def _build(hp: dict[str, Any], schedule):
     from bnno.optimizers.keras.legacy_adamw import AdamW
 

@@ -23,7 +23,13 @@ from bnno.optimizers.adam import epsilon_settings
 from bnno.optimizers.registry import register
 
 
-def _prepare(optimizer, model) -> None:
+def prepare_case(optimizer, model) -> None:
+    """Assign the model's variables to the ``CaseOptimizer``'s optimizers, once.
+
+    Example:
+        A latent-free optimizer built on a ``CaseOptimizer`` registers it as its
+        ``prepare`` hook: ``register("bop", ..., prepare=prepare_case)``.
+    """
     # larq's CaseOptimizer assigns variables to Bop or Adam on its first step. Under a
     # MirroredStrategy that step runs once per replica, and replicas other than the
     # first see per-device variables without the ``precision`` tag, so they would split
@@ -35,7 +41,7 @@ def _prepare(optimizer, model) -> None:
 @register("bop", keys={"learning_rate": SCHEDULE, "threshold": SCHEDULE, "gamma": SCHEDULE,
                        "adam_epsilon": FLOAT},
           defaults={"adam_epsilon": 1e-7}, logged=("learning_rate", "gamma", "threshold"),
-          prepare=_prepare)
+          prepare=prepare_case, latent_free=True)
 def _build(hp: dict[str, Any], schedule):
     import larq as lq
 

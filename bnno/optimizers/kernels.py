@@ -1,8 +1,8 @@
 """Binary kernels for every optimizer: quantizer settings, Bop's ±1 kernels, step counts.
 
-With ``optimizer: bop`` the binary kernels carry no quantizer: they hold ±1 themselves,
-are tagged ``NoOp(precision=1)`` so larq's ``Bop`` claims them inside a
-``CaseOptimizer`` (``bnno.optimizers.bop``). With any other optimizer the kernels are
+With a latent-free optimizer (``optimizer: bop``) the binary kernels carry no quantizer:
+they hold ±1 themselves, are tagged ``NoOp(precision=1)`` so larq's ``Bop`` claims them
+inside a ``CaseOptimizer`` (``bnno.optimizers.bop``). With any other optimizer the kernels are
 latent weights binarized by ``kernel_quantizer``. Either way larq's ``flip_ratio``
 metric is attached to every binary kernel.
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from bnno.errors import BnnoError
+from bnno.optimizers.registry import latent_free
 
 FLIP_RATIO = ["flip_ratio"]
 
@@ -36,11 +37,11 @@ def kernel_spec(hp: dict[str, Any], flip_ratio: bool = True) -> dict[str, Any]:
         {'kernel_quantizer': {'name': 'ste_sign', 'metrics': ['flip_ratio']}}
     """
     metrics = FLIP_RATIO if flip_ratio else []
-    if hp.get("optimizer") == "bop":
+    if latent_free(hp):
         if hp.get("kernel_quantizer") or hp.get("kernel_constraint"):
             raise BnnoError(
-                "Bop trains the binary kernels directly; set kernel_quantizer=none and "
-                "kernel_constraint=none"
+                f"{hp['optimizer']} trains the binary kernels directly; set "
+                "kernel_quantizer=none and kernel_constraint=none"
             )
         quantizer = {"class_name": "NoOp", "config": {"precision": 1, "metrics": metrics}}
         return {"kernel_quantizer": quantizer, "kernel_constraint": None}

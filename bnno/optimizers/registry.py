@@ -14,7 +14,7 @@ hooks import it when they run.
 Example:
     >>> import bnno.optimizers  # registers bnno's optimizers
     >>> names()
-    ['adam', 'adamw', 'bop']
+    ['adam', 'adamw', 'bop', 'bop2ndorder']
     >>> get("bop").logged
     ('learning_rate', 'gamma', 'threshold')
 """
@@ -48,6 +48,7 @@ class Entry:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     logged: tuple[str, ...] = ("learning_rate",)
     prepare: Callable[[Any, Any], None] | None = None
+    latent_free: bool = False
 
 
 _ENTRIES: dict[str, Entry] = {}
@@ -61,18 +62,21 @@ DEFAULTS: dict[str, Any] = {}
 def register(name: str, keys: Mapping[str, HType] | None = None,
              defaults: Mapping[str, Any] | None = None,
              logged: tuple[str, ...] = ("learning_rate",),
-             prepare: Callable[[Any, Any], None] | None = None) -> Callable[[Builder], Builder]:
+             prepare: Callable[[Any, Any], None] | None = None,
+             latent_free: bool = False) -> Callable[[Builder], Builder]:
     """Decorator registering ``builder(hp, schedule)`` as the optimizer ``name``.
 
     Args:
         name: the value of the ``optimizer`` hparam that selects it.
         keys: the hparam keys the builder reads, with their types. A key several
             optimizers read (``learning_rate``) must have the same type in each.
-        defaults: values of the keys a set may leave out (they may still be given with
-            ``--hparams``); the builder applies them itself.
+        defaults: values of the keys a set may leave out; the builder applies them
+            itself. A key without a default must be in the hparams.
         logged: hyperparameters of the built optimizer (or of the optimizers it wraps)
             logged every epoch, read from their ``_hyper`` values.
         prepare: ``prepare(optimizer, model)``, run once before the model is compiled.
+        latent_free: it trains the binary kernels themselves, as ±1 (Bop): models get
+            them without a quantizer, tagged ``precision=1`` (``bnno.optimizers.kernels``).
 
     Example:
         >>> from bnno.htypes import SCHEDULE
@@ -99,7 +103,7 @@ def register(name: str, keys: Mapping[str, HType] | None = None,
                 raise BnnoError(f"optimizer '{name}' gives hparam '{key}' the default "
                                 f"{value!r}; another optimizer gives {DEFAULTS[key]!r}")
         _ENTRIES[name] = Entry(name, builder, dict(keys or {}), dict(defaults or {}),
-                               tuple(logged), prepare)
+                               tuple(logged), prepare, latent_free)
         _collect()
         return builder
 
@@ -149,12 +153,24 @@ def get(name: str) -> Entry:
         >>> get("sgd")
         Traceback (most recent call last):
         ...
-        bnno.errors.BnnoError: unknown optimizer 'sgd'; use one of: adam, adamw, bop
+        bnno.errors.BnnoError: unknown optimizer 'sgd'; use one of: adam, adamw, bop, bop2ndorder
     """
     try:
         return _ENTRIES[name]
     except KeyError:
         raise BnnoError(f"unknown optimizer '{name}'; use one of: {choices(_ENTRIES)}") from None
+
+
+def latent_free(hp: dict[str, Any]) -> bool:
+    """Does ``hp``'s optimizer train ±1 binary kernels directly (no latent weights)?
+
+    Example:
+        >>> import bnno.optimizers
+        >>> latent_free({"optimizer": "bop"}), latent_free({"optimizer": "adam"})
+        (True, False)
+    """
+    entry = _ENTRIES.get(hp.get("optimizer"))
+    return bool(entry and entry.latent_free)
 
 
 def _check_name(key: str, value: Any) -> str:
@@ -173,7 +189,7 @@ def logged() -> tuple[str, ...]:
     Example:
         >>> import bnno.optimizers
         >>> logged()
-        ('learning_rate', 'gamma', 'threshold')
+        ('learning_rate', 'gamma', 'threshold', 'sigma')
     """
     found: dict[str, None] = {}
     for entry in _ENTRIES.values():
@@ -182,24 +198,35 @@ def logged() -> tuple[str, ...]:
 
 
 def check(hp: dict[str, Any]) -> None:
-    """Refuse a key of another optimizer that ``hp``'s optimizer would silently ignore.
+    """Refuse what ``hp``'s optimizer cannot train with: a key it needs and ``hp`` lacks,
+    or a key of another optimizer that it would silently ignore.
 
     A key some registered optimizer reads but ``hp["optimizer"]`` does not may only hold
     its default (``lr_scaling: none`` with Bop); any other value would do nothing.
 
     Raises:
-        BnnoError: such a key with another value; the message names who reads it.
+        BnnoError: such a key; the message names who reads it, or how to add it.
 
     Example:
         >>> import bnno.optimizers
-        >>> check({"optimizer": "bop", "lr_scaling": "none"})
-        >>> check({"optimizer": "bop", "lr_scaling": "xavier"})
+        >>> check({"optimizer": "bop", "lr_scaling": "none", "threshold": 1e-6,
+        ...        "gamma": 1e-3, "learning_rate": 0.01})
+        >>> check({"optimizer": "bop", "learning_rate": 0.01})
+        Traceback (most recent call last):
+        ...
+        bnno.errors.BnnoError: optimizer bop needs gamma, threshold; add them with \
+--hparams gamma=...,threshold=...
+        >>> check({"optimizer": "adamw", "learning_rate": 0.01, "lr_scaling": "xavier"})
         Traceback (most recent call last):
         ...
         bnno.errors.BnnoError: hparam lr_scaling=xavier is read by optimizer adam only, \
-not by bop; set lr_scaling=none, or use adam
+not by adamw; set lr_scaling=none, or use adam
     """
     entry = get(hp["optimizer"])
+    missing = sorted(k for k in entry.keys if k not in hp and k not in entry.defaults)
+    if missing:
+        raise BnnoError(f"optimizer {entry.name} needs {', '.join(missing)}; add them with "
+                        f"--hparams {','.join(k + '=...' for k in missing)}")
     for key, value in hp.items():
         if key not in KEYS or key in entry.keys:
             continue

@@ -45,7 +45,7 @@ def build_model(name: str, hp: dict[str, Any], input_shape: tuple, num_classes: 
     kwargs.update(optimizers.kernel_spec(hp, flip_ratio))
     model = models.get(name)(tuple(input_shape), num_classes, **kwargs)
     _name_layer_metrics(model)
-    if hp.get("optimizer") == "bop":
+    if optimizers.latent_free(hp):
         optimizers.binarize_kernels(model)
     return model
 

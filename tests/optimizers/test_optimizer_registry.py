@@ -16,6 +16,7 @@ MINIMAL = {
     "adam": {"learning_rate": 1e-2},
     "adamw": {"learning_rate": 1e-2, "weight_decay": 1e-2, "weight_decay_low": 1e-8},
     "bop": {"learning_rate": 1e-2, "threshold": 1e-6, "gamma": 1e-3},
+    "bop2ndorder": {"learning_rate": 1e-2, "threshold": 1e-6, "gamma": 1e-3, "sigma": 1e-2},
 }
 
 X = np.array([[0.5, -1.0, 2.0, 0.1], [-0.3, 0.8, -1.5, 1.2]], dtype=np.float32)
@@ -29,7 +30,7 @@ def tiny_model(hp):
     h = lq.layers.QuantDense(3, name="binary", **optimizers.kernel_settings(hp))(x)
     y = tf.keras.layers.Dense(3, activation="softmax", name="real")(h)
     model = tf.keras.Model(x, y)
-    if hp["optimizer"] == "bop":
+    if optimizers.latent_free(hp):
         optimizers.binarize_kernels(model)
     return model
 
@@ -40,7 +41,8 @@ def test_every_registered_optimizer_has_a_minimal_recipe():
 
 @pytest.mark.parametrize("name", sorted(MINIMAL))
 def test_every_optimizer_builds_and_takes_one_step(name):
-    quantizer = None if name == "bop" else "ste_sign"
+    latent_free = optimizers.get(name).latent_free
+    quantizer = None if latent_free else "ste_sign"
     hp = {"optimizer": name, "kernel_quantizer": quantizer, **MINIMAL[name]}
     model = tiny_model(hp)
     real_before = model.get_layer("real").kernel.numpy()
@@ -48,7 +50,7 @@ def test_every_optimizer_builds_and_takes_one_step(name):
     model.train_on_batch(X, Y)
     assert optimizers.step_count(model.optimizer) == 1
     assert not np.allclose(model.get_layer("real").kernel.numpy(), real_before)
-    if name == "bop":
+    if latent_free:
         assert set(np.unique(model.get_layer("binary").kernel.numpy())) <= {-1.0, 1.0}
 
 
@@ -67,7 +69,7 @@ def test_every_key_is_a_trainer_key_that_checks_its_values(name):
 
 def test_registering_one_optimizer_makes_it_a_choice_that_trains():
     types = models.hparam_types("binarynet")
-    with pytest.raises(BnnoError, match="must be one of: adam, adamw, bop"):
+    with pytest.raises(BnnoError, match="must be one of: adam, adamw, bop, bop2ndorder"):
         hparams.resolve("binarynet", "default", "optimizer=plain_sgd", types)
 
     # All an optimizer module holds: one register call on its builder.

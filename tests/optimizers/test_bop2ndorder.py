@@ -1,0 +1,130 @@
+"""Bop2ndOrder through bnno's optimizer factory: several steps equal a NumPy transcription
+of the rule (biased as in the official code, and bias-corrected as in the paper), with and
+without schedules; its slots resume from a checkpoint; Adam trains the rest."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bnno import optimizers
+
+EPS = 1e-10
+
+
+def reference(w, grads, tau, gamma, sigma, bias_correction):
+    """The rule, step by step; ``tau``/``gamma``/``sigma`` are functions of the 0-based
+    step (what a schedule gives at the optimizer's step count)."""
+    w, m, v = w.copy(), np.zeros_like(w), np.zeros_like(w)
+    for t, g in enumerate(grads):
+        m = m + gamma(t) * (g - m)
+        v = v + sigma(t) * (g * g - v)
+        mh, vh = m, v
+        if bias_correction:
+            mh = m / (1 - (1 - gamma(t)) ** (t + 1))
+            vh = v / (1 - (1 - sigma(t)) ** (t + 1))
+        flip = w * mh / (np.sqrt(vh) + EPS) > tau(t)
+        w = np.where(flip, -w, w)
+    return w
+
+
+def run(hp, w, grads):
+    kernel = tf.Variable(w)
+    kernel.precision = 1  # what NoOp(precision=1) sets on a layer's kernel
+    beta = tf.Variable(np.zeros(w.shape[-1], "float32"))
+    opt = optimizers.build({"optimizer": "bop2ndorder", "learning_rate": 0.01, **hp},
+                           steps_per_epoch=2)
+    for g in grads:
+        opt.apply_gradients([(tf.constant(g), kernel), (tf.ones_like(beta), beta)])
+    return kernel, beta, opt
+
+
+def data(steps=6, seed=0):
+    rng = np.random.default_rng(seed)
+    w = np.where(rng.random((4, 8)) < 0.5, -1.0, 1.0).astype("float32")
+    # Gradients that drift, so the moments and the correction matter over the steps.
+    grads = [(rng.normal(size=w.shape) + 0.3 * t).astype("float32") for t in range(steps)]
+    return w, grads
+
+
+@pytest.mark.parametrize("bias_correction", [False, True])
+def test_steps_equal_the_numpy_rule(bias_correction):
+    w, grads = data()
+    hp = {"threshold": 0.3, "gamma": 0.2, "sigma": 0.05, "bias_correction": bias_correction}
+    kernel, beta, opt = run(hp, w, grads)
+    expected = reference(w, grads, lambda t: 0.3, lambda t: 0.2, lambda t: 0.05,
+                         bias_correction)
+    np.testing.assert_array_equal(kernel.numpy(), expected)
+    assert 0 < (expected != w).mean() < 1  # some weights flipped, not all
+    assert optimizers.step_count(opt) == len(grads)
+    np.testing.assert_allclose(beta.numpy(), -0.01 * len(grads), rtol=1e-2)  # Adam's
+
+
+def test_bias_correction_changes_the_early_flips():
+    w, grads = data()
+    hp = {"threshold": 0.3, "gamma": 0.2, "sigma": 0.05}
+    biased = run({**hp, "bias_correction": False}, w, grads)[0].numpy()
+    corrected = run({**hp, "bias_correction": True}, w, grads)[0].numpy()
+    assert (biased != corrected).any()
+
+
+@pytest.mark.parametrize("bias_correction", [False, True])
+def test_schedules_are_read_at_each_step(bias_correction):
+    w, grads = data(steps=6, seed=1)
+    hp = {"threshold": {"schedule": "exponential_decay", "initial": 0.4, "decay_steps": 2,
+                        "decay_rate": 0.5, "staircase": True},
+          "gamma": {"schedule": "piecewise_constant", "values": [0.3, 0.1],
+                    "boundaries": [3]},
+          "sigma": {"schedule": "exponential_decay", "initial": 0.1, "decay_steps": 1,
+                    "decay_rate": 0.8},
+          "bias_correction": bias_correction}
+    kernel, _, _ = run(hp, w, grads)
+    expected = reference(w, grads, lambda t: 0.4 * 0.5 ** (t // 2),
+                         lambda t: 0.3 if t <= 3 else 0.1, lambda t: 0.1 * 0.8 ** t,
+                         bias_correction)
+    np.testing.assert_array_equal(kernel.numpy(), expected)
+
+
+def test_a_resumed_optimizer_continues_where_it_stopped(tmp_path):
+    w, grads = data()
+    hp = {"threshold": 0.3, "gamma": 0.2, "sigma": 0.05, "bias_correction": True}
+    through, _, _ = run(hp, w, grads)
+
+    kernel, beta, opt = run(hp, w, grads[:3])
+    path = tf.train.Checkpoint(kernel=kernel, beta=beta, opt=opt).write(str(tmp_path / "c"))
+    kernel2 = tf.Variable(np.zeros_like(w))
+    kernel2.precision = 1
+    beta2 = tf.Variable(np.zeros(w.shape[-1], "float32"))
+    opt2 = optimizers.build({"optimizer": "bop2ndorder", "learning_rate": 0.01, **hp},
+                            steps_per_epoch=2)
+    # Slots exist once the optimizer has seen its variables; then the checkpoint fills them.
+    opt2.apply_gradients([(tf.zeros_like(kernel2), kernel2), (tf.zeros_like(beta2), beta2)])
+    tf.train.Checkpoint(kernel=kernel2, beta=beta2, opt=opt2).read(path).assert_consumed()
+    assert optimizers.step_count(opt2) == 3
+    for g in grads[3:]:
+        opt2.apply_gradients([(tf.constant(g), kernel2), (tf.ones_like(beta2), beta2)])
+    np.testing.assert_array_equal(kernel2.numpy(), through.numpy())
+
+
+def test_sigma_and_the_correction_are_trainer_keys():
+    from bnno import hparams, models
+
+    hp = hparams.resolve("binarynet", "bop", "optimizer=bop2ndorder,sigma=1e-3,"
+                         "bias_correction=true", models.hparam_types("binarynet"))
+    assert (hp["sigma"], hp["bias_correction"]) == (1e-3, True)
+    assert "sigma" in optimizers.logged()
+
+
+def test_a_run_logs_its_hyperparameters_and_flips(mock_tfds, cli, tmp_path):
+    import json
+
+    code, _, err = cli("train", "binarynet", "--dataset", "cifar10", "--hparams-set", "bop",
+                       "--preprocess-fn", "default", "--hparams",
+                       "optimizer=bop2ndorder,sigma=1e-3,bias_correction=true,filters=4,"
+                       "dense_units=8,batch_size=4,epochs=1", "--steps-per-epoch", "3",
+                       "--validation-steps", "1", "--output-dir", str(tmp_path / "run"),
+                       "--no-tensorboard")
+    assert code == 0, err
+    (row,) = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert row["sigma"] == pytest.approx(1e-3) and row["gamma"] == pytest.approx(1e-3)
+    assert row["threshold"] == pytest.approx(1e-6)
+    assert any(k.startswith("flip_ratio/") for k in row)
