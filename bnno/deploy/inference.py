@@ -1,7 +1,8 @@
 """A trained Keras model rewritten for inference, in the form LCE converts best.
 
 * every binary kernel is replaced by its binarized value (Bop kernels already hold ±1;
-  latent-weight kernels are passed through their quantizer), so the converter sees
+  latent-weight kernels are passed through their own trained quantizer, with its state
+  such as BNext's temperature), so the converter sees
   constant ±1 (or ±α per output channel) filters and emits ``LceBconv2d``;
 * quantizer metrics (the flip ratios), which keep mutable state, are dropped;
 * a binary ``QuantDense`` on binarized inputs becomes the equivalent 1×1 binary
@@ -45,7 +46,7 @@ def inference_model(model: tf.keras.Model) -> tf.keras.Model:
         if quantizer is None or not hasattr(layer, "kernel"):
             return layer.__class__.from_config(layer.get_config())
         config = layer.get_config()
-        kernel = _quantize(config["kernel_quantizer"], layer.kernel)
+        kernel = np.asarray(quantizer(tf.convert_to_tensor(layer.kernel)))
         if _precision(quantizer) == 1:
             _check_binary(layer.name, kernel)
         config.update(kernel_quantizer=None, kernel_constraint=None,
@@ -59,9 +60,14 @@ def inference_model(model: tf.keras.Model) -> tf.keras.Model:
     copy = tf.keras.models.clone_model(model, clone_function=clone)
     for old in model.layers:
         new = copy.get_layer(old.name)
-        weights = old.get_weights()
+        variables = old.weights
         if old.name in replaced:
-            index = next(i for i, w in enumerate(old.weights) if w is old.kernel)
+            # The copy has no kernel quantizer, so none of its state (a temperature).
+            own = {id(v) for v in old.kernel_quantizer.weights}
+            variables = [v for v in variables if id(v) not in own]
+        weights = [v.numpy() for v in variables]
+        if old.name in replaced:
+            index = next(i for i, v in enumerate(variables) if v is old.kernel)
             weights[index] = replaced[old.name][1].reshape(new.get_weights()[index].shape)
         new.set_weights(weights)
     return _norm_before_pool(copy)
@@ -138,11 +144,6 @@ def _without_metrics(config):
     if isinstance(config, dict) and config.get("config", {}).get("sparsity"):
         config = {**config, "config": {**config["config"], "sparsity": False}}
     return config
-
-
-def _quantize(config, kernel) -> np.ndarray:
-    quantizer = lq.quantizers.get(_without_metrics(config))
-    return np.asarray(quantizer(tf.convert_to_tensor(kernel)))
 
 
 def _check_binary(name: str, kernel: np.ndarray) -> None:
