@@ -19,8 +19,6 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 _SHUFFLE_BUFFER = 60_000
 
 
@@ -36,22 +34,14 @@ class Pipelines:
             test = ds.test(batch_size=256, preprocess="default")
     """
 
+    # Given by each dataset class, with ``train_examples``, ``_examples(split)`` and
+    # ``preprocess_fn(name)`` (see the module).
     train_split: str
     test_split: str
     # Decode errors are dropped instead of raised (the user chose to skip bad images).
     skip_errors: bool = False
     # How many unreadable images were left out.
     skipped: int = 0
-
-    @property
-    def train_examples(self) -> int:  # pragma: no cover - every dataset class overrides it
-        raise NotImplementedError
-
-    def _examples(self, split: str):  # pragma: no cover - every dataset class overrides it
-        raise NotImplementedError
-
-    def preprocess_fn(self, name: str) -> Callable:  # pragma: no cover - likewise
-        raise NotImplementedError
 
     @property
     def shuffle_buffer(self) -> int:

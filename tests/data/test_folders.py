@@ -135,7 +135,7 @@ def test_folder_trains_resumes_evaluates_and_exports(folder, tmp_path, cli):
     assert code == 0, err
     assert "Resuming" in out and runs.completed_epochs(run_dir) == 2
 
-    # A class folder added later changes neither the run's order nor its output count.
+    # Evaluation reads the folder again: an empty class folder added to train/ only is refused.
     (folder / "train" / "zebra").mkdir()
     code, out, err = cli("evaluate", str(run_dir), "--json")
     assert code != 0 and "class folders of" in err and "zebra" in err
@@ -272,3 +272,19 @@ def test_image_size_is_refused_for_fixed_size_datasets(cli):
     code, out, err = cli("train", "binarynet", "--dataset", "cifar10", "--hparams",
                          "image_size=64")
     assert code == 2 and "leave image_size out" in err
+
+
+def test_a_folder_imagenet_plans_as_imagenet2012(tmp_path):
+    from bnno.training.train import plan
+
+    root = make_folder(tmp_path / "imagenet", size=80, per_class=1)
+    for model, set_name in (("birealnet", "bop"), ("bnext_t", "imagenet"),
+                            ("sibnn_resnet18", "sibnn")):
+        folder, tfds_spec = plan(model, str(root), set_name), plan(model, "imagenet2012",
+                                                                   set_name)
+        assert folder["preprocess_fn"] == tfds_spec["preprocess_fn"]
+        assert folder["hparams"] == tfds_spec["hparams"]
+        assert folder["input_shape"] == [224, 224, 3]
+    with pytest.raises(BnnoError,
+                       match=r"cannot use; .*--preprocess-fn \(bnext, default, sibnn\)"):
+        plan("binarynet", str(root), "bop")  # its set pads and crops 32×32 images
