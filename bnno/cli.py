@@ -14,8 +14,15 @@ import click
 from bnno.errors import BnnoError
 
 # Options that train and sweep share.
-_DATASET = click.option("--dataset", required=True,
-                        help="cifar10, cifar100, mnist or imagenet2012 (tfds names).")
+_DATASET = click.option(
+    "--dataset", required=True,
+    help="A tfds image-classification dataset (cifar10, cifar100, mnist, imagenet2012, "
+         "fashion_mnist, ...) or a folder PATH with train/ and val/ subfolders of class "
+         "folders of JPEG/PNG images.")
+_SKIP_BAD_IMAGES = click.option(
+    "--skip-bad-images", is_flag=True,
+    help="Leave out an image folder's unreadable images (and say how many) instead of "
+         "stopping.")
 _PREPROCESS_FN = click.option(
     "--preprocess-fn", default=None,
     help="default (scale to [-1, 1]; ImageNet: Larq Zoo's crop, flip and normalisation), "
@@ -72,8 +79,10 @@ def cli() -> None:
 @click.option("--strategy", default="default", show_default=True,
               help="default (one device), mirrored (all local GPUs) or multi_worker "
                    "(the cluster in TF_CONFIG).")
+@_SKIP_BAD_IMAGES
 def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, data_dir,
-          manual_dir, seed, steps_per_epoch, validation_steps, tensorboard, strategy) -> None:
+          manual_dir, seed, steps_per_epoch, validation_steps, tensorboard, strategy,
+          skip_bad_images) -> None:
     """Train MODEL on a dataset with an hparam set; resume with the same --output-dir.
 
     \b
@@ -81,6 +90,7 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
     bnno train binarynet --dataset cifar10 --preprocess-fn resize_and_flip \\
          --hparams-set bop --hparams threshold=1e-6,gamma=1e-3
     bnno train birealnet --dataset imagenet2012 --hparams-set bop --strategy mirrored
+    bnno train birealnet --dataset ~/imagenet --hparams-set bop
     """
     from bnno.training.train import TrainingStopped
     from bnno.training.train import train as run
@@ -88,7 +98,7 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
     try:
         path = run(model, dataset, hparams_set, overrides, preprocess_fn, output_dir,
                    data_dir, manual_dir, seed, steps_per_epoch, validation_steps,
-                   tensorboard, strategy=strategy)
+                   tensorboard, strategy=strategy, skip_bad_images=skip_bad_images)
     except TrainingStopped as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)
@@ -97,15 +107,17 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
 
 @cli.command()
 @click.argument("run_dir", type=click.Path())
-@click.option("--dataset", help="Evaluate on another dataset than the run's.")
+@click.option("--dataset", help="Evaluate on another dataset (or image folder) than the run's.")
 @_DATA_DIR
 @_MANUAL_DIR
+@_SKIP_BAD_IMAGES
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def evaluate(run_dir, dataset, data_dir, manual_dir, as_json) -> None:
+def evaluate(run_dir, dataset, data_dir, manual_dir, skip_bad_images, as_json) -> None:
     """Test loss and accuracy of a finished or partial run."""
     from bnno.training.train import evaluate as run
 
-    results = run(run_dir, dataset, data_dir, manual_dir, verbose=0 if as_json else 1)
+    results = run(run_dir, dataset, data_dir, manual_dir, verbose=0 if as_json else 1,
+                  skip_bad_images=skip_bad_images)
     if as_json:
         click.echo(json.dumps(results, indent=2))
         return
@@ -184,7 +196,7 @@ def summary(model, dataset, hparams_set, overrides, data_dir, as_json) -> None:
     from bnno.training.train import plan
 
     spec = plan(model, dataset, hparams_set, overrides, "default")
-    ds = data.describe(dataset, data_dir)
+    ds = data.describe(dataset, data_dir, spec["hparams"].get("image_size"))
     net = build_model(spec["model"], spec["hparams"], ds.input_shape, ds.num_classes)
     counts = profile(net)
     # The published figures are for ImageNet inputs.

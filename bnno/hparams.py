@@ -28,6 +28,7 @@ from bnno.htypes import (  # noqa: F401  (the types, as callers have always used
     BOOL,
     FLOAT,
     INT,
+    OPTIONAL_INT,
     OPTIONAL_STR,
     QUANTIZER,
     SCHEDULE,
@@ -55,11 +56,13 @@ TRAINER_KEYS: Mapping[str, HType] = ChainMap({
     "teachers": OPTIONAL_STR,
     "teacher_weights": OPTIONAL_STR,
     "preprocess_fn": STR,
+    "image_size": OPTIONAL_INT,
 }, optimizers.KEYS)
 
 # Trainer keys a set may leave out (their default applies); a model's own keys always
 # have a builder default. Either may be given with --hparams without being in the set.
-TRAINER_DEFAULTS: Mapping[str, Any] = ChainMap({"l2_decay": 0.0}, optimizers.DEFAULTS)
+TRAINER_DEFAULTS: Mapping[str, Any] = ChainMap({"l2_decay": 0.0, "image_size": None},
+                                               optimizers.DEFAULTS)
 
 # Keys that were renamed: the old name still works in hparam files, --hparams and the
 # run.json of older runs. A dotted new name is now an option of a quantizer spec.

@@ -69,6 +69,14 @@ def _check_optional_str(key: str, v: Any) -> str | None:
     return None if v is None else _check_str(key, v)
 
 
+def _check_optional_int(key: str, v: Any) -> int | None:
+    return None if v is None else _check_int(key, v)
+
+
+def _parse_optional_number(text: str) -> Any:
+    return None if text.lower() in ("none", "null", "") else _parse_number(text)
+
+
 def _check_schedule(key: str, v: Any) -> float | dict:
     v = schedules.validate(key, v)
     if isinstance(v, float):
@@ -145,6 +153,7 @@ INT = HType("a positive integer", _check_int, _parse_number)
 FLOAT = HType("a non-negative number", _check_float, _parse_number)
 BOOL = HType("true or false", _check_bool, _parse_bool)
 STR = HType("a name", _check_str, str)
+OPTIONAL_INT = HType("a positive integer or none", _check_optional_int, _parse_optional_number)
 OPTIONAL_STR = HType("a name or none", _check_optional_str, _parse_optional_str)
 SCHEDULE = HType("a number or a schedule", _check_schedule, _parse_number, _schedule_field)
 # A quantizer spec (``bnno.quantizers.registry``): a name, none, or

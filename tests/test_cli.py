@@ -124,7 +124,8 @@ def test_hparams_commands(cli):
          "bnext_m, bnext_s, bnext_t, sibnn_alexnet, sibnn_mlp, sibnn_resnet18, sibnn_vgg, "
          "xnornet"),
         (["train", "binarynet", "--dataset", "svhn"],
-         "choose one of: cifar10, cifar100, imagenet2012, mnist"),
+         "unknown dataset 'svhn'; give a tfds image-classification dataset (cifar10, "
+         "cifar100, imagenet2012, mnist, fashion_mnist, svhn_cropped, ...; list them with"),
         (["train", "birealnet", "--dataset", "imagenet2012", "--preprocess-fn",
           "resize_and_flip"], "for imagenet2012; choose one of: bnext, default, sibnn"),
         (["train", "bnext_t", "--dataset", "cifar10"],

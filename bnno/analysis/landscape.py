@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from bnno import data, hparams
+from bnno import hparams
 from bnno.data import preprocessing
 from bnno.errors import BnnoError
 from bnno.training import runs
@@ -92,7 +92,9 @@ def load_run_model(run_dir: str | Path, data_dir: str | None = None, initial: bo
     """
     path = Path(run_dir)
     spec = runs.read(path)
-    ds = data.load(spec["dataset"], data_dir)
+    from bnno.training.loading import load_run_data
+
+    ds = load_run_data(spec, data_dir)
     if not initial:
         from bnno.training.loading import load_trained
 

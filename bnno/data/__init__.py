@@ -2,8 +2,9 @@
 (``preprocessing``) and the RandAugment they use (``randaugment``).
 
 A dataset is read through TensorFlow Datasets from a tfds data dir, prepared from a tfds
-``manual_dir`` when it needs downloaded archives. The names below are the package's
-public API, re-exported from ``datasets``.
+``manual_dir`` when it needs downloaded archives, or from a folder of class subfolders of
+images (``folders``). The names below are the package's public API, re-exported from
+``datasets`` and ``folders``.
 
 Example:
     >>> from bnno import data
@@ -13,9 +14,11 @@ Example:
 
 from bnno.data.datasets import (  # noqa: F401
     DATASETS,
+    LIST_HINT,
     Dataset,
     check_names,
     describe,
     load,
     preprocess_fns,
 )
+from bnno.data.folders import FolderDataset, is_folder  # noqa: F401

@@ -1,14 +1,17 @@
-"""Datasets through TensorFlow Datasets: finding, preparing and reading them.
+"""Datasets: any tfds image-classification dataset by name, or a folder of images.
 
 ``load`` finds a prepared tfds dataset in the usual tfds data dir (``--data-dir`` or
 ``TFDS_DATA_DIR``), downloading and preparing it when the network allows, or from
 archives in a tfds ``manual_dir`` (ImageNet: the downloaded ``ILSVRC2012_img_train.tar``
-and ``ILSVRC2012_img_val.tar``).
+and ``ILSVRC2012_img_val.tar``). Any tfds dataset with an ``image`` and a ``label``
+feature can be named; its shapes, classes and splits come from the builder's info, and
+it is evaluated on its ``test`` split, else its ``validation`` split. A path instead of
+a name is a folder of images (``bnno.data.folders``).
 
-Small datasets (CIFAR, MNIST) are decoded once and cached in memory. ImageNet is read
-as JPEG bytes and decoded and cropped in one step per image by Larq Zoo's ImageNet
-preprocessing (``tf.image.decode_and_crop_jpeg``), which never decodes the pixels it
-would crop away.
+Small datasets (CIFAR, MNIST) are decoded once and cached in memory. Datasets of images
+of any size (ImageNet) are read as encoded bytes and decoded and cropped in one step per
+image by Larq Zoo's ImageNet preprocessing (``tf.image.decode_and_crop_jpeg``), which
+never decodes the pixels it would crop away.
 
 The training pipeline makes the order and augmentation of every epoch a pure function
 of (seed, epoch): a run resumed at epoch k sees exactly the batches an uninterrupted run
@@ -24,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from collections.abc import Callable
@@ -31,12 +35,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from bnno.data.preprocessing import JPEG_PREPROCESS, PREPROCESS
+from bnno.data.folders import FolderDataset, is_folder
+from bnno.data.pipeline import Pipelines
+from bnno.data.preprocessing import JPEG_PREPROCESS, PREPROCESS, jpeg_first
 from bnno.errors import BnnoError, choices
 
-# Name users type -> (tfds name, training split, evaluation split, encoded).
-# "encoded" datasets are read as JPEG bytes (tfds SkipDecoding) and preprocessed by
-# the JPEG functions; the others as decoded uint8 images.
+# Datasets bnno's recipes are written for: name users type -> (tfds name, training
+# split, evaluation split, encoded). Any other tfds image-classification dataset works
+# too (see ``describe``). "encoded" datasets are read as JPEG bytes (tfds SkipDecoding)
+# and preprocessed by the JPEG functions; the others as decoded uint8 images.
 DATASETS: dict[str, tuple[str, str, str, bool]] = {
     "cifar10": ("cifar10", "train", "test", False),
     "cifar100": ("cifar100", "train", "test", False),
@@ -44,20 +51,21 @@ DATASETS: dict[str, tuple[str, str, str, bool]] = {
     "imagenet2012": ("imagenet2012", "train", "validation", True),
 }
 
-_SHUFFLE_BUFFER = 60_000
 # Decoded examples are cached in memory when the prepared dataset is at most this big.
 _CACHE_BYTES = 2 * 1024**3
 
+LIST_HINT = ('list them with: python -c "import tensorflow_datasets as tfds; '
+             'print(tfds.list_builders())"')
 
 
-def preprocess_fns(dataset: str) -> dict[str, Callable]:
-    """The preprocessing functions that dataset ``dataset`` can use.
+def preprocess_fns(dataset: str, data_dir: str | None = None) -> dict[str, Callable]:
+    """The preprocessing functions that dataset ``dataset`` (a name or a folder) can use.
 
     Example:
         >>> sorted(preprocess_fns("imagenet2012"))
         ['bnext', 'default', 'sibnn']
     """
-    return JPEG_PREPROCESS if DATASETS[dataset][3] else PREPROCESS
+    return describe(dataset, data_dir).preprocess_fns
 
 
 def check_names(dataset: str, preprocess: str) -> None:
@@ -66,17 +74,11 @@ def check_names(dataset: str, preprocess: str) -> None:
     Example:
         >>> check_names("cifar10", "resize_and_flip")
     """
-    if dataset not in DATASETS:
-        raise BnnoError(f"unknown dataset '{dataset}'; choose one of: {choices(DATASETS)}")
-    fns = preprocess_fns(dataset)
-    if preprocess not in fns:
-        raise BnnoError(
-            f"unknown preprocess fn '{preprocess}' for {dataset}; choose one of: {choices(fns)}"
-        )
+    describe(dataset).preprocess_fn(preprocess)
 
 
 @dataclass
-class Dataset:
+class Dataset(Pipelines):
     """An image-classification dataset from tfds and its pipelines.
 
     Example:
@@ -97,14 +99,22 @@ class Dataset:
     train_split: str
     test_split: str
     encoded: bool = False
+    # Side of the square crops of encoded images (the ``image_size`` hparam).
+    image_size: int | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        if self.encoded:  # images of any size, cropped to Larq Zoo's 224×224
+        if self.encoded:  # images of any size, cropped to Larq Zoo's 224×224 by default
             from larq_zoo.training.data import IMAGE_SIZE
 
-            return (IMAGE_SIZE, IMAGE_SIZE, 3)
+            size = self.image_size or IMAGE_SIZE
+            return (size, size, 3)
         return tuple(self.builder.info.features["image"].shape)
+
+    @property
+    def preprocess_fns(self) -> dict[str, Callable]:
+        """The preprocessing functions this dataset can use, by name."""
+        return JPEG_PREPROCESS if self.encoded else PREPROCESS
 
     @property
     def num_classes(self) -> int:
@@ -132,138 +142,131 @@ class Dataset:
         size = self.builder.info.dataset_size or 0
         return ds if self.encoded or size > _CACHE_BYTES else ds.cache()
 
-    @staticmethod
-    def _options(ds):
-        import tensorflow as tf
-
-        # The per-epoch pipeline hides the files from tf.data's file-based sharding;
-        # multi-worker training shards the elements instead (or, with ``shard``, the
-        # pipeline shards itself before decoding).
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = (
-            tf.data.experimental.AutoShardPolicy.DATA
-        )
-        return ds.with_options(options)
-
-    def train(
-        self,
-        batch_size: int,
-        preprocess: str,
-        seed: int,
-        first_epoch: int,
-        epochs: int,
-        steps_per_epoch: int | None = None,
-        shard: tuple[int, int] | None = None,
-    ):
-        """Batches for epochs ``first_epoch .. epochs-1``, one epoch after another.
-
-        Each epoch is shuffled and augmented from (seed, epoch) alone and holds
-        ``steps_per_epoch`` full batches (default: all full batches of the split).
-        With ``shard=(n, i)`` this pipeline keeps every n-th example of each shuffled
-        epoch from the i-th on, before preprocessing: n workers then decode disjoint
-        parts of the same epoch (``batch_size`` and ``steps_per_epoch`` are then this
-        pipeline's own).
+    def preprocess_fn(self, name: str) -> Callable:
+        """The preprocessing function ``name`` stands for on this dataset (``image_size``
+        given to the functions for encoded images).
 
         Example:
-            Epochs 10 to 99 of a run of CIFAR-10 resumed after its tenth epoch::
-
-                load("cifar10").train(batch_size=100, preprocess="resize_and_flip",
-                                      seed=1, first_epoch=10, epochs=100)
+            >>> import tempfile
+            >>> describe("mnist", data_dir=tempfile.mkdtemp()).preprocess_fn("default")
+            ... # doctest: +ELLIPSIS
+            <function default at ...>
         """
-        import tensorflow as tf
-
-        fn = preprocess_fns(self.name)[preprocess]
-        examples = self._examples(self.train_split)
-        shards, index = shard or (1, 0)
-        steps = steps_per_epoch or self.train_examples // (batch_size * shards)
-        buffer = min(self.train_examples or _SHUFFLE_BUFFER, _SHUFFLE_BUFFER)
-
-        def one_epoch(epoch):
-            # The order is a function of (seed, epoch) alone. Without this, tf.data mixes
-            # the global seed in, and a global seed of 0 makes TF compare the symbolic
-            # epoch seed with 0 in Python, which fails (--seed 0). This sets the seed of
-            # this traced function's graph only; the global seed is untouched.
-            tf.compat.v1.set_random_seed(None)
-            ds = examples.shuffle(
-                buffer, seed=seed * 1_000_003 + epoch, reshuffle_each_iteration=False
-            ).enumerate()
-            if shards > 1:
-                ds = ds.shard(shards, index)
-
-            def augment(i, example):
-                image, label = example
-                element_seed = tf.stack([tf.cast(seed, tf.int64), epoch * 10_000_019 + i])
-                return fn(image, True, element_seed), label
-
-            ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
-            return ds.batch(batch_size, drop_remainder=True).take(steps)
-
-        epochs_ds = tf.data.Dataset.range(first_epoch, epochs)
-        return self._options(epochs_ds.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE))
-
-    def test(self, batch_size: int, preprocess: str, steps: int | None = None,
-             drop_remainder: bool = False):
-        """Unaugmented evaluation batches; all examples unless ``steps`` limits them.
-
-        ``drop_remainder`` leaves out the last partial batch (multi-worker evaluation
-        needs the same number of full batches on every worker).
-
-        Example:
-            The first 10 evaluation batches of 256 CIFAR-10 images::
-
-                load("cifar10").test(batch_size=256, preprocess="default", steps=10)
-        """
-        import tensorflow as tf
-
-        fn = preprocess_fns(self.name)[preprocess]
-        ds = self._examples(self.test_split).map(
-            lambda image, label: (fn(image, False, None), label),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-        if steps:
-            ds = ds.take(steps)
-        return self._options(ds.prefetch(tf.data.AUTOTUNE))
+        fns = self.preprocess_fns
+        if name not in fns:
+            raise BnnoError(
+                f"unknown preprocess fn '{name}' for {self.name}; choose one of: {choices(fns)}"
+            )
+        if not self.encoded:
+            return fns[name]
+        return functools.partial(jpeg_first(fns[name]), size=self.input_shape[0])
 
 
-def describe(name: str, data_dir: str | None = None) -> Dataset:
+def describe(name: str, data_dir: str | None = None, image_size: int | None = None,
+             classes: list[str] | None = None, skip_bad_images: bool = False):
     """Dataset ``name`` with its shape and classes, prepared or not (no data is read).
+
+    ``name`` is a tfds name or a folder of images (see ``bnno.data.folders``; a folder
+    is scanned, and ``classes`` and ``skip_bad_images`` apply to it). ``image_size`` is
+    the side of the square images of datasets whose images have any size.
+
+    Raises:
+        BnnoError: no such tfds dataset, not an image-classification dataset, a bad
+            folder, or an ``image_size`` for a dataset of fixed-size images.
 
     Example:
         >>> import tempfile
         >>> describe("cifar10", data_dir=tempfile.mkdtemp()).input_shape
         (32, 32, 3)
+        >>> describe("imagenet2012", image_size=128).input_shape
+        (128, 128, 3)
     """
+    if is_folder(name):
+        return FolderDataset.scan(name, image_size, classes, skip_bad_images)
     import tensorflow_datasets as tfds
 
-    if name not in DATASETS:
-        raise BnnoError(f"unknown dataset '{name}'; choose one of: {choices(DATASETS)}")
-    tfds_name, train_split, test_split, encoded = DATASETS[name]
     data_dir = os.path.expanduser(data_dir) if data_dir else None
-    return Dataset(name, tfds.builder(tfds_name, data_dir=data_dir), train_split, test_split,
-                   encoded)
+    if name in DATASETS:
+        tfds_name, train_split, test_split, encoded = DATASETS[name]
+        builder = tfds.builder(tfds_name, data_dir=data_dir)
+    else:
+        builder = _builder(name, data_dir)
+        # Splits are known once the dataset is prepared (``load``).
+        train_split, test_split = "train", "test"
+        encoded = None in builder.info.features["image"].shape[:2]
+    if image_size is not None and not encoded:
+        shape = tuple(builder.info.features["image"].shape)
+        raise BnnoError(
+            f"image_size applies to image folders and datasets of images of any size; "
+            f"{name}'s images are all {shape[0]}x{shape[1]}: leave image_size out"
+        )
+    return Dataset(name, builder, train_split, test_split, encoded, image_size)
 
 
-def load(name: str, data_dir: str | None = None, manual_dir: str | None = None) -> Dataset:
-    """Find (or download and prepare) dataset ``name`` the way tfds does.
+def _builder(name: str, data_dir: str | None):
+    """The tfds builder of ``name``, checked to be an image-classification dataset."""
+    import tensorflow_datasets as tfds
+
+    unknown = (f"unknown dataset '{name}'; give a tfds image-classification dataset "
+               f"({choices(DATASETS)}, fashion_mnist, svhn_cropped, ...; {LIST_HINT}) or a "
+               "folder with train/ and val/ subfolders")
+    if name.startswith("_") or not name.replace("/", "").replace(":", "").replace(
+            ".", "").replace("_", "").isalnum():
+        raise BnnoError(unknown)
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except Exception:  # tfds raises DatasetNotFoundError, or others for a bad config name
+        raise BnnoError(unknown) from None
+    features = builder.info.features
+    keys = set(features.keys()) if hasattr(features, "keys") else set()
+    image, label = (features[k] if k in keys else None for k in ("image", "label"))
+    if (not isinstance(image, tfds.features.Image)
+            or not isinstance(label, tfds.features.ClassLabel)):
+        raise BnnoError(
+            f"tfds dataset '{name}' is not an image-classification dataset (it needs an "
+            f"'image' and a 'label' feature); {LIST_HINT}"
+        )
+    return builder
+
+
+def load(name: str, data_dir: str | None = None, manual_dir: str | None = None,
+         image_size: int | None = None, classes: list[str] | None = None,
+         skip_bad_images: bool = False):
+    """Find (or download and prepare) dataset ``name`` the way tfds does, or read a folder.
 
     Args:
-        name: a key of ``DATASETS``.
+        name: a tfds name (a key of ``DATASETS`` or any tfds image-classification
+            dataset), or a folder of images (``bnno.data.folders``).
         data_dir: tfds data dir; defaults to ``TFDS_DATA_DIR`` or ``~/tensorflow_datasets``.
         manual_dir: folder holding manually downloaded archives (tfds ``manual_dir``).
+        image_size: side of the square images of datasets whose images have any size.
+        classes: a folder's classes in the order of a run that trained on them.
+        skip_bad_images: a folder's unreadable images are left out instead of refused.
 
     Raises:
-        BnnoError: unknown name, or data missing and not obtainable; the message says
-            where tfds looked and how to point at local data.
+        BnnoError: unknown name, bad folder, or data missing and not obtainable; the
+            message says where tfds looked and how to point at local data.
 
     Example:
         ImageNet prepared from the two archives downloaded into ``~/imagenet``::
 
             load("imagenet2012", manual_dir="~/imagenet").train_examples  # 1281167
     """
-    dataset = describe(name, data_dir)
+    dataset = describe(name, data_dir, image_size, classes, skip_bad_images)
+    if isinstance(dataset, FolderDataset):
+        dataset.check_images()
+        return dataset
     if not dataset.builder.data_path.joinpath("dataset_info.json").exists():
         _prepare(dataset.builder, name, manual_dir)
+    if name not in DATASETS:
+        splits = dataset.builder.info.splits
+        test_split = next((s for s in ("test", "validation") if s in splits), None)
+        if "train" not in splits or test_split is None:
+            raise BnnoError(
+                f"tfds dataset '{name}' needs a 'train' split and a 'test' or 'validation' "
+                f"split; it has: {choices(splits)}"
+            )
+        dataset.test_split = test_split
     return dataset
 
 

@@ -93,7 +93,7 @@ def crop_flip_normalize(image, training: bool, seed) -> Any:
     return (tf.cast(image, tf.float32) / 255.0 - CIFAR_MEAN) / CIFAR_STD
 
 
-def imagenet(image_bytes, training: bool, seed) -> Any:
+def imagenet(image_bytes, training: bool, seed, size: int = 224) -> Any:
     """Larq Zoo's ImageNet preprocessing of one JPEG: decode and crop in one step.
 
     Training: a random crop of 8-100 % of the area and aspect ratio 3/4-4/3, resized
@@ -110,10 +110,10 @@ def imagenet(image_bytes, training: bool, seed) -> Any:
     """
     from larq_zoo.training.data import preprocess_image_bytes
 
-    return preprocess_image_bytes(image_bytes, is_training=training)
+    return preprocess_image_bytes(image_bytes, is_training=training, image_size=size)
 
 
-def bnext(image_bytes, training: bool, seed) -> Any:
+def bnext(image_bytes, training: bool, seed, size: int = 224) -> Any:
     """BNext's ImageNet preprocessing (timm's, as the official recipe sets it).
 
     Training: a random crop of 8-100 % of the area and aspect ratio 3/4-4/3, resized
@@ -126,6 +126,8 @@ def bnext(image_bytes, training: bool, seed) -> Any:
     seeded. One difference from timm: its random-resized crop draws the aspect ratio
     log-uniformly and falls back to a central crop, TensorFlow's
     ``sample_distorted_bounding_box`` draws it uniformly and falls back to the whole image.
+    Another ``size`` (the ``image_size`` hparam) replaces 224, and 235 becomes
+    ``int(size / 0.95)``, as timm computes it.
 
     Example:
         >>> import tensorflow as tf
@@ -140,21 +142,21 @@ def bnext(image_bytes, training: bool, seed) -> Any:
 
     image = tf.io.decode_jpeg(image_bytes, channels=3)
     if training:
-        begin, size, _ = tf.image.sample_distorted_bounding_box(
+        begin, box, _ = tf.image.sample_distorted_bounding_box(
             tf.shape(image), tf.zeros([0, 0, 4], tf.float32), min_object_covered=0.0,
             aspect_ratio_range=(3 / 4, 4 / 3), area_range=(0.08, 1.0), max_attempts=10,
             use_image_if_no_bounding_boxes=True)
-        image = tf.slice(image, begin, size)
-        image = tf.image.resize(image, [224, 224], method="bicubic", antialias=True)
+        image = tf.slice(image, begin, box)
+        image = tf.image.resize(image, [size, size], method="bicubic", antialias=True)
         image = tf.image.random_flip_left_right(tf.round(tf.clip_by_value(image, 0.0, 255.0)))
         image = rand_augment(image, num_ops=2, magnitude=7.0, magnitude_std=0.5)
     else:
-        image = _center_crop(_resize_shorter(image, 235, "bicubic"), 224)
-    image = tf.ensure_shape(image, [224, 224, 3])
+        image = _center_crop(_resize_shorter(image, int(size / 0.95), "bicubic"), size)
+    image = tf.ensure_shape(image, [size, size, 3])
     return (image - MEAN_RGB) / STDDEV_RGB
 
 
-def sibnn(image_bytes, training: bool, seed) -> Any:
+def sibnn(image_bytes, training: bool, seed, size: int = 224) -> Any:
     """Si-BNN's ImageNet preprocessing (peiswang/SiBNN ``main_sibnn_learn.py``).
 
     The image is resized (bilinear, antialiased) so that its shorter side is 256, the
@@ -168,7 +170,8 @@ def sibnn(image_bytes, training: bool, seed) -> Any:
     The official code only crops (RandomCrop, CenterCrop), so its image folders must
     have been resized beforehand; a shorter side of 256 is the usual such preparation
     and an assumption here. The code crops 227 for AlexNet; here every model gets 224
-    (see ``bnno.models.sibnn_alexnet``).
+    (see ``bnno.models.sibnn_alexnet``). Another ``size`` (the ``image_size`` hparam)
+    replaces 224, and 256 becomes ``size · 256 // 224``.
 
     Example:
         >>> import tensorflow as tf
@@ -179,15 +182,16 @@ def sibnn(image_bytes, training: bool, seed) -> Any:
     import tensorflow as tf
     from larq_zoo.training.data import MEAN_RGB, STDDEV_RGB
 
-    image = _resize_shorter(tf.io.decode_jpeg(image_bytes, channels=3), 256, "bilinear")
+    image = _resize_shorter(tf.io.decode_jpeg(image_bytes, channels=3), size * 256 // 224,
+                            "bilinear")
     if training and seed is not None:
-        image = tf.image.stateless_random_crop(image, [224, 224, 3], seed=seed)
+        image = tf.image.stateless_random_crop(image, [size, size, 3], seed=seed)
         image = tf.image.stateless_random_flip_left_right(image, seed=seed[::-1])
     elif training:
-        image = tf.image.random_flip_left_right(tf.image.random_crop(image, [224, 224, 3]))
+        image = tf.image.random_flip_left_right(tf.image.random_crop(image, [size, size, 3]))
     else:
-        image = _center_crop(image, 224)
-    image = tf.ensure_shape(image, [224, 224, 3])
+        image = _center_crop(image, size)
+    image = tf.ensure_shape(image, [size, size, 3])
     return (image - MEAN_RGB) / STDDEV_RGB
 
 
@@ -212,6 +216,32 @@ def _center_crop(image, size: int):
     offsets = tf.round(tf.cast(tf.shape(image)[:2] - size, tf.float32) / 2.0)
     top, left = tf.unstack(tf.cast(offsets, tf.int32))
     return image[top:top + size, left:left + size]
+
+
+def jpeg_first(fn: Callable) -> Callable:
+    """``fn`` (one of ``JPEG_PREPROCESS``) for encoded images of any format: images that
+    are not JPEG (PNG, BMP, GIF) are re-encoded as JPEG (quality 95) first, since the
+    JPEG functions decode and crop in one step.
+
+    Example:
+        >>> import tensorflow as tf
+        >>> png = tf.io.encode_png(tf.zeros((300, 400, 3), tf.uint8))
+        >>> jpeg_first(imagenet)(png, False, None, size=64).shape
+        TensorShape([64, 64, 3])
+    """
+    import functools
+
+    @functools.wraps(fn)
+    def any_format(image_bytes, training: bool, seed, **kwargs):
+        import tensorflow as tf
+
+        jpeg = tf.cond(
+            tf.io.is_jpeg(image_bytes), lambda: image_bytes,
+            lambda: tf.io.encode_jpeg(tf.io.decode_image(
+                image_bytes, channels=3, expand_animations=False), quality=95))
+        return fn(jpeg, training, seed, **kwargs)
+
+    return any_format
 
 
 PREPROCESS: dict[str, Callable] = {"default": default, "resize_and_flip": resize_and_flip,

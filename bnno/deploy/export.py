@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from bnno import data
 from bnno.deploy.convert import convert, lce_predict
 from bnno.deploy.metadata import count_binary_ops
 from bnno.errors import BnnoError
@@ -105,23 +104,25 @@ def export_run(
 
             result = export_run("runs/binarynet-cifar10-bop-x", "model.tflite")
     """
-    from bnno.training.loading import load_trained
+    from bnno.training.loading import load_run_data, load_trained, trained_shape
 
     output = check_format(output)
     path = Path(run_dir)
     spec = runs.read(path)
-    shape_of = data.describe(spec["dataset"], data_dir)
-    net, source = load_trained(path, spec, shape_of.input_shape, shape_of.num_classes)
+    input_shape, num_classes = trained_shape(spec, data_dir)
+    net, source = load_trained(path, spec, input_shape, num_classes)
     metadata = {
         "model": spec["model"], "dataset": spec["dataset"], "hparams": spec["hparams"],
-        "hparams_set": spec.get("hparams_set"), "input_shape": list(shape_of.input_shape),
-        "num_classes": shape_of.num_classes, "weights": source, "run_dir": str(path),
+        "hparams_set": spec.get("hparams_set"), "input_shape": list(input_shape),
+        "num_classes": num_classes, "weights": source, "run_dir": str(path),
+        # A folder run's class names, in the order of the model's outputs.
+        **({"classes": spec["classes"]} if "classes" in spec else {}),
     }
     if check_examples:
         # Read the images before converting: LCE's converter, once loaded, makes TensorFlow
         # warn about every tf.data pipeline (it registers the op definitions of the older
         # TensorFlow it was built with).
-        ds = data.load(spec["dataset"], data_dir, manual_dir)
+        ds = load_run_data(spec, data_dir, manual_dir)
         images = _test_images(ds, spec["preprocess_fn"], check_examples)
     flatbuffer = convert(net, metadata)
     result: dict[str, Any] = {"weights": source, "binary_ops": count_binary_ops(flatbuffer)}

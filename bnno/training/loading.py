@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bnno import data
 from bnno.errors import BnnoError
 from bnno.training import runs
 
@@ -61,3 +62,41 @@ def load_trained(path: Path, spec: dict[str, Any], input_shape: tuple, num_class
         tf.train.Checkpoint(model=net).restore(latest).expect_partial()
         source = f"checkpoint after epoch {runs.completed_epochs(path)}"
     return net, source
+
+
+def trained_shape(spec: dict[str, Any], data_dir: str | None = None) -> tuple[tuple, int]:
+    """The input shape and class count a run was trained with, from its ``run.json``
+    (a folder run records them; a tfds run's come from the dataset's info).
+
+    Example:
+        >>> trained_shape({"dataset": "/data/shapes", "classes": ["a", "b", "c"],
+        ...                "input_shape": [40, 40, 3], "hparams": {}})
+        ((40, 40, 3), 3)
+        >>> trained_shape({"dataset": "mnist", "hparams": {}})
+        ((28, 28, 1), 10)
+    """
+    if "classes" in spec:
+        return tuple(spec["input_shape"]), len(spec["classes"])
+    ds = data.describe(spec["dataset"], data_dir, spec["hparams"].get("image_size"))
+    return ds.input_shape, ds.num_classes
+
+
+def load_run_data(spec: dict[str, Any], data_dir: str | None = None,
+                  manual_dir: str | None = None, dataset: str | None = None,
+                  skip_bad_images: bool = False):
+    """The dataset of a run (or ``dataset`` instead), read as the run read it: with its
+    ``image_size``, and a folder's labels in the run's class order.
+
+    Example:
+        The data a run in ``path`` was trained on, and a folder of new images to
+        evaluate it on::
+
+            ds = load_run_data(runs.read(path))
+            new = load_run_data(runs.read(path), dataset="~/more_shapes")
+    """
+    name = dataset or spec["dataset"]
+    image_size = spec["hparams"].get("image_size")
+    if image_size and not data.is_folder(name) and not data.describe(name, data_dir).encoded:
+        image_size = None  # fixed-size tfds images are read at their size
+    return data.load(name, data_dir, manual_dir, image_size, spec.get("classes"),
+                     skip_bad_images)

@@ -54,7 +54,9 @@ def default_dir(spec: dict[str, Any], root: str = "runs") -> Path:
         'runs/binarynet-cifar10-bop-20...'
     """
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    stem = f"{spec['model']}-{spec['dataset']}-{spec['hparams_set']}-{stamp}"
+    # A folder dataset is named by its last part.
+    dataset = Path(spec["dataset"]).name or "data"
+    stem = f"{spec['model']}-{dataset}-{spec['hparams_set']}-{stamp}"
     path, n = Path(root) / stem, 1
     while path.exists():
         n += 1

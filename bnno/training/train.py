@@ -22,7 +22,11 @@ import bnno
 from bnno import data, hparams, models, optimizers, quantizers
 from bnno.errors import BnnoError, choices
 from bnno.training import distribute, runs
-from bnno.training.loading import load_trained  # also bnno.train.load_trained, as before
+from bnno.training.loading import (  # load_trained: also bnno.train.load_trained, as before
+    load_run_data,
+    load_trained,
+    trained_shape,
+)
 
 
 class TrainingStopped(Exception):
@@ -36,9 +40,10 @@ class TrainingStopped(Exception):
     """
 
 
-def _check_set_fits(model: str, dataset: str, hparams_set: str, preprocess_fn: str) -> None:
-    """Name the sets made for ``dataset`` when the chosen set preprocesses for another one."""
-    fns = data.preprocess_fns(dataset)
+def _check_set_fits(model: str, dataset: str, fns: dict, hparams_set: str,
+                    preprocess_fn: str) -> None:
+    """Name the sets made for ``dataset`` (whose preprocessing functions are ``fns``) when
+    the chosen set preprocesses for another one."""
     if preprocess_fn in fns:
         return
     types = models.hparam_types(model)
@@ -61,12 +66,15 @@ def plan(
     steps_per_epoch: int | None = None,
     validation_steps: int | None = None,
     strategy: str = "default",
+    skip_bad_images: bool = False,
 ) -> dict[str, Any]:
     """Check every name and value of a run and return its ``run.json`` content.
 
     ``model`` may be an alias (``alexnet``); the run records the registered name.
     Without ``hparams_set`` the model's first set is used; without ``preprocess_fn``
-    the set's ``preprocess_fn`` (else ``default``).
+    the set's ``preprocess_fn`` (else ``default``). A ``dataset`` that is a folder of
+    images is recorded by its absolute path, with its classes in label order and its
+    input shape.
 
     Raises:
         BnnoError: unknown model, dataset, preprocess fn, set, key or strategy, or a bad
@@ -82,14 +90,15 @@ def plan(
         bnno.errors.BnnoError: unknown hparam 'gama' for set 'bop' of 'binarynet'; ...
     """
     model = models.canonical(model)
-    data.check_names(dataset, "default")
     distribute.check_name(strategy)
     hparams_set = hparams_set or hparams.set_names(model)[0]
     hp = hparams.resolve(model, hparams_set, overrides, models.hparam_types(model))
+    ds = data.describe(dataset, image_size=hp.get("image_size"),
+                       skip_bad_images=skip_bad_images)
     if preprocess_fn is None:
         preprocess_fn = hp.get("preprocess_fn", "default")
-        _check_set_fits(model, dataset, hparams_set, preprocess_fn)
-    data.check_names(dataset, preprocess_fn)
+        _check_set_fits(model, dataset, ds.preprocess_fns, hparams_set, preprocess_fn)
+    ds.preprocess_fn(preprocess_fn)
     # A bad quantizer name or option, or a key the optimizer ignores, fails here,
     # before any output.
     optimizers.check(hp)
@@ -105,9 +114,12 @@ def plan(
                         ("--validation-steps", validation_steps)):
         if value is not None and value < 1:
             raise BnnoError(f"{name} must be a positive integer, got {value}")
+    folder = {"classes": ds.classes, "input_shape": list(ds.input_shape)} if isinstance(
+        ds, data.FolderDataset) else {}
     return {
         "model": model,
-        "dataset": dataset,
+        "dataset": ds.name,
+        **folder,
         "hparams_set": hparams_set,
         "hparams": hp,
         "preprocess_fn": preprocess_fn,
@@ -138,6 +150,7 @@ def train(
     strategy: str = "default",
     flip_log: bool = True,
     flip_interval: int = 50,
+    skip_bad_images: bool = False,
 ) -> Path:
     """Train (or resume) a run and return its directory.
 
@@ -149,14 +162,15 @@ def train(
     call with the same ``output_dir`` (a shared folder), and only the chief writes it.
     With ``flip_log`` every binary layer's flip ratio and the Bop paper's π are logged
     per epoch and every ``flip_interval`` steps (see ``bnno.training.flips``); without it no flips
-    are counted at all.
+    are counted at all. ``dataset`` may be a folder of images (``bnno.data.folders``); with
+    ``skip_bad_images`` its unreadable images are left out (and counted) instead of refused.
 
     Raises:
         BnnoError: bad input (see ``plan``), missing data, or an unusable output dir.
         TrainingStopped: the loss became NaN; the last good checkpoint is kept.
     """
     spec = plan(model, dataset, hparams_set, overrides, preprocess_fn, seed,
-                steps_per_epoch, validation_steps, strategy)
+                steps_per_epoch, validation_steps, strategy, skip_bad_images)
     if flip_interval < 1:
         raise BnnoError(f"flip_interval must be a positive integer, got {flip_interval}")
     model = spec["model"]
@@ -167,8 +181,11 @@ def train(
     resuming = runs.check(path, spec)
     if resuming and not spec["seed_given"]:
         spec["seed"] = runs.read(path)["seed"]
-    ds = data.load(dataset, data_dir, manual_dir)
     hp = spec["hparams"]
+    ds = data.load(spec["dataset"], data_dir, manual_dir, hp.get("image_size"),
+                   spec.get("classes"), skip_bad_images)
+    if ds.skipped:
+        print(f"Skipped {ds.skipped} unreadable images (--skip-bad-images).")
     steps = steps_per_epoch or ds.train_examples // hp["batch_size"]
     if steps < 1:
         raise BnnoError(
@@ -347,10 +364,12 @@ def evaluate(
     data_dir: str | None = None,
     manual_dir: str | None = None,
     verbose: int = 1,
+    skip_bad_images: bool = False,
 ) -> dict[str, float]:
     """Test loss and metrics of a finished or partial run.
 
-    Uses the final weights if the run finished, else its last checkpoint.
+    Uses the final weights if the run finished, else its last checkpoint. A run trained
+    on a folder of images reads the folder's labels in the run's class order.
 
     Raises:
         BnnoError: not a run directory, or a run with no weights yet.
@@ -364,16 +383,17 @@ def evaluate(
     """
     path = Path(run_dir)
     spec = runs.read(path)
-    ds = data.load(dataset or spec["dataset"], data_dir, manual_dir)
-    trained_on = data.describe(spec["dataset"], data_dir)
-    if (ds.input_shape, ds.num_classes) != (trained_on.input_shape, trained_on.num_classes):
+    ds = load_run_data(spec, data_dir, manual_dir, dataset, skip_bad_images)
+    input_shape, num_classes = trained_shape(spec, data_dir)
+    if (ds.input_shape, ds.num_classes) != (input_shape, num_classes):
         raise BnnoError(
-            f"{path} was trained on {spec['dataset']} ({trained_on.input_shape}, "
-            f"{trained_on.num_classes} classes); {ds.name} has {ds.input_shape} and "
+            f"{path} was trained on {spec['dataset']} ({input_shape}, "
+            f"{num_classes} classes); {ds.name} has {ds.input_shape} and "
             f"{ds.num_classes} classes"
         )
     net, source = load_trained(path, spec, ds.input_shape, ds.num_classes)
     test = ds.test(spec["hparams"]["batch_size"], spec["preprocess_fn"])
     results = net.evaluate(test, verbose=verbose, return_dict=True)
-    return {"weights": source, **{k: float(v) for k, v in results.items()}}
+    skipped = {"skipped_images": ds.skipped} if ds.skipped else {}
+    return {"weights": source, **skipped, **{k: float(v) for k, v in results.items()}}
 

@@ -1,0 +1,145 @@
+"""The training and evaluation pipelines every dataset shares, tfds-backed or a folder.
+
+A dataset class gives its examples (``_examples(split)``: ``(image, one-hot label)``
+pairs, the image decoded or encoded), its example counts, and the preprocessing function
+a name stands for (``preprocess_fn``); ``Pipelines`` turns them into batches whose epoch
+order and augmentation are a pure function of (seed, epoch).
+
+Example:
+    What a dataset class provides, in the form ``bnno.data.datasets.Dataset`` and
+    ``bnno.data.folders.FolderDataset`` do::
+
+        class MyData(Pipelines):
+            train_split, test_split, encoded = "train", "test", False
+            train_examples, test_examples = 1000, 100
+
+            def _examples(self, split): ...
+            def preprocess_fn(self, name): ...
+"""
+
+from __future__ import annotations
+
+_SHUFFLE_BUFFER = 60_000
+
+
+class Pipelines:
+    """Training and evaluation batches from a dataset's examples (see the module).
+
+    Example:
+        Epochs 10 to 99 of a run resumed after its tenth epoch, and the evaluation
+        batches, of any dataset ``ds``::
+
+            train = ds.train(batch_size=100, preprocess="resize_and_flip", seed=1,
+                             first_epoch=10, epochs=100)
+            test = ds.test(batch_size=256, preprocess="default")
+    """
+
+    # Given by each dataset class, with ``train_examples``, ``_examples(split)`` and
+    # ``preprocess_fn(name)`` (see the module).
+    train_split: str
+    test_split: str
+    # Decode errors are dropped instead of raised (the user chose to skip bad images).
+    skip_errors: bool = False
+    # How many unreadable images were left out.
+    skipped: int = 0
+
+    @property
+    def shuffle_buffer(self) -> int:
+        """How many training examples each epoch's shuffle mixes at a time."""
+        return min(self.train_examples or _SHUFFLE_BUFFER, _SHUFFLE_BUFFER)
+
+    @staticmethod
+    def _options(ds):
+        import tensorflow as tf
+
+        # The per-epoch pipeline hides the files from tf.data's file-based sharding;
+        # multi-worker training shards the elements instead (or, with ``shard``, the
+        # pipeline shards itself before decoding).
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
+        return ds.with_options(options)
+
+    def _tolerant(self, ds):
+        return ds.ignore_errors() if self.skip_errors else ds
+
+    def train(
+        self,
+        batch_size: int,
+        preprocess: str,
+        seed: int,
+        first_epoch: int,
+        epochs: int,
+        steps_per_epoch: int | None = None,
+        shard: tuple[int, int] | None = None,
+    ):
+        """Batches for epochs ``first_epoch .. epochs-1``, one epoch after another.
+
+        Each epoch is shuffled and augmented from (seed, epoch) alone and holds
+        ``steps_per_epoch`` full batches (default: all full batches of the split).
+        With ``shard=(n, i)`` this pipeline keeps every n-th example of each shuffled
+        epoch from the i-th on, before preprocessing: n workers then decode disjoint
+        parts of the same epoch (``batch_size`` and ``steps_per_epoch`` are then this
+        pipeline's own).
+
+        Example:
+            Epochs 10 to 99 of a run of CIFAR-10 resumed after its tenth epoch::
+
+                load("cifar10").train(batch_size=100, preprocess="resize_and_flip",
+                                      seed=1, first_epoch=10, epochs=100)
+        """
+        import tensorflow as tf
+
+        fn = self.preprocess_fn(preprocess)
+        examples = self._examples(self.train_split)
+        shards, index = shard or (1, 0)
+        steps = steps_per_epoch or self.train_examples // (batch_size * shards)
+        buffer = self.shuffle_buffer
+
+        def one_epoch(epoch):
+            # The order is a function of (seed, epoch) alone. Without this, tf.data mixes
+            # the global seed in, and a global seed of 0 makes TF compare the symbolic
+            # epoch seed with 0 in Python, which fails (--seed 0). This sets the seed of
+            # this traced function's graph only; the global seed is untouched.
+            tf.compat.v1.set_random_seed(None)
+            ds = examples.shuffle(
+                buffer, seed=seed * 1_000_003 + epoch, reshuffle_each_iteration=False
+            ).enumerate()
+            if shards > 1:
+                ds = ds.shard(shards, index)
+
+            def augment(i, example):
+                image, label = example
+                element_seed = tf.stack([tf.cast(seed, tf.int64), epoch * 10_000_019 + i])
+                return fn(image, True, element_seed), label
+
+            ds = self._tolerant(ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE))
+            return ds.batch(batch_size, drop_remainder=True).take(steps)
+
+        epochs_ds = tf.data.Dataset.range(first_epoch, epochs)
+        return self._options(epochs_ds.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE))
+
+    def test(self, batch_size: int, preprocess: str, steps: int | None = None,
+             drop_remainder: bool = False):
+        """Unaugmented evaluation batches; all examples unless ``steps`` limits them.
+
+        ``drop_remainder`` leaves out the last partial batch (multi-worker evaluation
+        needs the same number of full batches on every worker).
+
+        Example:
+            The first 10 evaluation batches of 256 CIFAR-10 images::
+
+                load("cifar10").test(batch_size=256, preprocess="default", steps=10)
+        """
+        import tensorflow as tf
+
+        fn = self.preprocess_fn(preprocess)
+        ds = self._tolerant(self._examples(self.test_split).map(
+            lambda image, label: (fn(image, False, None), label),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        ))
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        if steps:
+            ds = ds.take(steps)
+        return self._options(ds.prefetch(tf.data.AUTOTUNE))
