@@ -41,6 +41,11 @@ _HPARAMS = click.option(
     "--hparams", "overrides", default="", metavar="KEY=VALUE,...",
     help="Override keys of the set, e.g. threshold=1e-6,gamma=1e-3 or gamma.decay_rate=0.5.",
 )
+_WEIGHTS = click.option(
+    "--weights", type=click.Choice(["final", "best", "last-checkpoint"]),
+    help="The run's final weights, those of its epoch with the best validation accuracy, or "
+         "its last checkpoint. [default: final if the run finished, else last-checkpoint]",
+)
 _HPARAMS_SET = click.option(
     "--hparams-set",
     help="Named recipe from hparams/<model>.json (see `bnno hparams list`); "
@@ -72,8 +77,12 @@ def cli() -> None:
 @click.option("--strategy", default="default", show_default=True,
               help="default (one device), mirrored (all local GPUs) or multi_worker "
                    "(the cluster in TF_CONFIG).")
+@click.option("--verbose", type=click.IntRange(0, 2),
+              help="0: no progress output, 1: a progress bar, 2: one line per epoch. "
+                   "[default: 1 on a terminal, else 2]")
 def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, data_dir,
-          manual_dir, seed, steps_per_epoch, validation_steps, tensorboard, strategy) -> None:
+          manual_dir, seed, steps_per_epoch, validation_steps, tensorboard, strategy,
+          verbose) -> None:
     """Train MODEL on a dataset with an hparam set; resume with the same --output-dir.
 
     \b
@@ -88,7 +97,7 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
     try:
         path = run(model, dataset, hparams_set, overrides, preprocess_fn, output_dir,
                    data_dir, manual_dir, seed, steps_per_epoch, validation_steps,
-                   tensorboard, strategy=strategy)
+                   tensorboard, verbose=verbose, strategy=strategy)
     except TrainingStopped as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)
@@ -98,14 +107,17 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
 @cli.command()
 @click.argument("run_dir", type=click.Path())
 @click.option("--dataset", help="Evaluate on another dataset than the run's.")
+@_WEIGHTS
 @_DATA_DIR
 @_MANUAL_DIR
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def evaluate(run_dir, dataset, data_dir, manual_dir, as_json) -> None:
-    """Test loss and accuracy of a finished or partial run."""
+def evaluate(run_dir, dataset, weights, data_dir, manual_dir, as_json) -> None:
+    """Test loss, accuracy, top-5 accuracy and sparsity of a finished or partial run."""
     from bnno.training.train import evaluate as run
 
-    results = run(run_dir, dataset, data_dir, manual_dir, verbose=0 if as_json else 1)
+    # The progress bar only on a terminal: in a log file it is a wall of \r updates.
+    bar = not as_json and sys.stdout.isatty()
+    results = run(run_dir, dataset, data_dir, manual_dir, verbose=int(bar), weights=weights)
     if as_json:
         click.echo(json.dumps(results, indent=2))
         return
@@ -119,10 +131,11 @@ def evaluate(run_dir, dataset, data_dir, manual_dir, as_json) -> None:
               help="The .tflite file to write.")
 @click.option("--check-examples", default=256, show_default=True, type=click.IntRange(min=0),
               help="Test images on which the .tflite must agree with Keras (0: no check).")
+@_WEIGHTS
 @_DATA_DIR
 @_MANUAL_DIR
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def export(run_dir, output, check_examples, data_dir, manual_dir, as_json) -> None:
+def export(run_dir, output, check_examples, weights, data_dir, manual_dir, as_json) -> None:
     """Convert a run to a Larq Compute Engine .tflite model and check it against Keras.
 
     \b
@@ -130,7 +143,7 @@ def export(run_dir, output, check_examples, data_dir, manual_dir, as_json) -> No
     """
     from bnno.deploy.export import OUTPUT_ATOL, export_run
 
-    result = export_run(run_dir, output, data_dir, manual_dir, check_examples)
+    result = export_run(run_dir, output, data_dir, manual_dir, check_examples, weights=weights)
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
@@ -330,13 +343,14 @@ def plot(run_dirs, output) -> None:
               help="Fixed training batches the loss is evaluated on.")
 @click.option("--batch-size", type=int, help="Default: the run's batch size.")
 @click.option("--initial", is_flag=True, help="The model at initialisation, not trained.")
+@_WEIGHTS
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Draws the directions and the batches.")
 @_DATA_DIR
 @click.option("--output-dir", type=click.Path(file_okay=False),
               help="Default: RUN_DIR/landscape.")
-def landscape(run_dir, value_range, points, two_d, batches, batch_size, initial, seed,
-              data_dir, output_dir) -> None:
+def landscape(run_dir, value_range, points, two_d, batches, batch_size, initial, weights,
+              seed, data_dir, output_dir) -> None:
     """Loss of a run's model along random filter-normalised directions (.npz + PNG).
 
     \b
@@ -345,7 +359,7 @@ def landscape(run_dir, value_range, points, two_d, batches, batch_size, initial,
     from bnno.analysis.landscape import landscape as run
 
     out = run(run_dir, value_range, points, two_d, batches, batch_size, initial, seed,
-              data_dir, output_dir)
+              data_dir, output_dir, weights=weights)
     click.echo(f"Landscape saved in {out}")
 
 
