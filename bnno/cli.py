@@ -363,6 +363,23 @@ def landscape(run_dir, value_range, points, two_d, batches, batch_size, initial,
     click.echo(f"Landscape saved in {out}")
 
 
+@cli.command("runs")
+@click.argument("folder", default="runs", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+def runs_command(folder, as_json) -> None:
+    """The runs under FOLDER (default: runs): model, dataset, set, epochs done, best and
+    last validation accuracy, status (finished, resumable, stopped by NaN, unreadable).
+
+    \b
+    bnno runs
+    bnno runs sweeps/binarynet-cifar10-bop-20261121-120000 --json
+    """
+    from bnno.analysis.runs_table import format_table, scan
+
+    rows = scan(folder)
+    click.echo(json.dumps(rows, indent=2) if as_json else format_table(rows))
+
+
 def _import_tensorflow_quietly() -> None:
     """Import TensorFlow and larq with stderr silenced.
 
