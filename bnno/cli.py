@@ -48,6 +48,11 @@ _HPARAMS = click.option(
     "--hparams", "overrides", default="", metavar="KEY=VALUE,...",
     help="Override keys of the set, e.g. threshold=1e-6,gamma=1e-3 or gamma.decay_rate=0.5.",
 )
+_WEIGHTS = click.option(
+    "--weights", type=click.Choice(["final", "best", "last-checkpoint"]),
+    help="The run's final weights, those of its epoch with the best validation accuracy, or "
+         "its last checkpoint. [default: final if the run finished, else last-checkpoint]",
+)
 _HPARAMS_SET = click.option(
     "--hparams-set",
     help="Named recipe from hparams/<model>.json (see `bnno hparams list`); "
@@ -80,9 +85,12 @@ def cli() -> None:
               help="default (one device), mirrored (all local GPUs) or multi_worker "
                    "(the cluster in TF_CONFIG).")
 @_SKIP_BAD_IMAGES
+@click.option("--verbose", type=click.IntRange(0, 2),
+              help="0: no progress output, 1: a progress bar, 2: one line per epoch. "
+                   "[default: 1 on a terminal, else 2]")
 def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, data_dir,
           manual_dir, seed, steps_per_epoch, validation_steps, tensorboard, strategy,
-          skip_bad_images) -> None:
+          skip_bad_images, verbose) -> None:
     """Train MODEL on a dataset with an hparam set; resume with the same --output-dir.
 
     \b
@@ -98,7 +106,8 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
     try:
         path = run(model, dataset, hparams_set, overrides, preprocess_fn, output_dir,
                    data_dir, manual_dir, seed, steps_per_epoch, validation_steps,
-                   tensorboard, strategy=strategy, skip_bad_images=skip_bad_images)
+                   tensorboard, verbose=verbose, strategy=strategy,
+                   skip_bad_images=skip_bad_images)
     except TrainingStopped as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)
@@ -108,15 +117,18 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
 @cli.command()
 @click.argument("run_dir", type=click.Path())
 @click.option("--dataset", help="Evaluate on another dataset (or image folder) than the run's.")
+@_WEIGHTS
 @_DATA_DIR
 @_MANUAL_DIR
 @_SKIP_BAD_IMAGES
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def evaluate(run_dir, dataset, data_dir, manual_dir, skip_bad_images, as_json) -> None:
-    """Test loss and accuracy of a finished or partial run."""
+def evaluate(run_dir, dataset, weights, data_dir, manual_dir, skip_bad_images, as_json) -> None:
+    """Test loss, accuracy, top-5 accuracy and sparsity of a finished or partial run."""
     from bnno.training.train import evaluate as run
 
-    results = run(run_dir, dataset, data_dir, manual_dir, verbose=0 if as_json else 1,
+    # The progress bar only on a terminal: in a log file it is a wall of \r updates.
+    bar = not as_json and sys.stdout.isatty()
+    results = run(run_dir, dataset, data_dir, manual_dir, verbose=int(bar), weights=weights,
                   skip_bad_images=skip_bad_images)
     if as_json:
         click.echo(json.dumps(results, indent=2))
@@ -131,10 +143,11 @@ def evaluate(run_dir, dataset, data_dir, manual_dir, skip_bad_images, as_json) -
               help="The .tflite file to write.")
 @click.option("--check-examples", default=256, show_default=True, type=click.IntRange(min=0),
               help="Test images on which the .tflite must agree with Keras (0: no check).")
+@_WEIGHTS
 @_DATA_DIR
 @_MANUAL_DIR
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def export(run_dir, output, check_examples, data_dir, manual_dir, as_json) -> None:
+def export(run_dir, output, check_examples, weights, data_dir, manual_dir, as_json) -> None:
     """Convert a run to a Larq Compute Engine .tflite model and check it against Keras.
 
     \b
@@ -142,7 +155,7 @@ def export(run_dir, output, check_examples, data_dir, manual_dir, as_json) -> No
     """
     from bnno.deploy.export import OUTPUT_ATOL, export_run
 
-    result = export_run(run_dir, output, data_dir, manual_dir, check_examples)
+    result = export_run(run_dir, output, data_dir, manual_dir, check_examples, weights=weights)
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
@@ -342,13 +355,14 @@ def plot(run_dirs, output) -> None:
               help="Fixed training batches the loss is evaluated on.")
 @click.option("--batch-size", type=int, help="Default: the run's batch size.")
 @click.option("--initial", is_flag=True, help="The model at initialisation, not trained.")
+@_WEIGHTS
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Draws the directions and the batches.")
 @_DATA_DIR
 @click.option("--output-dir", type=click.Path(file_okay=False),
               help="Default: RUN_DIR/landscape.")
-def landscape(run_dir, value_range, points, two_d, batches, batch_size, initial, seed,
-              data_dir, output_dir) -> None:
+def landscape(run_dir, value_range, points, two_d, batches, batch_size, initial, weights,
+              seed, data_dir, output_dir) -> None:
     """Loss of a run's model along random filter-normalised directions (.npz + PNG).
 
     \b
@@ -357,8 +371,25 @@ def landscape(run_dir, value_range, points, two_d, batches, batch_size, initial,
     from bnno.analysis.landscape import landscape as run
 
     out = run(run_dir, value_range, points, two_d, batches, batch_size, initial, seed,
-              data_dir, output_dir)
+              data_dir, output_dir, weights=weights)
     click.echo(f"Landscape saved in {out}")
+
+
+@cli.command("runs")
+@click.argument("folder", default="runs", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+def runs_command(folder, as_json) -> None:
+    """The runs under FOLDER (default: runs): model, dataset, set, epochs done, best and
+    last validation accuracy, status (finished, resumable, stopped by NaN, unreadable).
+
+    \b
+    bnno runs
+    bnno runs sweeps/binarynet-cifar10-bop-20261121-120000 --json
+    """
+    from bnno.analysis.runs_table import format_table, scan
+
+    rows = scan(folder)
+    click.echo(json.dumps(rows, indent=2) if as_json else format_table(rows))
 
 
 def _import_tensorflow_quietly() -> None:

@@ -77,34 +77,43 @@ def filter_normalised_direction(weights: np.ndarray, rng: np.random.Generator) -
     return (d * (w_norm / (d_norm + 1e-10))).astype(weights.dtype)
 
 
-def load_run_model(run_dir: str | Path, data_dir: str | None = None, initial: bool = False):
-    """The compiled model of a run: its final weights, else its last checkpoint, or with
-    ``initial`` a fresh model drawn with the run's seed (the run's own start when it was
-    trained with ``--seed``). Returns ``(model, spec, dataset)``.
+def load_run_model(run_dir: str | Path, data_dir: str | None = None, initial: bool = False,
+                   weights: str | None = None):
+    """The compiled model of a run with its ``weights`` (``bnno.training.runs.WEIGHTS``;
+    by default its final weights, else its last checkpoint), or with ``initial`` a fresh
+    model drawn with the run's seed (the run's own start when it was trained with
+    ``--seed``). Returns ``(model, spec, dataset, weights used)``.
 
     Raises:
-        BnnoError: not a run directory, or no weights yet (and not ``initial``).
+        BnnoError: not a run directory, no weights yet (and not ``initial``), the
+            ``weights`` asked for are missing, or ``weights`` with ``initial``.
 
     Example:
-        The trained model of a run, its ``run.json`` and its dataset::
+        The trained model of a run, its ``run.json``, its dataset and which weights it
+        has (e.g. ``"binarynet_weights.h5"``)::
 
-            model, spec, ds = load_run_model("runs/binarynet-cifar10-bop-x")
+            model, spec, ds, source = load_run_model("runs/binarynet-cifar10-bop-x")
     """
     path = Path(run_dir)
     spec = runs.read(path)
-    from bnno.training.loading import load_run_data
-
-    ds = load_run_data(spec, data_dir)
+    if initial and weights is not None:
+        raise BnnoError("--initial and --weights exclude each other: the initial model has "
+                        "no trained weights")
     if not initial:
-        from bnno.training.loading import load_trained
-
-        try:  # flip counters only matter while training
-            net, _ = load_trained(path, spec, ds.input_shape, ds.num_classes, flip_ratio=False)
+        try:
+            runs.choose_weights(path, spec["model"], weights)
         except BnnoError as e:
             if "no weights yet" not in str(e):
                 raise
             raise BnnoError(f"{e} (use --initial for the initial model)") from None
-        return net, spec, ds
+    from bnno.training.loading import load_run_data, load_trained
+
+    ds = load_run_data(spec, data_dir)
+    if not initial:
+        # flip counters only matter while training
+        net, source = load_trained(path, spec, ds.input_shape, ds.num_classes,
+                                   flip_ratio=False, weights=weights)
+        return net, spec, ds, source
     import tensorflow as tf
 
     from bnno.training.build import build_model, compile_model
@@ -113,7 +122,7 @@ def load_run_model(run_dir: str | Path, data_dir: str | None = None, initial: bo
     net = build_model(spec["model"], spec["hparams"], ds.input_shape, ds.num_classes,
                       flip_ratio=False)
     compile_model(net, spec["hparams"], 1)
-    return net, spec, ds
+    return net, spec, ds, "initial model"
 
 
 def fixed_batches(ds, preprocess_fn: str, batches: int, batch_size: int, seed: int):
@@ -226,12 +235,14 @@ def landscape(
     data_dir: str | None = None,
     output_dir: str | Path | None = None,
     verbose: int = 1,
+    weights: str | None = None,
 ) -> Path:
     """Compute, save (``.npz``) and draw (PNG) the loss landscape of a run's model.
 
     The grid is ``points`` values from ``-value_range`` to ``value_range`` per direction;
     ``points`` must be odd so that the model itself (0) is on it. Directions and batches
-    are drawn with ``seed``.
+    are drawn with ``seed``. ``weights`` chooses the run's weights (see
+    ``load_run_model``); with ``verbose`` the weights used are printed first.
 
     Returns:
         The output directory (default ``<run_dir>/landscape``).
@@ -257,7 +268,9 @@ def landscape(
         raise BnnoError(f"--range must be positive, got {value_range}")
     if batches < 1 or (batch_size is not None and batch_size < 1):
         raise BnnoError("--batches and --batch-size must be positive")
-    model, spec, ds = load_run_model(run_dir, data_dir, initial)
+    model, spec, ds, source = load_run_model(run_dir, data_dir, initial, weights)
+    if verbose:
+        print(f"Weights: {source}", flush=True)
     batch_size = batch_size or spec["hparams"]["batch_size"]
     x, y = fixed_batches(ds, spec["preprocess_fn"], batches, batch_size, seed)
     variables = kernels(model)
@@ -285,7 +298,7 @@ def landscape(
     centre = (points // 2,) * len(shape)
     meta: dict[str, Any] = dict(
         range=value_range, points=points, batches=batches, batch_size=batch_size, seed=seed,
-        model=spec["model"], weights=what, loss_at_origin=losses[centre],
+        model=spec["model"], weights=what, weights_used=source, loss_at_origin=losses[centre],
         binary_kernels_resigned=bool(binary), perturbed=[v.name for v in variables])
     np.savez(out / f"{stem}.npz", alphas=coords, betas=coords if two_d else np.array([]),
              loss=losses, accuracy=accuracies, **meta)

@@ -85,17 +85,19 @@ def export_run(
     manual_dir: str | None = None,
     check_examples: int = 256,
     threads: int = 2,
+    weights: str | None = None,
 ) -> dict[str, Any]:
     """Convert a run's weights to an LCE flatbuffer at ``output``, after checking it.
 
-    Uses the final weights, or the last checkpoint of an unfinished run. The check runs
+    ``weights`` is one of ``bnno.training.runs.WEIGHTS``; by default the final weights,
+    or the last checkpoint of an unfinished run. The check runs
     ``check_examples`` test images (preprocessed as in training) through Keras and through
     LCE's interpreter; ``output`` is written only if they agree (see ``agreement``).
     ``check_examples=0`` skips the check.
 
     Raises:
-        BnnoError: bad run dir, no weights, unknown output format, a layer LCE cannot
-            convert, or a failed check.
+        BnnoError: bad run dir, no weights (or not the ``weights`` asked for), unknown
+            output format, a layer LCE cannot convert, or a failed check.
 
     Example:
         Export a run and check it on 256 test images; the result is e.g. ``{'output':
@@ -109,8 +111,9 @@ def export_run(
     output = check_format(output)
     path = Path(run_dir)
     spec = runs.read(path)
+    runs.choose_weights(path, spec["model"], weights)  # fails before any data is read
     input_shape, num_classes = trained_shape(spec, data_dir)
-    net, source = load_trained(path, spec, input_shape, num_classes)
+    net, source = load_trained(path, spec, input_shape, num_classes, weights=weights)
     metadata = {
         "model": spec["model"], "dataset": spec["dataset"], "hparams": spec["hparams"],
         "hparams_set": spec.get("hparams_set"), "input_shape": list(input_shape),

@@ -1,23 +1,29 @@
-"""Keras callbacks of a training run: checkpointing that skips bad states, metrics log.
+"""Keras callbacks of a training run: checkpointing that skips bad states, metrics log,
+the best weights, and progress output for a terminal or a log file.
 
 Example:
     >>> import tempfile
     >>> from pathlib import Path
     >>> run = Path(tempfile.mkdtemp())
     >>> callbacks = [MetricsLog(run / "metrics.jsonl", first_epoch=0),
-    ...              GoodStateBackup(str(run / "backup")), CompactProgbar()]
+    ...              BestWeights(run / "net_best_weights.h5"),
+    ...              GoodStateBackup(str(run / "backup")), progress(2)]
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import tensorflow as tf
 
 from bnno import optimizers
+from bnno.training.runs import BEST_EPOCH, BEST_VALUE, read_best
 
 
 class GoodStateBackup(tf.keras.callbacks.BackupAndRestore):
@@ -203,3 +209,134 @@ class CompactProgbar(tf.keras.callbacks.ProgbarLogger):
 
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch, self._compact(logs))
+
+
+# What --verbose means, as in Keras: no output, a progress bar, one line per epoch.
+VERBOSE = {0: "silent", 1: "progress bar", 2: "one line per epoch"}
+
+
+def auto_verbose(stream=None) -> int:
+    """The progress output that suits ``stream`` (default stdout): the bar (1) on a
+    terminal, one line per epoch (2) anywhere else, where the bar's ``\\r`` updates of every
+    step would fill a log file.
+
+    Example:
+        >>> import io
+        >>> auto_verbose(io.StringIO())
+        2
+    """
+    stream = sys.stdout if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return 1 if isatty is not None and isatty() else 2
+
+
+def progress(verbose: int) -> tf.keras.callbacks.Callback | None:
+    """The progress callback for a ``verbose`` level of ``VERBOSE`` (None for 0).
+
+    Raises:
+        BnnoError: a level that is not 0, 1 or 2.
+
+    Example:
+        >>> type(progress(2)).__name__, progress(0)
+        ('EpochLine', None)
+        >>> progress(3)
+        Traceback (most recent call last):
+        ...
+        bnno.errors.BnnoError: --verbose must be 0 (silent), 1 (progress bar) or 2 (one line \
+per epoch), got 3
+    """
+    from bnno.errors import BnnoError
+
+    if verbose not in VERBOSE:
+        raise BnnoError("--verbose must be 0 (silent), 1 (progress bar) or 2 (one line per "
+                        f"epoch), got {verbose}")
+    return {0: None, 1: CompactProgbar, 2: EpochLine}[verbose]() if verbose else None
+
+
+class EpochLine(tf.keras.callbacks.Callback):
+    """One line per epoch: its number, seconds, loss, accuracy, validation metrics and the
+    mean flip ratio, flushed at once (a batch job's stdout is a buffered file).
+
+    The optimizers' hyperparameters stay in ``metrics.jsonl`` and TensorBoard.
+
+    Example:
+        >>> EpochLine.format(1, 3, 2.51, {"loss": 0.5, "flip_ratio/conv": 0.1,
+        ...                               "flip_ratio/fc": 0.3, "val_accuracy": 0.25})
+        'epoch 1/3 - 2.5s - loss 0.5000 - val_accuracy 0.2500 - flip_ratio 0.2000'
+    """
+
+    def __init__(self, stream=None):
+        super().__init__()
+        self.stream = stream
+        self._start = 0.0
+
+    @staticmethod
+    def format(epoch: int, epochs: int, seconds: float, logs: dict) -> str:
+        """The line of completed epoch ``epoch`` (counted from 1) of ``epochs``."""
+        hidden = set(optimizers.logged())
+        values = {k: v for k, v in CompactProgbar._compact(logs).items() if k not in hidden}
+        return " - ".join([f"epoch {epoch}/{epochs}", f"{seconds:.1f}s",
+                           *(f"{k} {float(v):.4f}" for k, v in values.items())])
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        line = self.format(epoch + 1, self.params.get("epochs") or epoch + 1,
+                           time.perf_counter() - self._start, dict(logs or {}))
+        print(line, file=self.stream or sys.stdout, flush=True)
+
+
+class BestWeights(tf.keras.callbacks.Callback):
+    """Save the weights of the epoch with the best validation accuracy to ``path``.
+
+    The epoch (counted from 1) and its accuracy are stored in the file itself (see
+    ``read_best``), which is replaced in one step, so weights and record always match,
+    also after a kill; a resumed run reads the best so far from it. Epochs with a NaN
+    loss are never kept. Without ``chief`` (a multi-worker run's other workers) the
+    weights are written to a scratch file: reading them is a step every worker joins, so
+    every worker reads the best so far from the shared run directory and decides alike.
+
+    Example:
+        >>> import numpy as np
+        >>> path = Path(tempfile.mkdtemp()) / "best.h5"
+        >>> model = tf.keras.Sequential([tf.keras.Input((1,)), tf.keras.layers.Dense(1)])
+        >>> best = BestWeights(path)
+        >>> best.set_model(model)
+        >>> best.on_train_begin()
+        >>> for epoch, accuracy in enumerate([0.2, 0.5, 0.4]):
+        ...     best.on_epoch_end(epoch, {"loss": 1.0, "val_accuracy": accuracy})
+        >>> read_best(path)  # bnno.training.runs.read_best
+        {'epoch': 2, 'val_accuracy': 0.5}
+    """
+
+    def __init__(self, path: str | Path, chief: bool = True, monitor: str = "val_accuracy"):
+        super().__init__()
+        self.path, self.chief, self.monitor = Path(path), chief, monitor
+        self.best: float | None = None
+
+    def on_train_begin(self, logs=None):
+        found = read_best(self.path)
+        self.best = found["val_accuracy"] if found else None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        value, loss = logs.get(self.monitor), logs.get("loss")
+        if value is None or (loss is not None and not math.isfinite(float(loss))):
+            return
+        value = float(value)
+        if self.best is not None and value <= self.best:
+            return
+        self.best = value
+        if not self.chief:
+            with tempfile.TemporaryDirectory() as scratch:
+                self.model.save_weights(str(Path(scratch) / self.path.name))
+            return
+        tmp = self.path.with_name(self.path.stem + ".tmp.h5")
+        self.model.save_weights(str(tmp))
+        import h5py
+
+        with h5py.File(tmp, "a") as f:
+            f.attrs[BEST_EPOCH] = epoch + 1
+            f.attrs[BEST_VALUE] = value
+        os.replace(tmp, self.path)

@@ -1,4 +1,4 @@
-"""Load a run's trained model: its final weights, or else its last checkpoint.
+"""Load a run's trained model: its final, best or last-checkpoint weights.
 
 Training (``bnno.training.train.evaluate``), distillation from an earlier run, export and loss
 landscapes all read a run's model the same way; it lives here, apart from the trainer,
@@ -21,14 +21,17 @@ from bnno.training import runs
 
 
 def load_trained(path: Path, spec: dict[str, Any], input_shape: tuple, num_classes: int,
-                 flip_ratio: bool | None = None) -> tuple[Any, str]:
-    """The compiled model of run ``path`` with its final weights, or else its last
-    checkpoint; returns ``(model, description of the weights used)``.
+                 flip_ratio: bool | None = None,
+                 weights: str | None = None) -> tuple[Any, str]:
+    """The compiled model of run ``path`` with its ``weights`` (one of ``runs.WEIGHTS``;
+    by default the final ones, else the last checkpoint); returns ``(model, description
+    of the weights used)``.
 
     ``flip_ratio`` attaches larq's flip-ratio metrics (default: as the run had them).
 
     Raises:
-        BnnoError: the run has no weights yet, or its weights file cannot be read.
+        BnnoError: the run has no weights yet or not the ``weights`` asked for, or its
+            weights file cannot be read.
 
     Example:
         Load the model a run in ``path`` (a ``Path``) trained on 32×32×3 images with 10
@@ -36,32 +39,40 @@ def load_trained(path: Path, spec: dict[str, Any], input_shape: tuple, num_class
 
             net, source = load_trained(path, runs.read(path), (32, 32, 3), 10)
             # source is "binarynet_weights.h5", or "checkpoint after epoch 3" for a
-            # run stopped after its third epoch
+            # run stopped after its third epoch; with weights="best" it is
+            # "binarynet_best_weights.h5 (epoch 2, val_accuracy 0.4120)"
     """
     import tensorflow as tf
 
     from bnno.training.build import build_model, compile_model
 
     path = Path(path)
+    choice = runs.choose_weights(path, spec["model"], weights)
     if flip_ratio is None:
         flip_ratio = spec.get("strategy") != "multi_worker"
     net = build_model(spec["model"], spec["hparams"], input_shape, num_classes,
                       flip_ratio=flip_ratio)
     compile_model(net, spec["hparams"], 1, 1)
-    weights = runs.weights_file(path, spec["model"])
-    if weights.exists():
-        try:
-            net.load_weights(str(weights))
-        except (OSError, ValueError) as e:
-            raise BnnoError(f"cannot read {weights}: {str(e).splitlines()[0]}") from None
-        source = weights.name
-    else:
+    if choice == "last-checkpoint":
         latest = tf.train.latest_checkpoint(str(path / runs.BACKUP_DIR / "chief"))
         if latest is None:
-            raise BnnoError(f"{path} has no weights yet: no epoch has finished")
+            raise BnnoError(f"{path} has no readable checkpoint; use --weights final or best")
+        # The checkpoint also holds the optimizer's state and metric variables, which
+        # this model does not need: a partial restore is expected.
         tf.train.Checkpoint(model=net).restore(latest).expect_partial()
-        source = f"checkpoint after epoch {runs.completed_epochs(path)}"
-    return net, source
+        return net, f"checkpoint after epoch {runs.completed_epochs(path)}"
+    file = (runs.weights_file if choice == "final" else runs.best_weights_file)(
+        path, spec["model"])
+    try:
+        net.load_weights(str(file))
+    except (OSError, ValueError) as e:
+        raise BnnoError(f"cannot read {file}: {str(e).splitlines()[0]}") from None
+    if choice == "best":
+        best = runs.read_best(file)
+        if best:
+            return net, (f"{file.name} (epoch {best['epoch']}, "
+                         f"val_accuracy {best['val_accuracy']:.4f})")
+    return net, file.name
 
 
 def trained_shape(spec: dict[str, Any], data_dir: str | None = None) -> tuple[tuple, int]:

@@ -8,6 +8,9 @@ A run directory holds::
     metrics.jsonl             one JSON object per completed epoch
     flips.jsonl               flip ratio and π per binary layer every N steps (bnno.training.flips)
     <model>_weights.h5        final weights (Keras HDF5)
+    <model>_best_weights.h5   weights of the epoch with the best validation accuracy (the
+                              epoch and accuracy are attributes of the file)
+    stopped.json              written when the loss became NaN: the epoch and batch
 
 Example:
     >>> import tempfile
@@ -40,6 +43,10 @@ METRICS_FILE = "metrics.jsonl"
 FLIPS_FILE = "flips.jsonl"
 BACKUP_DIR = "backup"
 LOG_DIR = "logs"
+STOPPED_FILE = "stopped.json"
+
+# The weights a run can be evaluated, exported or examined with.
+WEIGHTS = ("final", "best", "last-checkpoint")
 
 # Keys of run.json that may differ when a run is resumed.
 _MAY_CHANGE = {"validation_steps", "bnno_version", "seed_given", "strategy"}
@@ -72,6 +79,139 @@ def weights_file(path: Path, model: str) -> Path:
         'binarynet_weights.h5'
     """
     return Path(path) / f"{model}_weights.h5"
+
+
+def best_weights_file(path: Path, model: str) -> Path:
+    """Where the weights of a run's best epoch (by validation accuracy) are saved.
+
+    Example:
+        >>> best_weights_file(Path("runs/x"), "binarynet").name
+        'binarynet_best_weights.h5'
+    """
+    return Path(path) / f"{model}_best_weights.h5"
+
+
+def has_checkpoint(path: Path) -> bool:
+    """Whether the run in ``path`` has a checkpoint (an epoch finished), read from the
+    checkpoint index without TensorFlow.
+
+    Example:
+        >>> import tempfile
+        >>> has_checkpoint(Path(tempfile.mkdtemp()))
+        False
+    """
+    return (Path(path) / BACKUP_DIR / "chief" / "checkpoint").is_file()
+
+
+def available_weights(path: Path, model: str) -> list[str]:
+    """The names of ``WEIGHTS`` the run of ``model`` in ``path`` has, in that order.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp())
+        >>> available_weights(path, "binarynet")
+        []
+        >>> weights_file(path, "binarynet").touch()
+        >>> available_weights(path, "binarynet")
+        ['final']
+    """
+    found = {"final": weights_file(path, model).is_file(),
+             "best": best_weights_file(path, model).is_file(),
+             "last-checkpoint": has_checkpoint(path)}
+    return [name for name in WEIGHTS if found[name]]
+
+
+def choose_weights(path: Path, model: str, weights: str | None = None) -> str:
+    """The weights to use from a run: ``weights`` if the run has them, by default the
+    final ones if it finished, else its last checkpoint.
+
+    Raises:
+        BnnoError: an unknown name, weights the run does not have (the message names
+            those it has), or a run without any.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp())
+        >>> weights_file(path, "binarynet").touch()
+        >>> choose_weights(path, "binarynet")
+        'final'
+        >>> choose_weights(path, "binarynet", "best")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        bnno.errors.BnnoError: ... has no best weights; it has: final
+    """
+    if weights is not None and weights not in WEIGHTS:
+        raise BnnoError(f"unknown --weights '{weights}'; choose one of: {', '.join(WEIGHTS)}")
+    found = available_weights(path, model)
+    if not found:
+        raise BnnoError(f"{path} has no weights yet: no epoch has finished")
+    if weights is None:
+        return "final" if "final" in found else "last-checkpoint"
+    if weights not in found:
+        raise BnnoError(f"{path} has no {weights} weights; it has: {', '.join(found)}")
+    return weights
+
+
+# The HDF5 attributes of a best-weights file that say where its weights come from.
+BEST_EPOCH, BEST_VALUE = "bnno_best_epoch", "bnno_best_val_accuracy"
+
+
+def read_best(path: str | Path) -> dict | None:
+    """``{"epoch": e, "val_accuracy": v}`` of a file that
+    ``bnno.training.callbacks.BestWeights`` wrote, or None if there is none (or it cannot
+    be read).
+
+    Example:
+        >>> read_best("no_such_file.h5") is None
+        True
+    """
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return {"epoch": int(f.attrs[BEST_EPOCH]),
+                    "val_accuracy": float(f.attrs[BEST_VALUE])}
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def mark_stopped(path: Path, epoch: int, batch: int) -> None:
+    """Record in the run that its loss became NaN in ``epoch``, ``batch`` (from 1).
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp())
+        >>> mark_stopped(path, 3, 17)
+        >>> read_stopped(path)
+        {'reason': 'nan', 'epoch': 3, 'batch': 17}
+        >>> clear_stopped(path)
+        >>> read_stopped(path) is None
+        True
+    """
+    with open(Path(path) / STOPPED_FILE, "w", encoding="utf-8") as f:
+        json.dump({"reason": "nan", "epoch": epoch, "batch": batch}, f)
+
+
+def clear_stopped(path: Path) -> None:
+    """Forget a recorded NaN stop (the run trains again); see ``mark_stopped``."""
+    (Path(path) / STOPPED_FILE).unlink(missing_ok=True)
+
+
+def read_stopped(path: Path) -> dict[str, Any] | None:
+    """The NaN stop ``mark_stopped`` recorded, or None (also for an unreadable record).
+
+    Example:
+        >>> read_stopped(Path("no/such/run")) is None
+        True
+    """
+    try:
+        with open(Path(path) / STOPPED_FILE, encoding="utf-8") as f:
+            found = json.load(f)
+    except OSError:
+        return None
+    except ValueError:  # cut short while written: the stop itself still holds
+        found = None
+    return found if isinstance(found, dict) else {"reason": "nan"}
 
 
 def read(path: Path) -> dict[str, Any]:

@@ -145,7 +145,7 @@ def train(
     steps_per_epoch: int | None = None,
     validation_steps: int | None = None,
     tensorboard: bool = True,
-    verbose: int = 1,
+    verbose: int | None = None,
     callbacks: list | None = None,
     strategy: str = "default",
     flip_log: bool = True,
@@ -164,11 +164,19 @@ def train(
     per epoch and every ``flip_interval`` steps (see ``bnno.training.flips``); without it no flips
     are counted at all. ``dataset`` may be a folder of images (``bnno.data.folders``); with
     ``skip_bad_images`` its unreadable images are left out (and counted) instead of refused.
+    ``verbose`` is 0 (no progress output), 1 (a progress bar) or 2 (one line per epoch); by
+    default the bar on a terminal, else one line per epoch. The weights of the epoch with
+    the best validation accuracy are kept beside the final ones (``runs.best_weights_file``).
 
     Raises:
         BnnoError: bad input (see ``plan``), missing data, or an unusable output dir.
-        TrainingStopped: the loss became NaN; the last good checkpoint is kept.
+        TrainingStopped: the loss became NaN; the last good checkpoint is kept and the
+            run directory records the stop (``runs.STOPPED_FILE``).
     """
+    from bnno.training.callbacks import auto_verbose, progress
+
+    verbose = auto_verbose() if verbose is None else verbose
+    progress(verbose)  # a bad level fails before anything is written
     spec = plan(model, dataset, hparams_set, overrides, preprocess_fn, seed,
                 steps_per_epoch, validation_steps, strategy, skip_bad_images)
     if flip_interval < 1:
@@ -230,6 +238,8 @@ def _fit(path: Path, spec: dict[str, Any], ds, dist, resuming: bool, steps: int,
     if first_epoch >= hp["epochs"] and weights.exists():
         print(f"{path}: all {hp['epochs']} epochs are done; nothing to train.")
         return path
+    if chief:
+        runs.clear_stopped(path)  # training again: an earlier NaN stop no longer holds
     if first_epoch:
         print(f"Resuming {path} after epoch {first_epoch}.")
     else:
@@ -255,7 +265,7 @@ def _fit(path: Path, spec: dict[str, Any], ds, dist, resuming: bool, steps: int,
         compile_model(net, hp, steps, total_steps)
     train_data, test_data, val_steps = _inputs(dist, ds, spec, first_epoch, steps)
     own = first + run_callbacks(path, first_epoch, tensorboard, verbose, chief,
-                                flip_interval if flip_log else None)
+                                flip_interval if flip_log else None, model)
     backup = next(cb for cb in own if isinstance(cb, GoodStateBackup))
     net.fit(
         train_data,
@@ -265,14 +275,17 @@ def _fit(path: Path, spec: dict[str, Any], ds, dist, resuming: bool, steps: int,
         validation_data=test_data,
         validation_steps=val_steps,
         callbacks=own + list(callbacks or []),
-        verbose=verbose,
+        # Keras adds its own progress bar to any other level; ours is in ``own``.
+        verbose=1 if verbose == 1 else 0,
     )
     if backup.nan_at is not None:
         epoch, batch = backup.nan_at
-        raise TrainingStopped(
-            f"loss became NaN in epoch {epoch + 1}, batch {batch + 1}; training stopped. "
-            f"The last good checkpoint (epoch {epoch}) is in {path / runs.BACKUP_DIR}"
-        )
+        message = (f"loss became NaN in epoch {epoch + 1}, batch {batch + 1}; training "
+                   f"stopped. The last good checkpoint (epoch {epoch}) is in "
+                   f"{path / runs.BACKUP_DIR}")
+        if chief:
+            runs.mark_stopped(path, epoch + 1, batch + 1)
+        raise TrainingStopped(message)
     if chief:
         net.save_weights(str(weights))
     else:
@@ -319,29 +332,35 @@ def _inputs(dist, ds, spec: dict[str, Any], first_epoch: int, steps: int):
 
 def run_callbacks(path: Path, first_epoch: int, tensorboard: bool = True,
                   verbose: int = 1, chief: bool = True,
-                  flip_interval: int | None = None) -> list:
+                  flip_interval: int | None = None, model: str | None = None) -> list:
     """The Keras callbacks ``train`` gives a run in ``path``, in order.
 
     The flip log (when ``flip_interval`` is given) comes first, as it adds π to the epoch
     logs, then the metrics log (it adds γ, τ and the learning rate to the logs the others
-    see), the ``GoodStateBackup``, TensorBoard and the progress bar. Workers other than
-    the ``chief`` of a multi-worker run only back up (every worker must join the
-    checkpoint's collective ops); their logs would only duplicate the chief's.
+    see), the best weights of ``model`` (when given), the ``GoodStateBackup``, TensorBoard
+    and the progress output of ``verbose`` (``bnno.training.callbacks.VERBOSE``). Workers
+    other than the ``chief`` of a multi-worker run only back up and take part in saving
+    the best weights (every worker must join reading the weights); their logs would only
+    duplicate the chief's.
 
     Example:
         >>> import tempfile
         >>> path = Path(tempfile.mkdtemp())
-        >>> cbs = run_callbacks(path, first_epoch=0, flip_interval=50)
+        >>> cbs = run_callbacks(path, first_epoch=0, flip_interval=50, model="binarynet")
         >>> [type(cb).__name__ for cb in cbs]
-        ['FlipLog', 'MetricsLog', 'GoodStateBackup', 'TensorBoard', 'CompactProgbar']
-        >>> [type(cb).__name__ for cb in run_callbacks(path, 0, chief=False)]
-        ['GoodStateBackup', 'CompactProgbar']
+        ['FlipLog', 'MetricsLog', 'BestWeights', 'GoodStateBackup', 'TensorBoard', \
+'CompactProgbar']
+        >>> [type(cb).__name__ for cb in run_callbacks(path, 0, verbose=2, chief=False)]
+        ['GoodStateBackup', 'EpochLine']
     """
     import tensorflow as tf
 
-    from bnno.training.callbacks import CompactProgbar, GoodStateBackup, MetricsLog
+    from bnno.training.callbacks import BestWeights, GoodStateBackup, MetricsLog, progress
 
+    shown = progress(verbose)
     own: list = [GoodStateBackup(str(path / runs.BACKUP_DIR))]
+    if model:
+        own.insert(0, BestWeights(runs.best_weights_file(path, model), chief))
     if chief:
         own.insert(0, MetricsLog(path / runs.METRICS_FILE, first_epoch))
         if flip_interval:
@@ -353,8 +372,8 @@ def run_callbacks(path: Path, first_epoch: int, tensorboard: bool = True,
         if tensorboard:
             own.append(tf.keras.callbacks.TensorBoard(
                 str(path / runs.LOG_DIR), write_graph=False, profile_batch=0))
-    if verbose:
-        own.append(CompactProgbar())
+    if shown:
+        own.append(shown)
     return own
 
 
@@ -365,24 +384,31 @@ def evaluate(
     manual_dir: str | None = None,
     verbose: int = 1,
     skip_bad_images: bool = False,
+    weights: str | None = None,
 ) -> dict[str, float]:
-    """Test loss and metrics of a finished or partial run.
+    """Test loss, accuracy, top-5 accuracy (more than 5 classes) and Si-BNN's
+    activation sparsity of a finished or partial run.
 
-    Uses the final weights if the run finished, else its last checkpoint. A run trained
-    on a folder of images reads the folder's labels in the run's class order.
+    ``weights`` is one of ``runs.WEIGHTS``; by default the final weights if the run
+    finished, else its last checkpoint. Flip ratios are not measured: weights do not
+    change while evaluating. A run trained on a folder of images reads the folder's
+    labels in the run's class order.
 
     Raises:
-        BnnoError: not a run directory, or a run with no weights yet.
+        BnnoError: not a run directory, a run with no weights yet, or without the
+            ``weights`` asked for.
 
     Example:
-        Evaluate a finished run on its own dataset's test split; the result names the
-        weights used and every compiled metric, e.g. ``{'weights':
-        'binarynet_weights.h5', 'loss': 0.43, 'accuracy': 0.87, ...}``::
+        Evaluate a finished run's best epoch on its own dataset's test split; the result
+        names the weights used and every evaluation metric, e.g. ``{'weights':
+        'binarynet_best_weights.h5 (epoch 7, val_accuracy 0.8712)', 'loss': 0.43,
+        'accuracy': 0.87}``::
 
-            results = evaluate("runs/binarynet-cifar10-bop-20261121-120000")
+            results = evaluate("runs/binarynet-cifar10-bop-20261121-120000", weights="best")
     """
     path = Path(run_dir)
     spec = runs.read(path)
+    runs.choose_weights(path, spec["model"], weights)  # fails before any data is read
     ds = load_run_data(spec, data_dir, manual_dir, dataset, skip_bad_images)
     input_shape, num_classes = trained_shape(spec, data_dir)
     if (ds.input_shape, ds.num_classes) != (input_shape, num_classes):
@@ -391,7 +417,8 @@ def evaluate(
             f"{num_classes} classes); {ds.name} has {ds.input_shape} and "
             f"{ds.num_classes} classes"
         )
-    net, source = load_trained(path, spec, ds.input_shape, ds.num_classes)
+    net, source = load_trained(path, spec, ds.input_shape, ds.num_classes, flip_ratio=False,
+                               weights=weights)
     test = ds.test(spec["hparams"]["batch_size"], spec["preprocess_fn"])
     results = net.evaluate(test, verbose=verbose, return_dict=True)
     skipped = {"skipped_images": ds.skipped} if ds.skipped else {}

@@ -44,7 +44,7 @@ def test_loss_at_the_origin_is_the_models_evaluated_loss(mock_tfds, tiny_runs, s
     np.testing.assert_allclose(saved["alphas"], [-0.5, 0.0, 0.5])
     assert saved["loss"].shape == (3,) and np.isfinite(saved["loss"]).all()
 
-    model, spec, ds = ls.load_run_model(run)
+    model, spec, ds, _ = ls.load_run_model(run)
     x, y = ls.fixed_batches(ds, spec["preprocess_fn"], 2, 8, seed=4)
     evaluated = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
     assert saved["loss"][1] == pytest.approx(evaluated["loss"], rel=1e-5)
@@ -55,7 +55,7 @@ def test_loss_at_the_origin_is_the_models_evaluated_loss(mock_tfds, tiny_runs, s
 
 
 def test_fixed_batches_do_not_depend_on_tensorflows_global_seed(mock_tfds, tiny_runs):
-    _, spec, ds = ls.load_run_model(tiny_runs["bop"])
+    _, spec, ds, _ = ls.load_run_model(tiny_runs["bop"])
     tf.random.set_seed(1)
     x1, y1 = ls.fixed_batches(ds, spec["preprocess_fn"], 2, 4, seed=3)
     tf.random.set_seed(5)
@@ -66,7 +66,7 @@ def test_fixed_batches_do_not_depend_on_tensorflows_global_seed(mock_tfds, tiny_
 
 
 def test_directions_are_filter_normalised_and_leave_batch_norm_out(mock_tfds, tiny_runs):
-    model, _, _ = ls.load_run_model(tiny_runs["bop"])
+    model, _, _, _ = ls.load_run_model(tiny_runs["bop"])
     variables = ls.kernels(model)
     assert len(variables) == 9  # 6 convolutions and 3 dense layers; no BN, no bias
     rng = np.random.default_rng(0)
@@ -82,7 +82,7 @@ def test_directions_are_filter_normalised_and_leave_batch_norm_out(mock_tfds, ti
 def test_bop_points_are_binary_networks_and_weights_are_restored(mock_tfds, tiny_runs):
     from bnno import optimizers
 
-    model, spec, ds = ls.load_run_model(tiny_runs["bop"])
+    model, spec, ds, _ = ls.load_run_model(tiny_runs["bop"])
     variables = ls.kernels(model)
     before = [v.numpy().copy() for v in model.variables]
     rng = np.random.default_rng(1)

@@ -95,7 +95,25 @@ def test_latent_weight_partial_run_exports_its_checkpoint(mock_tfds, cli, tmp_pa
                             "--check-examples", "16")
     assert code == 0, err
     assert "checkpoint after epoch 1" in stdout and "top-1 100.00%" in stdout
+    assert "Value in checkpoint" not in err and "Unresolved object" not in err
     assert metadata.count_binary_ops(output.read_bytes()) == 8
+
+    best = tmp_path / "best.tflite"
+    code, stdout, err = cli("export", str(run_dir), "-o", str(best), "--check-examples", "0",
+                            "--weights", "best")
+    assert code == 0, err
+    assert "from binarynet_best_weights.h5 (epoch 1, val_accuracy " in stdout
+    assert metadata.read_metadata(best.read_bytes())["weights"].startswith(
+        "binarynet_best_weights.h5 (epoch 1")
+    # The only epoch is the best one: the same model gives the same outputs.
+    images = np.random.default_rng(5).uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_array_equal(convert.lce_predict(best.read_bytes(), images, 1),
+                                  convert.lce_predict(output.read_bytes(), images, 1))
+    code, _, err = cli("export", str(run_dir), "-o", str(tmp_path / "final.tflite"),
+                       "--weights", "final")
+    assert code == 2 and err.count("\n") == 1
+    assert "has no final weights; it has: best, last-checkpoint" in err
+    assert not (tmp_path / "final.tflite").exists()
 
 
 def test_inference_model_binarizes_latent_kernels():
