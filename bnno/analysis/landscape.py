@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from bnno import hparams
+from bnno import data, hparams
 from bnno.data import preprocessing
 from bnno.errors import BnnoError
 from bnno.training import runs
@@ -139,9 +139,12 @@ def fixed_batches(ds, preprocess_fn: str, batches: int, batch_size: int, seed: i
 
     fn = preprocessing.PREPROCESS[preprocess_fn]
     n = batches * batch_size
-    # Drawn with numpy from the first 10·n examples (in tfds order), not with a tf.data
-    # shuffle, whose order would also depend on TensorFlow's global seed.
+    # Drawn with numpy from the first 10·n examples (in tfds order, which is shuffled),
+    # not with a tf.data shuffle, whose order would also depend on TensorFlow's global
+    # seed. A folder lists its images class by class, so there every image is a candidate.
     pool = min(10 * n, ds.train_examples or 10 * n)
+    if isinstance(ds, data.FolderDataset):
+        pool = ds.train_examples
     examples = ds._examples(ds.train_split).take(pool)
     images, labels = next(iter(examples.batch(pool)))
     if len(images) < n:

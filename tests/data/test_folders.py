@@ -288,3 +288,13 @@ def test_a_folder_imagenet_plans_as_imagenet2012(tmp_path):
     with pytest.raises(BnnoError,
                        match=r"cannot use; .*--preprocess-fn \(bnext, default, sibnn\)"):
         plan("binarynet", str(root), "bop")  # its set pads and crops 32×32 images
+
+
+def test_landscape_batches_of_a_folder_come_from_every_class(tmp_path):
+    from bnno.analysis.landscape import fixed_batches
+
+    # 100 images per class, listed class by class: the first 10·n examples of n = 8
+    # would all be "bar"; the batches are drawn from the whole folder instead.
+    ds = data.load(str(make_folder(tmp_path / "many", per_class=100)))
+    _, y = fixed_batches(ds, "default", 2, 4, seed=0)
+    assert len(set(y.argmax(axis=1))) > 1
