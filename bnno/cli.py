@@ -35,6 +35,9 @@ _STEPS_PER_EPOCH = click.option("--steps-per-epoch", type=int,
                                 help="Limit an epoch to this many batches.")
 _VALIDATION_STEPS = click.option("--validation-steps", type=int,
                                  help="Limit validation to this many batches.")
+_VERBOSE = click.option("--verbose", type=click.IntRange(0, 2),
+                        help="0: no progress output, 1: a progress bar, 2: one line per "
+                             "epoch. [default: 1 on a terminal, else 2]")
 _TENSORBOARD = click.option("--tensorboard/--no-tensorboard", default=True, show_default=True)
 _DATA_DIR = click.option(
     "--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
@@ -85,9 +88,7 @@ def cli() -> None:
               help="default (one device), mirrored (all local GPUs) or multi_worker "
                    "(the cluster in TF_CONFIG).")
 @_SKIP_BAD_IMAGES
-@click.option("--verbose", type=click.IntRange(0, 2),
-              help="0: no progress output, 1: a progress bar, 2: one line per epoch. "
-                   "[default: 1 on a terminal, else 2]")
+@_VERBOSE
 def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, data_dir,
           manual_dir, seed, steps_per_epoch, validation_steps, tensorboard, strategy,
           skip_bad_images, verbose) -> None:
@@ -291,8 +292,10 @@ def hparams_doc(output) -> None:
 @_STEPS_PER_EPOCH
 @_VALIDATION_STEPS
 @_TENSORBOARD
+@_VERBOSE
 def sweep(model, dataset, preprocess_fn, hparams_set, grid, configs, overrides, output_dir,
-          data_dir, manual_dir, seed, steps_per_epoch, validation_steps, tensorboard) -> None:
+          data_dir, manual_dir, seed, steps_per_epoch, validation_steps, tensorboard,
+          verbose) -> None:
     """Train a grid of configurations of MODEL one after another, then tabulate and plot.
 
     Writes summary.csv, summary.md and curves.png into the sweep directory. Run the same
@@ -310,7 +313,7 @@ def sweep(model, dataset, preprocess_fn, hparams_set, grid, configs, overrides, 
 
     path = run(model, dataset, hparams_set, grid, configs, overrides, preprocess_fn,
                output_dir, data_dir, manual_dir, seed, steps_per_epoch, validation_steps,
-               tensorboard)
+               tensorboard, verbose)
     click.echo(markdown_table(summarize(path)))
     click.echo(f"Sweep saved in {path}")
 

@@ -130,7 +130,7 @@ def sweep(
     steps_per_epoch: int | None = None,
     validation_steps: int | None = None,
     tensorboard: bool = True,
-    verbose: int = 1,
+    verbose: int | None = None,
 ) -> Path:
     """Train every configuration as its own run, then write the summary and the figure.
 
