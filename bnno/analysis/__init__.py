@@ -2,6 +2,7 @@
 
 What belongs here: model size and cost (``summary``), hyperparameter sweeps
 (``sweep``), loss landscapes (``landscape``), the figures of runs, sweeps and
-landscapes (``plots``), and the table of every recipe (``recipe_table``). These modules
-read run directories and build models; training never imports them.
+landscapes (``plots``), the table of every recipe (``recipe_table``) and of the runs in
+a folder (``runs_table``). These modules read run directories and build models;
+training never imports them.
 """
