@@ -62,3 +62,14 @@ def subprocess_env(mock_data_dir) -> dict:
     return env
 
 PYTHON = sys.executable
+
+
+def all_weights(path) -> dict:
+    """Every array of an HDF5 weights file, by its path in the file."""
+    import h5py
+
+    found = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: found.__setitem__(name, obj[()])
+                     if isinstance(obj, h5py.Dataset) else None)
+    return found

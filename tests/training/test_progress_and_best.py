@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import PYTHON, TESTS_DIR
+from conftest import PYTHON, TESTS_DIR, all_weights
 
 from bnno.errors import BnnoError
 from bnno.training import runs
@@ -29,14 +29,6 @@ def train_args(out, epochs, *more):
 
 def rows(out):
     return [json.loads(line) for line in (out / runs.METRICS_FILE).read_text().splitlines()]
-
-
-def all_weights(path):
-    found = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: found.__setitem__(name, obj[()])
-                     if isinstance(obj, h5py.Dataset) else None)
-    return found
 
 
 def assert_same_weights(a, b):

@@ -6,9 +6,8 @@ import signal
 import subprocess
 import time
 
-import h5py
 import numpy as np
-from conftest import PYTHON, TESTS_DIR
+from conftest import PYTHON, TESTS_DIR, all_weights
 
 MOCK_BNNO = str(TESTS_DIR / "mock_bnno.py")
 
@@ -19,14 +18,6 @@ def command(out):
             "--hparams", "filters=4,dense_units=8,batch_size=4,epochs=4,gamma.decay_steps=10",
             "--steps-per-epoch", "8", "--validation-steps", "1", "--seed", "7",
             "--output-dir", str(out), "--no-tensorboard"]
-
-
-def all_weights(path):
-    found = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: found.__setitem__(name, obj[()])
-                     if isinstance(obj, h5py.Dataset) else None)
-    return found
 
 
 def epochs_logged(out):
