@@ -96,21 +96,43 @@ def crop_flip_normalize(image, training: bool, seed) -> Any:
 def imagenet(image_bytes, training: bool, seed, size: int = 224) -> Any:
     """Larq Zoo's ImageNet preprocessing of one JPEG: decode and crop in one step.
 
-    Training: a random crop of 8-100 % of the area and aspect ratio 3/4-4/3, resized
-    bicubically to 224×224, and a random flip; evaluation: the central 224/256 crop,
-    resized. Then normalised with ImageNet's channel mean and deviation. The crop is
-    drawn by TensorFlow's stateful random ops (Larq Zoo's functions take no seed), so a
-    resumed ImageNet run sees the same images in the same order, but not the same crops.
+    Training: a random crop of 8-100 % of the area and aspect ratio 3/4-4/3 (10
+    attempts, else the central crop), resized bicubically to 224×224, and a random flip;
+    evaluation: the central 224/256 crop, resized. Then normalised with ImageNet's
+    channel mean and deviation. Larq Zoo draws the crop and flip with TensorFlow's
+    stateful random ops, which a seeded (deterministic) run refuses; here they are drawn
+    from the element's ``seed`` with the stateless forms of the same ops, so a resumed
+    run also sees the same crops.
 
     Example:
         >>> import tensorflow as tf
         >>> jpeg = tf.io.encode_jpeg(tf.zeros((300, 400, 3), tf.uint8))
         >>> imagenet(jpeg, False, None).shape
         TensorShape([224, 224, 3])
+        >>> seed = tf.constant([3, 4], tf.int64)
+        >>> bool(tf.reduce_all(imagenet(jpeg, True, seed) == imagenet(jpeg, True, seed)))
+        True
     """
-    from larq_zoo.training.data import preprocess_image_bytes
+    import tensorflow as tf
+    from larq_zoo.training import data as zoo
 
-    return preprocess_image_bytes(image_bytes, is_training=training, image_size=size)
+    if not training or seed is None:
+        return zoo.preprocess_image_bytes(image_bytes, is_training=training, image_size=size)
+    shape = tf.image.extract_jpeg_shape(image_bytes)
+    begin, extent, _ = tf.image.stateless_sample_distorted_bounding_box(
+        shape, tf.constant([[[0.0, 0.0, 1.0, 1.0]]]), seed=seed, min_object_covered=0.1,
+        aspect_ratio_range=(3 / 4, 4 / 3), area_range=(0.08, 1.0), max_attempts=10,
+        use_image_if_no_bounding_boxes=True)
+    window = tf.stack([begin[0], begin[1], extent[0], extent[1]])
+    crop = tf.image.decode_and_crop_jpeg(image_bytes, window, channels=3)
+    # As Larq Zoo: when no attempt succeeded (the crop is the whole image), the central
+    # crop instead.
+    whole = tf.reduce_sum(tf.cast(tf.equal(shape, tf.shape(crop)), tf.int32)) >= 3
+    image = tf.cond(whole, lambda: zoo._decode_and_center_crop(image_bytes, size),
+                    lambda: tf.compat.v1.image.resize_bicubic([crop], [size, size])[0])
+    image = tf.image.stateless_random_flip_left_right(image, seed=seed[::-1])
+    image = tf.cast(tf.reshape(image, [size, size, 3]), tf.float32)
+    return zoo._normalize(image, mean_rgb=zoo.MEAN_RGB, stddev_rgb=zoo.STDDEV_RGB)
 
 
 def bnext(image_bytes, training: bool, seed, size: int = 224) -> Any:
