@@ -27,7 +27,6 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import os
 import socket
 from collections.abc import Callable
@@ -37,7 +36,7 @@ from urllib.parse import urlparse
 
 from bnno.data.folders import FolderDataset, is_folder
 from bnno.data.pipeline import Pipelines
-from bnno.data.preprocessing import JPEG_PREPROCESS, PREPROCESS, jpeg_first
+from bnno.data.preprocessing import JPEG_PREPROCESS, PREPROCESS
 from bnno.errors import BnnoError, choices
 
 # Datasets bnno's recipes are written for: name users type -> (tfds name, training
@@ -141,25 +140,6 @@ class Dataset(Pipelines):
         # Only what fits in memory is cached; ImageNet is read from disk every epoch.
         size = self.builder.info.dataset_size or 0
         return ds if self.encoded or size > _CACHE_BYTES else ds.cache()
-
-    def preprocess_fn(self, name: str) -> Callable:
-        """The preprocessing function ``name`` stands for on this dataset (``image_size``
-        given to the functions for encoded images).
-
-        Example:
-            >>> import tempfile
-            >>> describe("mnist", data_dir=tempfile.mkdtemp()).preprocess_fn("default")
-            ... # doctest: +ELLIPSIS
-            <function default at ...>
-        """
-        fns = self.preprocess_fns
-        if name not in fns:
-            raise BnnoError(
-                f"unknown preprocess fn '{name}' for {self.name}; choose one of: {choices(fns)}"
-            )
-        if not self.encoded:
-            return fns[name]
-        return functools.partial(jpeg_first(fns[name]), size=self.input_shape[0])
 
 
 def describe(name: str, data_dir: str | None = None, image_size: int | None = None,

@@ -37,8 +37,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bnno.data.pipeline import Pipelines
-from bnno.data.preprocessing import JPEG_PREPROCESS, PREPROCESS, jpeg_first
-from bnno.errors import BnnoError, choices
+from bnno.data.preprocessing import JPEG_PREPROCESS, PREPROCESS
+from bnno.errors import BnnoError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 # Images up to this many pixels a side are "small": decoded and preprocessed like CIFAR.
@@ -229,13 +229,7 @@ class FolderDataset(Pipelines):
     def preprocess_fn(self, name: str) -> Callable:
         """The preprocessing function ``name`` stands for, on what ``_examples`` yields
         (the image file's name when the examples are not cached)."""
-        fns = self.preprocess_fns
-        if name not in fns:
-            raise BnnoError(f"unknown preprocess fn '{name}' for image folder {self.name}; "
-                            f"choose one of: {choices(fns)}")
-        fn = fns[name]
-        if self.encoded:
-            fn = functools.partial(jpeg_first(fn), size=self.input_shape[0])
+        fn = super().preprocess_fn(name)
         if self.cached:
             return fn
         return lambda path, training, seed: fn(self._read(path), training, seed)

@@ -14,10 +14,16 @@ Example:
             train_examples, test_examples = 1000, 100
 
             def _examples(self, split): ...
-            def preprocess_fn(self, name): ...
+            preprocess_fns = {...}  # name -> function
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from bnno.data.preprocessing import jpeg_first
+from bnno.errors import BnnoError, choices
 
 _SHUFFLE_BUFFER = 60_000
 
@@ -34,14 +40,32 @@ class Pipelines:
             test = ds.test(batch_size=256, preprocess="default")
     """
 
-    # Given by each dataset class, with ``train_examples``, ``_examples(split)`` and
-    # ``preprocess_fn(name)`` (see the module).
+    # Given by each dataset class, with ``name``, ``input_shape``, ``encoded``,
+    # ``train_examples``, ``preprocess_fns`` and ``_examples(split)`` (see the module).
     train_split: str
     test_split: str
     # Decode errors are dropped instead of raised (the user chose to skip bad images).
     skip_errors: bool = False
     # How many unreadable images were left out.
     skipped: int = 0
+
+    def preprocess_fn(self, name: str) -> Callable:
+        """The preprocessing function ``name`` stands for on this dataset: for encoded
+        images, the JPEG function at the dataset's image size, any format accepted.
+
+        Example:
+            On a dataset ``ds`` of CIFAR-10's decoded images, the function itself::
+
+                ds.preprocess_fn("resize_and_flip")  # bnno.data.preprocessing's
+        """
+        fns = self.preprocess_fns
+        if name not in fns:
+            raise BnnoError(
+                f"unknown preprocess fn '{name}' for {self.name}; choose one of: {choices(fns)}"
+            )
+        if not self.encoded:
+            return fns[name]
+        return functools.partial(jpeg_first(fns[name]), size=self.input_shape[0])
 
     @property
     def shuffle_buffer(self) -> int:
