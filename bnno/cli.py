@@ -319,6 +319,51 @@ def sweep(model, dataset, preprocess_fn, hparams_set, grid, configs, overrides, 
 
 
 @cli.command()
+@click.argument("model_names", metavar="MODEL...", nargs=-1, required=True)
+@_DATASET
+@click.option("--sets", "sets", required=True, metavar="SET1,SET2,...",
+              help="The hparam sets to compare; every model trains every set.")
+@click.option("--epochs", type=click.IntRange(1),
+              help="Epochs of every run. [default: each set's own]")
+@_PREPROCESS_FN
+@_HPARAMS
+@click.option("--output-dir", type=click.Path(),
+              help="Comparison directory; the same one resumes. Default: a new "
+                   "comparisons/... dir.")
+@_DATA_DIR
+@_MANUAL_DIR
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1),
+              help="Seed of every run, 0 to 2147483647 (default: one drawn per comparison).")
+@_STEPS_PER_EPOCH
+@_VALIDATION_STEPS
+@_TENSORBOARD
+@_VERBOSE
+def compare(model_names, dataset, sets, epochs, preprocess_fn, overrides, output_dir,
+            data_dir, manual_dir, seed, steps_per_epoch, validation_steps, tensorboard,
+            verbose) -> None:
+    """Train hparam sets side by side at the same budget, then tabulate and plot.
+
+    Every MODEL trains every set of --sets with the same epochs, seed and steps; the
+    table (summary.md, summary.csv: final and best validation accuracy, seconds per
+    epoch, flip ratio, each set's source) and curves.png (validation accuracy and flip
+    ratio per epoch) go into the comparison directory. Run the same command again to skip
+    finished runs and resume a partial one.
+
+    \b
+    bnno compare binarynet --dataset cifar10 --sets default,bop,bop2ndOrder --epochs 50
+    bnno compare xnornet birealnet --dataset imagenet2012 --sets bop,adam --epochs 10
+    """
+    from bnno.analysis.compare import compare as run
+    from bnno.analysis.compare import markdown_table, parse_sets, summarize
+
+    path = run(model_names, dataset, parse_sets(sets), epochs, overrides, preprocess_fn,
+               output_dir, data_dir, manual_dir, seed, steps_per_epoch, validation_steps,
+               tensorboard, verbose)
+    click.echo(markdown_table(summarize(path)))
+    click.echo(f"Comparison saved in {path}")
+
+
+@cli.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="PNG file. Default: RUN_DIR/curves.png for one run, else curves.png.")

@@ -168,6 +168,42 @@ def sweep_figure(curves: dict[str, list[dict[str, Any]]], path: str | Path,
     return _save(plt, fig, path)
 
 
+def compare_figure(curves: dict[str, list[dict[str, Any]]], path: str | Path,
+                   title: str = "") -> Path:
+    """Validation accuracy and the flip ratio of all binary weights against epochs, one
+    curve per (model, set) of a comparison (``bnno.analysis.compare``).
+
+    The flip ratio is on a log scale; an epoch without flips is left out of it.
+
+    Example:
+        >>> import tempfile
+        >>> rows = [{"epoch": 1, "val_accuracy": 0.4, "flip_ratio_all": 1e-3},
+        ...         {"epoch": 2, "val_accuracy": 0.5, "flip_ratio_all": 5e-4}]
+        >>> path = compare_figure({"binarynet / bop": rows},
+        ...                       Path(tempfile.mkdtemp()) / "c.png", "cifar10")
+        >>> from PIL import Image
+        >>> Image.open(path).size == figure_size(2, 2)
+        True
+    """
+    plt = _pyplot()
+    fig, axes = _grid(plt, 2, 2)
+    for name, rows in curves.items():
+        axes[0].plot(*_series(rows, "val_accuracy"), marker=".", label=name)
+        shown = [(e, v) for e, v in zip(*_series(rows, "flip_ratio_all"), strict=True) if v > 0]
+        axes[1].plot([e for e, _ in shown], [v for _, v in shown], marker=".", label=name)
+    axes[0].set(title="Validation accuracy", xlabel="epoch",
+                ylabel="accuracy (fraction correct)")
+    axes[1].set(title="Flip ratio, all binary weights", xlabel="epoch",
+                ylabel="weights flipped per step (fraction)")
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return _save(plt, fig, path)
+
+
 def landscape_1d(alphas, losses, path: str | Path, title: str) -> Path:
     """Loss along one direction; the trained model sits at 0.
 

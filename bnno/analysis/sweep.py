@@ -27,8 +27,10 @@ import csv
 import itertools
 import json
 import random
+import statistics
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bnno import hparams
 from bnno.analysis.plots import last_layer_key  # also bnno.analysis.sweep.last_layer_key, as before
@@ -151,9 +153,7 @@ def sweep(
             path = sweep("binarynet", "cifar10", "bop", configs=["gamma=1e-3,threshold=0"],
                          overrides="epochs=5")
     """
-    import tensorflow as tf
-
-    from bnno.training.train import TrainingStopped, plan, train
+    from bnno.training.train import plan
 
     found = configurations(grid, configs)
     base = overrides or ""
@@ -173,27 +173,62 @@ def sweep(
         "steps_per_epoch": steps_per_epoch, "validation_steps": validation_steps,
         "runs": [{"name": run_name(c), "config": c} for c in found],
     }
-    _write_json(path / SWEEP_FILE, spec)
+    write_json(path / SWEEP_FILE, spec)
 
-    for i, config in enumerate(found, 1):
-        run_dir = path / run_name(config)
-        epochs = plan(model, dataset, hparams_set, _join(base, config))["hparams"]["epochs"]
-        if _finished(run_dir, model, epochs):
-            print(f"[{i}/{len(found)}] {config}: finished, skipped")
+    jobs = [Job(run_name(c), c, model, hparams_set, _join(base, c)) for c in found]
+    train_runs(path, jobs, dataset, preprocess_fn, data_dir, manual_dir, seed,
+               steps_per_epoch, validation_steps, tensorboard, verbose, write_summary)
+    return path
+
+
+class Job(NamedTuple):
+    """One run of a sweep or a comparison: its directory name (under the sweep
+    directory), its label in progress lines, and what it trains."""
+
+    name: str
+    label: str
+    model: str
+    hparams_set: str
+    overrides: str
+
+
+def train_runs(path: Path, jobs: list[Job], dataset: str, preprocess_fn: str | None,
+               data_dir: str | None, manual_dir: str | None, seed: int,
+               steps_per_epoch: int | None, validation_steps: int | None,
+               tensorboard: bool, verbose: int | None,
+               write: Callable[[Path], Any]) -> None:
+    """Train ``jobs`` one after another under ``path``, skipping finished runs and
+    resuming a partial one; ``write(path)`` after each run updates the summary.
+
+    Example:
+        ``sweep`` and ``bnno.analysis.compare.compare`` call it with their jobs, e.g.::
+
+            train_runs(path, [Job("bop", "bop", "binarynet", "bop", "epochs=5")],
+                       "cifar10", None, None, None, 7, None, None, True, None,
+                       write_summary)
+    """
+    import tensorflow as tf
+
+    from bnno.training.train import TrainingStopped, plan, train
+
+    for i, job in enumerate(jobs, 1):
+        run_dir = path / job.name
+        epochs = plan(job.model, dataset, job.hparams_set, job.overrides)["hparams"]["epochs"]
+        if _finished(run_dir, job.model, epochs):
+            print(f"[{i}/{len(jobs)}] {job.label}: finished, skipped")
             continue
-        print(f"[{i}/{len(found)}] {config}")
+        print(f"[{i}/{len(jobs)}] {job.label}")
         # A fresh Keras session per run: layer names (and so the flip_ratio/<layer> keys)
         # are the same in every run, and the previous run's graphs are freed.
         tf.keras.backend.clear_session()
         try:
-            train(model, dataset, hparams_set, _join(base, config), preprocess_fn, run_dir,
+            train(job.model, dataset, job.hparams_set, job.overrides, preprocess_fn, run_dir,
                   data_dir, manual_dir, seed, steps_per_epoch, validation_steps,
                   tensorboard, verbose)
         except TrainingStopped as e:
-            print(f"[{i}/{len(found)}] {config}: {e}")
-        write_summary(path)  # after every run, so a long sweep can be followed
-    write_summary(path)
-    return path
+            print(f"[{i}/{len(jobs)}] {job.label}: {e}")
+        write(path)  # after every run, so a long sweep can be followed
+    write(path)
 
 
 def _join(base: str, config: str) -> str:
@@ -221,7 +256,19 @@ def _read(path: Path) -> dict[str, Any]:
         raise BnnoError(f"{file} is corrupt ({e}); use another --output-dir") from None
 
 
-def _write_json(file: Path, data: dict) -> None:
+def write_json(file: Path, data: dict) -> None:
+    """Write ``data`` to ``file`` at once (a reader never sees half a file).
+
+    Raises:
+        BnnoError: the directory cannot be written.
+
+    Example:
+        >>> import tempfile
+        >>> file = Path(tempfile.mkdtemp()) / "sweep" / "sweep.json"
+        >>> write_json(file, {"model": "binarynet"})
+        >>> file.read_text()
+        '{\\n  "model": "binarynet"\\n}'
+    """
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         tmp = file.with_suffix(".tmp")
@@ -245,9 +292,9 @@ def summarize(path: str | Path) -> list[dict[str, Any]]:
 
         >>> import tempfile
         >>> path = Path(tempfile.mkdtemp())
-        >>> _write_json(path / SWEEP_FILE, {"model": "binarynet", "runs": [
+        >>> write_json(path / SWEEP_FILE, {"model": "binarynet", "runs": [
         ...     {"name": "gamma=1e-3", "config": "gamma=1e-3"}]})
-        >>> _write_json(path / "gamma=1e-3" / runs.RUN_FILE, {
+        >>> write_json(path / "gamma=1e-3" / runs.RUN_FILE, {
         ...     "model": "binarynet", "dataset": "cifar10", "hparams": {"epochs": 3}})
         >>> row = {"epoch": 1, "val_accuracy": 0.5, "flip_ratio_all": 0.01,
         ...        "flip_pi/conv": -4.5, "flip_pi/dense": -6.0, "seconds": 3.0}
@@ -257,43 +304,54 @@ def summarize(path: str | Path) -> list[dict[str, Any]]:
         [{'run': 'gamma=1e-3', 'config': 'gamma=1e-3', 'epochs': 1,
           'val_accuracy_final': 0.5, 'val_accuracy_best': 0.5, 'best_epoch': 1,
           'flip_ratio_final': 0.01, 'flip_pi_last_layer_final': -6.0,
-          'train_seconds': 3.0, 'status': 'partial (1/3 epochs)'}]
+          'train_seconds': 3.0, 'epoch_seconds': 3.0, 'status': 'partial (1/3 epochs)'}]
     """
     path = Path(path)
     spec = _read(path)
     if not spec:
         raise BnnoError(f"{path} is not a sweep directory (it has no {SWEEP_FILE})")
-    rows = []
-    for entry in spec["runs"]:
-        run_dir = path / entry["name"]
-        metrics = runs.read_metrics(run_dir)
-        row: dict[str, Any] = {"run": entry["name"], "config": entry["config"],
-                               "epochs": len(metrics)}
-        if metrics:
-            acc = [m.get("val_accuracy", float("nan")) for m in metrics]
-            best = max(range(len(acc)), key=lambda i: acc[i])
-            last = metrics[-1]
-            pi_key = last_layer_key(last)
-            row.update({
-                "val_accuracy_final": acc[-1],
-                "val_accuracy_best": acc[best],
-                "best_epoch": best + 1,
-                "flip_ratio_final": last.get("flip_ratio_all"),
-                "flip_pi_last_layer_final": last.get(pi_key) if pi_key else None,
-                "train_seconds": sum(m.get("seconds", 0.0) for m in metrics),
-            })
-        try:
-            spec_epochs = runs.read(run_dir)["hparams"]["epochs"]
-        except BnnoError:
-            spec_epochs = None
-        if spec_epochs is None:
-            row["status"] = "not started"
-        elif runs.weights_file(run_dir, spec["model"]).exists():
-            row["status"] = "finished"
-        else:
-            row["status"] = f"partial ({len(metrics)}/{spec_epochs} epochs)"
-        rows.append(row)
-    return rows
+    return [{"run": entry["name"], "config": entry["config"],
+             **run_row(path / entry["name"], spec["model"])} for entry in spec["runs"]]
+
+
+def run_row(run_dir: Path, model: str) -> dict[str, Any]:
+    """The summary of one run: ``epochs`` (done), ``val_accuracy_final``,
+    ``val_accuracy_best``, ``best_epoch``, ``flip_ratio_final``,
+    ``flip_pi_last_layer_final``, ``train_seconds``, ``epoch_seconds`` (the median
+    epoch, so the first epoch's graph tracing does not count) and ``status``.
+
+    Example:
+        >>> import tempfile
+        >>> run_row(Path(tempfile.mkdtemp()), "binarynet")
+        {'epochs': 0, 'status': 'not started'}
+    """
+    metrics = runs.read_metrics(run_dir)
+    row: dict[str, Any] = {"epochs": len(metrics)}
+    if metrics:
+        acc = [m.get("val_accuracy", float("nan")) for m in metrics]
+        best = max(range(len(acc)), key=lambda i: acc[i])
+        last = metrics[-1]
+        pi_key = last_layer_key(last)
+        row.update({
+            "val_accuracy_final": acc[-1],
+            "val_accuracy_best": acc[best],
+            "best_epoch": best + 1,
+            "flip_ratio_final": last.get("flip_ratio_all"),
+            "flip_pi_last_layer_final": last.get(pi_key) if pi_key else None,
+            "train_seconds": sum(m.get("seconds", 0.0) for m in metrics),
+            "epoch_seconds": statistics.median(m.get("seconds", 0.0) for m in metrics),
+        })
+    try:
+        spec_epochs = runs.read(run_dir)["hparams"]["epochs"]
+    except BnnoError:
+        spec_epochs = None
+    if spec_epochs is None:
+        row["status"] = "not started"
+    elif runs.weights_file(run_dir, model).exists():
+        row["status"] = "finished"
+    else:
+        row["status"] = f"partial ({len(metrics)}/{spec_epochs} epochs)"
+    return row
 
 
 _COLUMNS = [

@@ -263,6 +263,14 @@ def _fit(path: Path, spec: dict[str, Any], ds, dist, resuming: bool, steps: int,
                 hp["batch_size"] // dist.num_replicas_in_sync, normalized=ds.encoded)
             first.append(switch)
         compile_model(net, hp, steps, total_steps)
+    if first_epoch >= hp["epochs"]:
+        # Stopped after the last checkpoint but before the weights were saved: the
+        # checkpoint holds them. A fit of no steps would leave the optimizer's slots
+        # unrestored, which TensorFlow warns about at exit.
+        latest = tf.train.latest_checkpoint(str(path / runs.BACKUP_DIR / "chief"))
+        tf.train.Checkpoint(model=net).restore(latest).expect_partial()
+        _save_weights(net, weights, chief)
+        return path
     train_data, test_data, val_steps = _inputs(dist, ds, spec, first_epoch, steps)
     own = first + run_callbacks(path, first_epoch, tensorboard, verbose, chief,
                                 flip_interval if flip_log else None, model)
@@ -286,6 +294,11 @@ def _fit(path: Path, spec: dict[str, Any], ds, dist, resuming: bool, steps: int,
         if chief:
             runs.mark_stopped(path, epoch + 1, batch + 1)
         raise TrainingStopped(message)
+    _save_weights(net, weights, chief)
+    return path
+
+
+def _save_weights(net, weights: Path, chief: bool) -> None:
     if chief:
         net.save_weights(str(weights))
     else:
@@ -295,7 +308,6 @@ def _fit(path: Path, spec: dict[str, Any], ds, dist, resuming: bool, steps: int,
 
         with tempfile.TemporaryDirectory() as scratch:
             net.save_weights(str(Path(scratch) / weights.name))
-    return path
 
 
 def _inputs(dist, ds, spec: dict[str, Any], first_epoch: int, steps: int):

@@ -1,0 +1,277 @@
+"""Recipes side by side: every (model, hparam set) pair trained at the same budget, then
+one table and one figure.
+
+A comparison directory holds::
+
+    compare.json              what was asked: models, sets, dataset, budget, seed
+    <model>-<set>/            one bnno run directory per pair
+    summary.csv, summary.md   final and best validation accuracy, epoch time, flips,
+                              and where each set's values come from
+    curves.png                validation accuracy and flip ratio against epochs
+
+The budget is shared: ``epochs`` (and any other ``--hparams`` override) replaces every
+set's own value, and every run uses the same seed, steps per epoch and validation
+steps, so the sets differ only in their recipe. Schedules that span a run (cosine,
+linear decay) are stretched or shrunk to the shared length; step schedules keep their
+epochs, so a shortened run may end before a set's first step. Running the same command
+again skips finished runs and resumes a partial one.
+
+Example:
+    Bop against the Adam baseline on BinaryNet, 10 epochs each, then the best
+    validation accuracy of each pair (e.g. ``[0.71, 0.78]``)::
+
+        path = compare(["binarynet"], "cifar10", ["default", "bop"], epochs=10)
+        [row["val_accuracy_best"] for row in summarize(path)]
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+from typing import Any
+
+from bnno import hparams
+from bnno.analysis.sweep import Job, run_row, train_runs, write_json
+from bnno.errors import BnnoError
+from bnno.training import runs
+
+COMPARE_FILE = "compare.json"
+SUMMARY_CSV = "summary.csv"
+SUMMARY_MD = "summary.md"
+FIGURE = "curves.png"
+# What a resumed comparison must share with the first call, or its runs would not share
+# a budget.
+_BUDGET = ("dataset", "overrides", "preprocess_fn", "seed", "steps_per_epoch",
+           "validation_steps")
+
+
+def parse_sets(text: str) -> list[str]:
+    """``"default,bop"`` -> ``["default", "bop"]``.
+
+    Raises:
+        BnnoError: no set is named, or one twice.
+
+    Example:
+        >>> parse_sets("default, bop")
+        ['default', 'bop']
+    """
+    sets = [s.strip() for s in text.split(",") if s.strip()]
+    if not sets:
+        raise BnnoError("--sets names no hparam set; give SET1,SET2,...")
+    if len(set(sets)) < len(sets):
+        raise BnnoError(f"--sets names a set twice: {text}")
+    return sets
+
+
+def compare(
+    model_names: list[str] | tuple[str, ...],
+    dataset: str,
+    sets: list[str] | tuple[str, ...],
+    epochs: int | None = None,
+    overrides: str | None = None,
+    preprocess_fn: str | None = None,
+    output_dir: str | Path | None = None,
+    data_dir: str | None = None,
+    manual_dir: str | None = None,
+    seed: int | None = None,
+    steps_per_epoch: int | None = None,
+    validation_steps: int | None = None,
+    tensorboard: bool = True,
+    verbose: int | None = None,
+) -> Path:
+    """Train every set of ``sets`` on every model of ``model_names``, then write the
+    table and the figure.
+
+    ``epochs`` and ``overrides`` apply to every run. Every pair is checked before the
+    first run starts.
+
+    Returns:
+        The comparison directory.
+
+    Raises:
+        BnnoError: an unknown model, a set a model does not have, a bad value, or a
+            directory that holds something else or a comparison at another budget.
+
+    Example:
+        Two sets on two models, 3 epochs of 100 steps each; the directory is returned,
+        e.g.
+        ``PosixPath('comparisons/binarynet+xnornet-cifar10-bop+bop2ndOrder-20261202-080000')``::
+
+            path = compare(["binarynet", "xnornet"], "cifar10", ["bop", "bop2ndOrder"],
+                           epochs=3, steps_per_epoch=100)
+    """
+    from bnno import models
+    from bnno.training.train import plan
+
+    if not model_names:
+        raise BnnoError("compare needs at least one MODEL")
+    names = list(dict.fromkeys(models.canonical(m) for m in model_names))
+    base = ",".join(p for p in (overrides or "", f"epochs={epochs}" if epochs else "") if p)
+    jobs = []
+    for model in names:
+        for hparams_set in sets:
+            if hparams_set not in hparams.set_names(model):
+                raise BnnoError(f"{model} has no hparam set '{hparams_set}'; its sets: "
+                                f"{', '.join(hparams.set_names(model))}")
+            plan(model, dataset, hparams_set, base, preprocess_fn, seed, steps_per_epoch,
+                 validation_steps)  # every name and value checked before anything trains
+            name = f"{model}-{hparams_set}"
+            jobs.append(Job(name, name, model, hparams_set, base))
+    path = Path(output_dir) if output_dir else default_dir(names, dataset, list(sets))
+    old = _read_compare(path)
+    if seed is None:
+        seed = old.get("seed", random.randrange(2**31))
+    spec = {"models": names, "sets": list(sets), "dataset": dataset, "overrides": base,
+            "preprocess_fn": preprocess_fn, "seed": seed, "steps_per_epoch": steps_per_epoch,
+            "validation_steps": validation_steps,
+            "runs": [{"name": j.name, "model": j.model, "hparams_set": j.hparams_set}
+                     for j in jobs]}
+    changed = [k for k in _BUDGET if old and old.get(k) != spec[k]]
+    if changed:
+        raise BnnoError(f"{path} holds a comparison with another {changed[0]} "
+                        f"({old.get(changed[0])!r}); use another --output-dir")
+    write_json(path / COMPARE_FILE, spec)
+    train_runs(path, jobs, dataset, preprocess_fn, data_dir, manual_dir, seed,
+               steps_per_epoch, validation_steps, tensorboard, verbose, write_summary)
+    return path
+
+
+def default_dir(model_names: list[str], dataset: str, sets: list[str],
+                root: str = "comparisons") -> Path:
+    """A fresh ``comparisons/<models>-<dataset>-<sets>-<time>`` directory name.
+
+    Example:
+        >>> path = default_dir(["binarynet", "xnornet"], "cifar10", ["default", "bop"])
+        >>> path.parent, path.name.startswith("binarynet+xnornet-cifar10-default+bop-2")
+        (PosixPath('comparisons'), True)
+    """
+    return runs.default_dir({"model": "+".join(model_names), "dataset": dataset,
+                             "hparams_set": "+".join(sets)}, root)
+
+
+def _read_compare(path: Path) -> dict[str, Any]:
+    if path.exists() and not path.is_dir():
+        raise BnnoError(f"--output-dir {path} is a file; give a directory")
+    if not (path / COMPARE_FILE).exists():
+        if path.exists() and any(path.iterdir()):
+            raise BnnoError(f"{path} is not empty and holds no {COMPARE_FILE}; "
+                            "give a new or empty --output-dir")
+        return {}
+    return _read_json(path / COMPARE_FILE)
+
+
+def _read_json(file: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BnnoError(f"{file} is corrupt ({e}); use another --output-dir") from None
+
+
+def summarize(path: str | Path) -> list[dict[str, Any]]:
+    """One row per (model, set) of the comparison in ``path``: ``model``, ``set``,
+    ``run``, the run's summary (``bnno.analysis.sweep.run_row``) and the set's
+    ``source``.
+
+    Example:
+        A comparison of one pair that has finished one of its 2 epochs:
+
+        >>> import json, tempfile
+        >>> path = Path(tempfile.mkdtemp())
+        >>> write_json(path / COMPARE_FILE, {"runs": [
+        ...     {"name": "binarynet-bop", "model": "binarynet", "hparams_set": "bop"}]})
+        >>> write_json(path / "binarynet-bop" / runs.RUN_FILE, {
+        ...     "model": "binarynet", "dataset": "cifar10", "hparams": {"epochs": 2}})
+        >>> with open(path / "binarynet-bop" / runs.METRICS_FILE, "w") as f:
+        ...     print(json.dumps({"epoch": 1, "val_accuracy": 0.5, "seconds": 3.0}), file=f)
+        >>> row = summarize(path)[0]
+        >>> row["set"], row["val_accuracy_best"], row["status"]
+        ('bop', 0.5, 'partial (1/2 epochs)')
+        >>> row["source"].startswith("plumerai/rethinking-bnn-optimization")
+        True
+    """
+    path = Path(path)
+    spec = _read_compare(path)
+    if not spec:
+        raise BnnoError(f"{path} is not a comparison directory (it has no {COMPARE_FILE})")
+    rows = []
+    for entry in spec["runs"]:
+        model, name = entry["model"], entry["hparams_set"]
+        rows.append({"model": model, "set": name, "run": entry["name"],
+                     **run_row(path / entry["name"], model),
+                     "source": hparams.metadata(model, name).get("source", "")})
+    return rows
+
+
+_COLUMNS = [
+    ("model", "model"), ("set", "set"), ("epochs", "epochs"),
+    ("val_accuracy_final", "final val acc"), ("val_accuracy_best", "best val acc"),
+    ("best_epoch", "best epoch"), ("epoch_seconds", "s / epoch"),
+    ("flip_ratio_final", "final flip ratio"), ("status", "status"), ("source", "source"),
+]
+_TEXT = ("model", "set", "status", "source")
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """The rows as a Markdown table, the set's source in the last column.
+
+    Example:
+        >>> print(markdown_table([{"model": "binarynet", "set": "bop", "epochs": 2,
+        ...                        "val_accuracy_best": 0.5, "status": "finished",
+        ...                        "source": "paper"}]))
+        | model | set | epochs | final val acc | best val acc | best epoch | s / epoch \
+| final flip ratio | status | source |
+        |---|---|---:|---:|---:|---:|---:|---:|---|---|
+        | binarynet | bop | 2 |  | 0.5000 |  |  |  | finished | paper |
+    """
+    head = "| " + " | ".join(title for _, title in _COLUMNS) + " |"
+    align = "|" + "|".join("---" if k in _TEXT else "---:" for k, _ in _COLUMNS) + "|"
+    lines = [head, align]
+    for row in rows:
+        cells = [_fmt(k, row.get(k)).replace("|", "\\|") for k, _ in _COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(key: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if key.startswith("val_accuracy"):
+        return f"{value:.4f}"
+    if key == "flip_ratio_final":
+        return f"{value:.2e}"
+    if key == "epoch_seconds":
+        return f"{value:.1f}"
+    return str(value)
+
+
+def write_summary(path: str | Path) -> list[dict[str, Any]]:
+    """Write ``summary.csv``, ``summary.md`` and ``curves.png`` of a comparison; return
+    the rows.
+
+    Example:
+        Redraw a comparison's table and figure, e.g. while it is still training::
+
+            rows = write_summary("comparisons/binarynet-cifar10-default+bop-20261202-080000")
+    """
+    from bnno.analysis import plots
+
+    path = Path(path)
+    rows = summarize(path)
+    keys = [k for k, _ in _COLUMNS if k != "source"] + ["train_seconds", "run", "source"]
+    with open(path / SUMMARY_CSV, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    spec = _read_compare(path)
+    budget = spec.get("overrides") or "each set's own epochs"
+    if spec.get("steps_per_epoch"):
+        budget += f", {spec['steps_per_epoch']} steps per epoch"
+    title = f"{spec.get('dataset', '')}: {budget}"
+    (path / SUMMARY_MD).write_text(f"# Comparison on {title}\n\n{markdown_table(rows)}\n",
+                                   encoding="utf-8")
+    curves = {f"{r['model']} / {r['set']}": runs.read_metrics(path / r["run"]) for r in rows}
+    plots.compare_figure({k: v for k, v in curves.items() if v}, path / FIGURE, title)
+    return rows
