@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bnno import hparams
+from bnno.analysis import sweep
 from bnno.analysis.sweep import Job, run_row, train_runs, write_json
 from bnno.errors import BnnoError
 from bnno.training import runs
@@ -211,9 +212,6 @@ _COLUMNS = [
     ("best_epoch", "best epoch"), ("epoch_seconds", "s / epoch"),
     ("flip_ratio_final", "final flip ratio"), ("status", "status"), ("source", "source"),
 ]
-_TEXT = ("model", "set", "status", "source")
-
-
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """The rows as a Markdown table, the set's source in the last column.
 
@@ -226,25 +224,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
         |---|---|---:|---:|---:|---:|---:|---:|---|---|
         | binarynet | bop | 2 |  | 0.5000 |  |  |  | finished | paper |
     """
-    head = "| " + " | ".join(title for _, title in _COLUMNS) + " |"
-    align = "|" + "|".join("---" if k in _TEXT else "---:" for k, _ in _COLUMNS) + "|"
-    lines = [head, align]
-    for row in rows:
-        cells = [_fmt(k, row.get(k)).replace("|", "\\|") for k, _ in _COLUMNS]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def _fmt(key: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if key.startswith("val_accuracy"):
-        return f"{value:.4f}"
-    if key == "flip_ratio_final":
-        return f"{value:.2e}"
-    if key == "epoch_seconds":
-        return f"{value:.1f}"
-    return str(value)
+    return sweep.markdown_table(rows, _COLUMNS)
 
 
 def write_summary(path: str | Path) -> list[dict[str, Any]]:

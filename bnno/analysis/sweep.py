@@ -363,8 +363,13 @@ _COLUMNS = [
 ]
 
 
-def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """The summary rows as a Markdown table.
+_TEXT = ("run", "status", "model", "set", "source")  # left-aligned columns
+
+
+def markdown_table(rows: list[dict[str, Any]],
+                   columns: list[tuple[str, str]] | None = None) -> str:
+    """The summary rows as a Markdown table of ``columns`` (key, title); by default a
+    sweep's.
 
     Example:
         >>> print(markdown_table([{"run": "gamma=1e-3", "epochs": 2, "status": "finished"}]))
@@ -373,11 +378,13 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
         |---|---:|---:|---:|---:|---:|---:|---:|---|
         | gamma=1e-3 | 2 |  |  |  |  |  |  | finished |
     """
-    head = "| " + " | ".join(title for _, title in _COLUMNS) + " |"
-    align = "|" + "|".join("---" if k in ("run", "status") else "---:" for k, _ in _COLUMNS) + "|"
+    columns = columns or _COLUMNS
+    head = "| " + " | ".join(title for _, title in columns) + " |"
+    align = "|" + "|".join("---" if k in _TEXT else "---:" for k, _ in columns) + "|"
     lines = [head, align]
     for row in rows:
-        lines.append("| " + " | ".join(_fmt(k, row.get(k)) for k, _ in _COLUMNS) + " |")
+        cells = [_fmt(k, row.get(k)).replace("|", "\\|") for k, _ in columns]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -392,6 +399,8 @@ def _fmt(key: str, value: Any) -> str:
         return f"{value:.2f}"
     if key == "train_seconds":
         return f"{value:.0f}"
+    if key == "epoch_seconds":
+        return f"{value:.1f}"
     return str(value)
 
 
