@@ -61,7 +61,7 @@ def randomize(model: nn.Module, generator: torch.Generator) -> None:
         return low + (high - low) * torch.rand(shape, generator=generator)
 
     binary = 0
-    for name, module in model.named_modules():
+    for module in model.modules():
         kind = type(module).__name__
         if kind == "HardBinaryConv":
             module.weight.data = 0.3 * torch.randn(module.weight.shape, generator=generator)

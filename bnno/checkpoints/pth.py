@@ -91,7 +91,9 @@ def _view(flat: np.ndarray, kind: str, offset: int, size: tuple, stride: tuple) 
     if any(s < 0 for s in size + stride) or offset < 0:
         raise BnnoError("a tensor of the checkpoint has a negative size or stride; the "
                         "file is corrupt")
-    last = offset + sum((n - 1) * s for n, s in zip(size, stride)) if all(size) else offset - 1
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
+    if not all(size):  # an empty tensor reads nothing
+        last = offset - 1
     if last >= flat.size:
         raise BnnoError("a tensor of the checkpoint reaches past its storage; the file is "
                         "corrupt")
@@ -142,10 +144,10 @@ class SafeUnpickler(pickle.Unpickler):
         >>> import io, pickle
         >>> SafeUnpickler(io.BytesIO(pickle.dumps({"epoch": 3, "acc": [71.5]}))).load()
         {'epoch': 3, 'acc': [71.5]}
-        >>> SafeUnpickler(io.BytesIO(pickle.dumps(print))).load()
+        >>> SafeUnpickler(io.BytesIO(pickle.dumps(print))).load()  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        bnno.errors.BnnoError: the checkpoint names builtins.print, which a state dict never holds; refused (the file may run code when loaded)
+        bnno.errors.BnnoError: the checkpoint names builtins.print, which a state dict ...
     """
 
     def __init__(self, file, storages=None):
