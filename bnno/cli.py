@@ -172,6 +172,27 @@ def export(run_dir, output, check_examples, weights, data_dir, manual_dir, as_js
         click.echo("Not checked against Keras (--check-examples 0).")
 
 
+@cli.command("import")
+@click.argument("model")
+@click.argument("checkpoint", type=click.Path())
+@click.option("--output-dir", type=click.Path(),
+              help="Run directory to write (new or empty). [default: runs/<model>-<dataset>-"
+                   "<set>-<time>]")
+def import_(model, checkpoint, output_dir) -> None:
+    """Import an official PyTorch checkpoint (.pth / .pth.tar) as a bnno run.
+
+    The run then works with evaluate, export, landscape and teachers=DIR. No PyTorch
+    needed; the file's pickle may only hold tensors and plain data.
+
+    \b
+    bnno import bnext_t model_best.pth.tar --output-dir runs/bnext_t_official
+    """
+    from bnno.checkpoints.importer import import_checkpoint
+
+    path = import_checkpoint(model, checkpoint, output_dir)
+    click.echo(f"Imported {checkpoint} as {model}: {path}")
+
+
 @cli.command()
 @click.argument("model_file", type=click.Path())
 @click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1),

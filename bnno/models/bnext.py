@@ -23,6 +23,7 @@ import larq as lq
 import tensorflow as tf
 
 from bnno import quantizers
+from bnno.errors import BnnoError
 from bnno.models.bnext_layers import binary_module, check_halvable, prelu
 from bnno.models.layers import Pad, torch_bn
 from bnno.models.registry import register
@@ -75,8 +76,9 @@ def quantizer_settings(activation: QuantizerSpec, kernel_quantizer: QuantizerSpe
 def bnext(input_shape: tuple[int, ...], num_classes: int, size: str, *,
           width_multiplier: float, kernel_quantizer: QuantizerSpec,
           kernel_constraint: str | None, activation: QuantizerSpec,
-          name: str) -> tf.keras.Model:
+          name: str, blocks: int = 0) -> tf.keras.Model:
     """BNext of ``size`` (a key of ``WIDTHS``); the registered builders call this.
+    ``blocks`` > 0 keeps only the stem and the first ``blocks`` blocks (0: all).
 
     Example:
         BNext-T for ImageNet, as ``bnext_t`` builds it (this takes seconds, even at
@@ -86,7 +88,12 @@ def bnext(input_shape: tuple[int, ...], num_classes: int, size: str, *,
                           kernel_quantizer="bnext_weight", kernel_constraint="weight_clip",
                           activation="bnext_sign", name="bnext_t")
     """
-    widths = [max(8, int(round(w * width_multiplier))) for w in WIDTHS[size]]
+    layout = WIDTHS[size]
+    if not 0 <= blocks < len(layout):
+        raise BnnoError(f"{name} has {len(layout) - 1} blocks; blocks must be between 1 and "
+                        f"that, or 0 for all of them (got {blocks})")
+    layout = layout[:blocks + 1] if blocks else layout
+    widths = [max(8, int(round(w * width_multiplier))) for w in layout]
     settings = quantizer_settings(activation, kernel_quantizer, kernel_constraint, 1.5, 1e-7)
     image = tf.keras.Input(input_shape)
     small = min(input_shape[0], input_shape[1]) <= 64  # CIFAR-sized: stride-1 stem
@@ -138,10 +145,11 @@ def _register(size: str, name: str, description: str):
                 width_multiplier: float = 1.0,
                 kernel_quantizer: QuantizerSpec = "bnext_weight",
                 kernel_constraint: str | None = "weight_clip",
-                activation: QuantizerSpec = "bnext_sign") -> tf.keras.Model:
+                activation: QuantizerSpec = "bnext_sign",
+                blocks: int = 0) -> tf.keras.Model:
         return bnext(input_shape, num_classes, size, width_multiplier=width_multiplier,
                      kernel_quantizer=kernel_quantizer, kernel_constraint=kernel_constraint,
-                     activation=activation, name=name)
+                     activation=activation, name=name, blocks=blocks)
 
     builder.__name__ = builder.__qualname__ = name
     builder.__doc__ = f"""{description}
@@ -163,6 +171,9 @@ def _register(size: str, name: str, description: str):
         kernel_constraint: ``weight_clip`` clips latent weights to ±1.5.
         activation: activation binarizer (``bnext_sign``, or another quantizer spec of
             ``bnno.quantizers``).
+        blocks: keep only the first ``blocks`` blocks (0, the default: all); with
+            ``width_multiplier`` it gives the small variants of the official layout that
+            test imported checkpoints.
 
     Returns:
         An uncompiled Keras model ending in a softmax.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from bnno.errors import BnnoError
 from bnno.models.bnext import head, quantizer_settings
 from bnno.models.bnext_layers import binary_module, check_halvable, prelu
 from bnno.models.layers import Pad, torch_bn
@@ -34,6 +35,7 @@ def bnext_18(
     kernel_quantizer: QuantizerSpec = "bnext_weight",
     kernel_constraint: str | None = "weight_clip",
     activation: QuantizerSpec = "bnext_sign",
+    blocks_per_stage: int = 2,
 ) -> tf.keras.Model:
     """BNext-18: ResNet-18 layout with BNext's binary modules.
 
@@ -51,6 +53,8 @@ def bnext_18(
         kernel_quantizer: weight binarizer; ``bnext_weight`` is the temperature one.
         kernel_constraint: ``weight_clip`` clips latent weights to ±1.5.
         activation: activation binarizer.
+        blocks_per_stage: blocks in each of the four stages (2 is ResNet-18's; the
+            official constructor's ``layers`` argument).
 
     Returns:
         An uncompiled Keras model ending in a softmax.
@@ -67,8 +71,10 @@ def bnext_18(
         x = torch_bn(tf.keras.layers.Conv2D(widths[0], 7, strides=2, use_bias=False,
                                             **torch_initializers(49 * channels))(Pad(3)(image)))
         x = tf.keras.layers.MaxPool2D(3, strides=2)(Pad(1, float("-inf"))(x))
+    if blocks_per_stage < 1:
+        raise BnnoError(f"blocks_per_stage must be at least 1, got {blocks_per_stage}")
     for stage, planes in enumerate(widths):
-        for block in range(2):
+        for block in range(blocks_per_stage):
             strides = 2 if stage > 0 and block == 0 else 1
             if strides == 2:
                 check_halvable(x, "bnext_18", input_shape)

@@ -1,0 +1,123 @@
+"""``bnno import``: an official checkpoint as a bnno run directory.
+
+The run is like one ``bnno train`` writes: ``run.json`` with the model, the dataset its
+class count names (1000: ImageNet, 10: CIFAR-10, 100: CIFAR-100), the model's hparam
+set for that dataset and the builder hparams the checkpoint implies (a narrow width,
+fewer blocks), plus the final weights file. ``run.json`` also records where the weights
+came from (``imported``), so that ``bnno train`` never resumes into it. ``bnno
+evaluate``, ``export``, ``landscape`` and distillation (``teachers=DIR``) then read it
+as any run.
+
+Example:
+    Import the official BNext-T and evaluate it on ImageNet::
+
+        path = import_checkpoint("bnext_t", "model_best.pth.tar", "runs/bnext_t_official")
+        # bnno evaluate runs/bnext_t_official --data-dir ...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bnno import data, hparams, models
+from bnno.checkpoints import pth, registry
+from bnno.errors import BnnoError, choices
+from bnno.training import runs
+
+# The dataset (and hparam set) an imported model's class count stands for.
+DATASETS = {1000: ("imagenet2012", "imagenet"), 10: ("cifar10", "cifar"),
+            100: ("cifar100", "cifar")}
+
+
+def state_dict(checkpoint: Any) -> dict[str, np.ndarray]:
+    """The tensors of a loaded checkpoint: its ``state_dict`` entry (or the object itself
+    when it is one), with the ``module.`` prefix of a ``DataParallel`` model removed.
+
+    Raises:
+        BnnoError: there is no state dict of arrays in it.
+
+    Example:
+        >>> state_dict({"epoch": 3, "state_dict": {"module.fc.bias": np.zeros(2)}})
+        {'fc.bias': array([0., 0.])}
+    """
+    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict) or not state:
+        raise BnnoError("the checkpoint holds no state dict (a dict of tensors, or a dict "
+                        "with a 'state_dict' entry)")
+    out = {}
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, np.ndarray):
+            raise BnnoError(f"the checkpoint's state dict holds {str(key)[:60]!r}, which "
+                            "is not a tensor")
+        out[key.removeprefix("module.")] = value
+    return out
+
+
+def _about(checkpoint: Any, file: Path) -> dict[str, Any]:
+    info: dict[str, Any] = {"checkpoint": file.name}
+    if isinstance(checkpoint, dict):
+        for key in ("epoch", "best_top1_acc"):
+            value = checkpoint.get(key)
+            if isinstance(value, np.ndarray) and value.size == 1:
+                value = value.item()
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                info[key] = value
+    return info
+
+
+def import_checkpoint(model: str, checkpoint: str | Path,
+                      output_dir: str | Path | None = None) -> Path:
+    """Import ``checkpoint`` as a run of ``model`` in ``output_dir`` (by default a new
+    ``runs/<model>-<dataset>-<set>-<time>``) and return the run directory.
+
+    Raises:
+        BnnoError: no importer for ``model``, an unreadable or unsafe checkpoint, a
+            checkpoint that does not fit the model (its first bad key), a class count
+            of no known dataset, or an ``output_dir`` that is a file or not empty.
+            Nothing is written then.
+
+    Example:
+        Import the official BNext-18 checkpoint into ``runs/bnext18``::
+
+            import_checkpoint("bnext_18", "checkpoint.pth.tar", "runs/bnext18")
+    """
+    from bnno.training.build import build_model
+    from bnno.training.train import plan
+
+    model = models.canonical(model)
+    importer = registry.get(model)
+    file = Path(checkpoint)
+    if output_dir is not None:
+        _check_empty(Path(output_dir))
+    loaded = pth.load(file)
+    mapping = importer(state_dict(loaded), model)
+    if mapping.num_classes not in DATASETS:
+        raise BnnoError(f"the checkpoint has {mapping.num_classes} classes; bnno imports "
+                        f"models of {choices(str(n) for n in DATASETS)} classes (ImageNet, "
+                        "CIFAR-10, CIFAR-100)")
+    dataset, hparams_set = DATASETS[mapping.num_classes]
+    if hparams_set not in hparams.set_names(model):
+        hparams_set = hparams.set_names(model)[0]
+    overrides = ",".join(f"{k}={v}" for k, v in mapping.hparams.items()) or None
+    spec = plan(model, dataset, hparams_set, overrides)
+    spec["imported"] = {**_about(loaded, file), **mapping.info}
+    shape = data.describe(dataset, image_size=spec["hparams"].get("image_size")).input_shape
+    net = build_model(model, spec["hparams"], shape, mapping.num_classes, flip_ratio=False)
+    mapping.assign(net)
+    path = Path(output_dir) if output_dir is not None else runs.default_dir(spec)
+    _check_empty(path)
+    with runs.removed_if_unstarted(path, fresh=True):
+        runs.create(path, spec)
+        net.save_weights(str(runs.weights_file(path, model)))
+    return path
+
+
+def _check_empty(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise BnnoError(f"--output-dir {path} is a file; give a new or empty directory")
+    if path.is_dir() and any(path.iterdir()):
+        raise BnnoError(f"--output-dir {path} is not empty; give a new or empty directory "
+                        "(an import never overwrites)")
