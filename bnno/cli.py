@@ -88,10 +88,13 @@ def cli() -> None:
               help="default (one device), mirrored (all local GPUs) or multi_worker "
                    "(the cluster in TF_CONFIG).")
 @_SKIP_BAD_IMAGES
+@click.option("--init", "init", type=click.Path(), metavar="RUN_DIR",
+              help="Start from the weights of this run of the same model (fine-tuning), "
+                   "e.g. one made by bnno import.")
 @_VERBOSE
 def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, data_dir,
           manual_dir, seed, steps_per_epoch, validation_steps, tensorboard, strategy,
-          skip_bad_images, verbose) -> None:
+          skip_bad_images, init, verbose) -> None:
     """Train MODEL on a dataset with an hparam set; resume with the same --output-dir.
 
     \b
@@ -100,6 +103,7 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
          --hparams-set bop --hparams threshold=1e-6,gamma=1e-3
     bnno train birealnet --dataset imagenet2012 --hparams-set bop --strategy mirrored
     bnno train birealnet --dataset ~/imagenet --hparams-set bop
+    bnno train bnext_t --dataset ~/imagenet --hparams-set bop --init runs/bnext_t_official
     """
     from bnno.training.train import TrainingStopped
     from bnno.training.train import train as run
@@ -108,7 +112,7 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
         path = run(model, dataset, hparams_set, overrides, preprocess_fn, output_dir,
                    data_dir, manual_dir, seed, steps_per_epoch, validation_steps,
                    tensorboard, verbose=verbose, strategy=strategy,
-                   skip_bad_images=skip_bad_images)
+                   skip_bad_images=skip_bad_images, init=init)
     except TrainingStopped as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)

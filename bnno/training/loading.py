@@ -42,7 +42,6 @@ def load_trained(path: Path, spec: dict[str, Any], input_shape: tuple, num_class
             # run stopped after its third epoch; with weights="best" it is
             # "binarynet_best_weights.h5 (epoch 2, val_accuracy 0.4120)"
     """
-    import tensorflow as tf
 
     from bnno.training.build import build_model, compile_model
 
@@ -53,6 +52,25 @@ def load_trained(path: Path, spec: dict[str, Any], input_shape: tuple, num_class
     net = build_model(spec["model"], spec["hparams"], input_shape, num_classes,
                       flip_ratio=flip_ratio)
     compile_model(net, spec["hparams"], 1, 1)
+    return net, load_weights(net, path, spec["model"], choice)
+
+
+def load_weights(net, path: Path, model: str, choice: str) -> str:
+    """Load run ``path``'s ``choice`` weights (``runs.choose_weights``) of ``model`` into
+    ``net``; returns a description of the weights used.
+
+    Raises:
+        BnnoError: the weights cannot be read or do not fit ``net``.
+
+    Example:
+        Give a freshly built binarynet the final weights of the run in ``path``; the
+        description is ``"binarynet_weights.h5"``::
+
+            description = load_weights(net, path, "binarynet", "final")
+    """
+    import tensorflow as tf
+
+    path = Path(path)
     if choice == "last-checkpoint":
         latest = tf.train.latest_checkpoint(str(path / runs.BACKUP_DIR / "chief"))
         if latest is None:
@@ -60,9 +78,8 @@ def load_trained(path: Path, spec: dict[str, Any], input_shape: tuple, num_class
         # The checkpoint also holds the optimizer's state and metric variables, which
         # this model does not need: a partial restore is expected.
         tf.train.Checkpoint(model=net).restore(latest).expect_partial()
-        return net, f"checkpoint after epoch {runs.completed_epochs(path)}"
-    file = (runs.weights_file if choice == "final" else runs.best_weights_file)(
-        path, spec["model"])
+        return f"checkpoint after epoch {runs.completed_epochs(path)}"
+    file = (runs.weights_file if choice == "final" else runs.best_weights_file)(path, model)
     try:
         net.load_weights(str(file))
     except (OSError, ValueError) as e:
@@ -70,9 +87,65 @@ def load_trained(path: Path, spec: dict[str, Any], input_shape: tuple, num_class
     if choice == "best":
         best = runs.read_best(file)
         if best:
-            return net, (f"{file.name} (epoch {best['epoch']}, "
-                         f"val_accuracy {best['val_accuracy']:.4f})")
-    return net, file.name
+            return (f"{file.name} (epoch {best['epoch']}, "
+                    f"val_accuracy {best['val_accuracy']:.4f})")
+    return file.name
+
+
+def check_init(path: str | Path, model: str) -> str:
+    """The absolute path of run ``path``, checked as a start for a new run of ``model``
+    (``bnno train --init``): a run of the same model that has weights.
+
+    Raises:
+        BnnoError: ``path`` is not a run, is a run of another model, or has no weights.
+
+    Example:
+        >>> check_init("no/such/run", "binarynet")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        bnno.errors.BnnoError: --init no/such/run: ...
+    """
+    try:
+        spec = runs.read(Path(path))
+        runs.choose_weights(Path(path), model)
+    except BnnoError as e:
+        raise BnnoError(f"--init {path}: {e}") from None
+    if spec["model"] != model:
+        raise BnnoError(f"--init {path} is a run of {spec['model']}; a run of {model} "
+                        f"starts only from a run of {model}")
+    return str(Path(path).resolve())
+
+
+def init_from(net, path: str | Path, model: str, hp: dict[str, Any]) -> str:
+    """Give ``net`` (a new run's model of ``model`` with hparams ``hp``) the weights of
+    run ``path``: its final weights, else its last checkpoint. Returns their description.
+
+    Raises:
+        BnnoError: the weights do not fit; the message names the builder hparams in which
+            the two runs differ.
+
+    Example:
+        Fine-tune from an imported checkpoint (``bnno import``) in ``runs/bnext_t``::
+
+            init_from(net, "runs/bnext_t", "bnext_t", hp)
+    """
+    from bnno import models
+
+    path = Path(path)
+    try:
+        return load_weights(net, path, model, runs.choose_weights(path, model))
+    except BnnoError as e:
+        old = models.builder_kwargs(model, runs.read(path)["hparams"])
+        new = models.builder_kwargs(model, hp)
+        differ = [f"{k}={old[k]}" for k in old if k in new and old[k] != new[k]
+                  and k not in _QUANTIZER_KEYS]
+        hint = (f"; that run has {', '.join(differ)}" if differ
+                else "; train with the builder hparams of that run")
+        raise BnnoError(f"--init {path}: its weights do not fit ({e}){hint}") from None
+
+
+# Builder arguments that change no weight's shape, so may differ from the --init run's.
+_QUANTIZER_KEYS = ("activation", "kernel_quantizer", "kernel_constraint", "input_quantizer")
 
 
 def trained_shape(spec: dict[str, Any], data_dir: str | None = None) -> tuple[tuple, int]:

@@ -21,7 +21,7 @@ from typing import Any
 import bnno
 from bnno import data, hparams, models, optimizers, quantizers
 from bnno.errors import BnnoError, choices
-from bnno.training import distribute, runs
+from bnno.training import distribute, loading, runs
 from bnno.training.loading import (  # load_trained: also bnno.train.load_trained, as before
     load_run_data,
     load_trained,
@@ -67,6 +67,7 @@ def plan(
     validation_steps: int | None = None,
     strategy: str = "default",
     skip_bad_images: bool = False,
+    init: str | Path | None = None,
 ) -> dict[str, Any]:
     """Check every name and value of a run and return its ``run.json`` content.
 
@@ -116,6 +117,7 @@ def plan(
             raise BnnoError(f"{name} must be a positive integer, got {value}")
     folder = {"classes": ds.classes, "input_shape": list(ds.input_shape)} if isinstance(
         ds, data.FolderDataset) else {}
+    start = {"init": loading.check_init(init, model)} if init else {}
     return {
         "model": model,
         "dataset": ds.name,
@@ -129,6 +131,7 @@ def plan(
         "validation_steps": validation_steps,
         "strategy": strategy,
         "bnno_version": bnno.__version__,
+        **start,
     }
 
 
@@ -151,6 +154,7 @@ def train(
     flip_log: bool = True,
     flip_interval: int = 50,
     skip_bad_images: bool = False,
+    init: str | Path | None = None,
 ) -> Path:
     """Train (or resume) a run and return its directory.
 
@@ -167,6 +171,8 @@ def train(
     ``verbose`` is 0 (no progress output), 1 (a progress bar) or 2 (one line per epoch); by
     default the bar on a terminal, else one line per epoch. The weights of the epoch with
     the best validation accuracy are kept beside the final ones (``runs.best_weights_file``).
+    With ``init`` (a run directory of the same model, e.g. an imported checkpoint) the new
+    run starts from that run's final weights instead of the initialiser's: fine-tuning.
 
     Raises:
         BnnoError: bad input (see ``plan``), missing data, or an unusable output dir.
@@ -178,7 +184,7 @@ def train(
     verbose = auto_verbose() if verbose is None else verbose
     progress(verbose)  # a bad level fails before anything is written
     spec = plan(model, dataset, hparams_set, overrides, preprocess_fn, seed,
-                steps_per_epoch, validation_steps, strategy, skip_bad_images)
+                steps_per_epoch, validation_steps, strategy, skip_bad_images, init)
     if flip_interval < 1:
         raise BnnoError(f"flip_interval must be a positive integer, got {flip_interval}")
     model = spec["model"]
@@ -255,6 +261,11 @@ def _fit(path: Path, spec: dict[str, Any], ds, dist, resuming: bool, steps: int,
     first: list = [TemperatureSchedule(first_epoch)]
     with dist.scope():
         net = build_model(model, hp, ds.input_shape, ds.num_classes, flip_ratio=flip_log)
+        if spec.get("init") and not first_epoch:
+            print(f"Starting from {spec['init']} "
+                  f"({loading.init_from(net, spec['init'], model, hp)}).")
+            if optimizers.latent_free(hp):  # a latent run's kernels become ±1
+                optimizers.binarize_kernels(net)
         if hp.get("teachers"):
             from bnno.training import distill
 

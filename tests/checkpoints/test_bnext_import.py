@@ -133,3 +133,14 @@ def test_an_imported_run_evaluates_like_any_run_and_is_never_trained_into(tmp_pa
                        "--hparams", "width_multiplier=0.25,blocks=4", "--output-dir",
                        str(teacher), "--data-dir", mock_tfds)
     assert code == 2 and "imported" in err
+    # Fine-tuning starts from it (--init) and distillation learns from it (teachers=).
+    student = tmp_path / "student"
+    code, out, err = cli("train", "bnext_t", "--dataset", "cifar10", "--hparams-set", "cifar",
+                         "--hparams", "width_multiplier=0.25,blocks=4,batch_size=4,epochs=1,"
+                         f"teachers={teacher}", "--init", str(teacher), "--output-dir",
+                         str(student), "--data-dir", mock_tfds, "--steps-per-epoch", "1",
+                         "--validation-steps", "1", "--no-tensorboard", "--verbose", "0")
+    assert code == 0, err
+    assert f"Starting from {teacher.resolve()} (bnext_t_weights.h5)" in out
+    rows = runs.read_metrics(student)
+    assert len(rows) == 1 and rows[0]["teacher_s"] > 0 and np.isfinite(rows[0]["loss"])
