@@ -279,7 +279,10 @@ def hparams_show(model, set_name, overrides) -> None:
     from bnno import hparams, models
 
     model = models.canonical(model)
-    hp = hparams.resolve(model, set_name, overrides, models.hparam_types(model))
+    notes: list[str] = []
+    hp = hparams.resolve(model, set_name, overrides, models.hparam_types(model), notes)
+    for note in notes:
+        click.echo(note, err=True)  # stdout stays valid JSON
     click.echo(json.dumps({**hparams.metadata(model, set_name), **hp}, indent=2))
 
 

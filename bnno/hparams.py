@@ -177,9 +177,14 @@ def _flatten(sets: dict[str, dict], model: str, name: str, seen: tuple = ()) -> 
 
 
 def resolve(
-    model: str, set_name: str, overrides: str | None, types: dict[str, HType]
+    model: str, set_name: str, overrides: str | None, types: dict[str, HType],
+    notes: list[str] | None = None,
 ) -> dict[str, Any]:
     """The set ``set_name`` of ``model`` with ``overrides`` applied, every value checked.
+
+    When ``overrides`` switch the optimizer, the set's values that belong to its own
+    optimizer give way (``bnno.optimizers.switch``): ``optimizer=bop`` is enough to
+    train a latent-weight set latent-free.
 
     Args:
         model: model name (the file ``hparams/<model>.json``).
@@ -187,6 +192,7 @@ def resolve(
         overrides: ``"key=value,key2=value2"``; a dotted key such as
             ``gamma.decay_rate=0.5`` changes one field of a schedule.
         types: the type of every key the model accepts.
+        notes: if given, receives one line saying which of the set's values gave way.
 
     Raises:
         BnnoError: unknown set or key, or a value of the wrong type.
@@ -200,6 +206,14 @@ def resolve(
         Traceback (most recent call last):
         ...
         bnno.errors.BnnoError: hparam 'gamma' expects a non-negative number, got -1.0
+        >>> notes = []
+        >>> hp = resolve("binarynet", "default", "optimizer=bop,threshold=1e-6,gamma=1e-3",
+        ...              types, notes)
+        >>> hp["kernel_quantizer"], hp["kernel_constraint"]
+        (None, None)
+        >>> notes
+        ["optimizer=bop trains ±1 kernels, no latent weights; replaced in set 'default': \
+kernel_quantizer ste_sign -> none, kernel_constraint weight_clip -> none"]
     """
     flat = renamed(_flatten(load_file(model), model, set_name))
     for key in RESERVED:
@@ -212,9 +226,18 @@ def resolve(
                 f"valid keys: {choices(types)}"
             )
         resolved[key] = types[key].check(key, value)
+    given = set()
     for key, text in parse_overrides(overrides):
         key = RENAMED.get(key, key)
         _apply(resolved, key, text, types, model, set_name)
+        given.add(key.partition(".")[0])
+    from bnno.optimizers.switch import switch
+
+    changed = switch(resolved, given)
+    if changed and notes is not None:
+        why = " trains ±1 kernels, no latent weights" if optimizers.latent_free(resolved) else ""
+        notes.append(f"optimizer={resolved['optimizer']}{why}; replaced in set '{set_name}': "
+                     f"{', '.join(changed)}")
     return resolved
 
 

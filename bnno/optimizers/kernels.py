@@ -1,9 +1,11 @@
 """Binary kernels for every optimizer: quantizer settings, Bop's ±1 kernels, step counts.
 
-With a latent-free optimizer (``optimizer: bop``) the binary kernels carry no quantizer:
-they hold ±1 themselves, are tagged ``NoOp(precision=1)`` so larq's ``Bop`` claims them
-inside a ``CaseOptimizer`` (``bnno.optimizers.bop``). With any other optimizer the kernels are
-latent weights binarized by ``kernel_quantizer``. Either way larq's ``flip_ratio``
+With a latent-free optimizer (``optimizer: bop``) the binary kernels hold ±1 themselves
+and are tagged ``precision=1``, so larq's ``Bop`` claims them inside a ``CaseOptimizer``
+(``bnno.optimizers.bop``): by ``NoOp(precision=1)``, or by ``channel_scale``, which keeps
+a per-channel scale α as a float variable beside them (the form of scaled binarizers
+such as ``sibnn_weight`` without latent weights). With any other optimizer the kernels
+are latent weights binarized by ``kernel_quantizer``. Either way larq's ``flip_ratio``
 metric is attached to every binary kernel.
 
 Example:
@@ -25,33 +27,53 @@ FLIP_RATIO = ["flip_ratio"]
 def kernel_spec(hp: dict[str, Any], flip_ratio: bool = True) -> dict[str, Any]:
     """The ``kernel_quantizer``/``kernel_constraint`` builder arguments for ``hp``.
 
-    With Bop, a Keras config of larq's ``NoOp(precision=1)``; otherwise ``hp``'s
-    quantizer spec with the flip-ratio metric added (unless ``flip_ratio`` is false),
-    which the model's builder resolves (``bnno.quantizers.resolve``), filling in the
-    options it gives that quantizer.
+    With Bop and no ``kernel_quantizer``, a Keras config of larq's ``NoOp(precision=1)``;
+    otherwise ``hp``'s quantizer spec with the flip-ratio metric added (unless
+    ``flip_ratio`` is false), which the model's builder resolves
+    (``bnno.quantizers.resolve``), filling in the options it gives that quantizer.
+
+    Raises:
+        BnnoError: a latent-weight quantizer or a constraint with a latent-free
+            optimizer, or a quantizer of ±1 kernels (``channel_scale``) without one.
 
     Example:
         >>> kernel_spec({"optimizer": "bop"})["kernel_quantizer"]["class_name"]
         'NoOp'
+        >>> kernel_spec({"optimizer": "bop", "kernel_quantizer": "channel_scale"})
+        {'kernel_quantizer': {'name': 'channel_scale', 'metrics': ['flip_ratio']}, \
+'kernel_constraint': None}
         >>> kernel_spec({"optimizer": "adam", "kernel_quantizer": "ste_sign"})
         {'kernel_quantizer': {'name': 'ste_sign', 'metrics': ['flip_ratio']}}
+        >>> kernel_spec({"optimizer": "bop", "kernel_quantizer": "ste_sign"})
+        Traceback (most recent call last):
+        ...
+        bnno.errors.BnnoError: bop trains the binary kernels as ±1, without latent weights: \
+kernel_quantizer must be none or channel_scale (got ste_sign) and kernel_constraint none (got \
+None); drop them from --hparams (a set's own give way when --hparams switches the optimizer)
     """
-    metrics = FLIP_RATIO if flip_ratio else []
-    if latent_free(hp):
-        if hp.get("kernel_quantizer") or hp.get("kernel_constraint"):
-            raise BnnoError(
-                f"{hp['optimizer']} trains the binary kernels directly; set "
-                "kernel_quantizer=none and kernel_constraint=none"
-            )
-        quantizer = {"class_name": "NoOp", "config": {"precision": 1, "metrics": metrics}}
-        return {"kernel_quantizer": quantizer, "kernel_constraint": None}
-    spec = hp.get("kernel_quantizer")
-    if spec is None:
-        return {}
-    from bnno.quantizers.registry import split  # here: bnno.hparams stays free of larq
+    from bnno.quantizers.registry import get, names, split  # here: bnno.hparams stays light
 
-    name, options = split(spec)
-    return {"kernel_quantizer": {"name": name, **options, "metrics": list(metrics)}}
+    metrics = list(FLIP_RATIO if flip_ratio else [])
+    name, options = split(hp.get("kernel_quantizer"))
+    if latent_free(hp):
+        own = [n for n in names("kernel") if get(n).latent_free]
+        if (name is not None and not get(name).latent_free) or hp.get("kernel_constraint"):
+            raise BnnoError(
+                f"{hp['optimizer']} trains the binary kernels as ±1, without latent weights: "
+                f"kernel_quantizer must be none or {' or '.join(own)} (got {name}) and "
+                f"kernel_constraint none (got {hp.get('kernel_constraint')}); drop them from "
+                "--hparams (a set's own give way when --hparams switches the optimizer)")
+        if name is None:
+            quantizer = {"class_name": "NoOp", "config": {"precision": 1, "metrics": metrics}}
+        else:
+            quantizer = {"name": name, **options, "metrics": metrics}
+        return {"kernel_quantizer": quantizer, "kernel_constraint": None}
+    if name is None:
+        return {}
+    if get(name).latent_free:
+        raise BnnoError(f"kernel_quantizer {name} scales kernels that hold ±1, which only a "
+                        "latent-free optimizer trains; use optimizer=bop or bop2ndorder with it")
+    return {"kernel_quantizer": {"name": name, **options, "metrics": metrics}}
 
 
 def kernel_settings(hp: dict[str, Any], flip_ratio: bool = True) -> dict[str, Any]:
@@ -127,6 +149,9 @@ def binary_kernels(model) -> list:
 def binarize_kernels(model) -> None:
     """Set Bop's binary kernels to ±1 (the sign of their initial values, 0 -> +1).
 
+    A kernel quantizer with a scale of its own (``channel_scale``) first takes its
+    starting value from the initial kernel (``start_from``: mean |w| per channel).
+
     Example:
         >>> import larq as lq
         >>> import tensorflow as tf
@@ -142,5 +167,10 @@ def binarize_kernels(model) -> None:
     """
     import larq as lq
 
+    for layer in model.submodules:
+        quantizer = getattr(layer, "kernel_quantizer", None)
+        if hasattr(quantizer, "start_from"):
+            quantizer.start_from(layer.kernel)
     for var in binary_kernels(model):
         var.assign(lq.math.sign(var))
+

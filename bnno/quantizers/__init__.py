@@ -3,7 +3,8 @@
 What belongs here: the registry (``registry``) and one module per family of binarizers,
 each registering its larq quantizer classes with ``@register``: larq's own
 (``larq_signs``), BNext's (``bnext``), Si-BNN's activation (``sibnn``) and weight
-(``sibnn_weight``) binarizers, XNOR-Net's weight binarizer (``xnor_weight``), and the
+(``sibnn_weight``) binarizers, XNOR-Net's weight binarizer (``xnor_weight``), the
+per-channel scale of ±1 kernels trained latent-free (``channel_scale``), and the
 sign-counting flip ratio that scaled signs share (``sign_flips``).
 
 Adding a quantizer is one module with a registered class: this package imports every
@@ -13,7 +14,7 @@ module in its folder (``bnno.import_members``). Quantizer modules import
 Example:
     >>> from bnno import quantizers
     >>> quantizers.names("kernel")[:3]
-    ['approx_sign', 'bnext_weight', 'magnitude_aware_sign']
+    ['approx_sign', 'bnext_weight', 'channel_scale']
     >>> quantizers.resolve({"name": "sibnn", "rho": 0.4}, "activation")["config"]["rho"]
     0.4
 """

@@ -25,7 +25,7 @@ for _name, _cls in (("ste_sign", lq.quantizers.SteSign),
     register(_name)(_cls)
 
 
-@register("magnitude_aware_sign", roles=("kernel",), keras_alias=False)
+@register("magnitude_aware_sign", roles=("kernel",), keras_alias=False, scaled=True)
 class ScaledSign(CountsSignFlips, lq.quantizers.MagnitudeAwareSign):
     """larq's ``MagnitudeAwareSign`` whose ``flip_ratio`` metric counts sign changes.
 

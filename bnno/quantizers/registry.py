@@ -27,8 +27,8 @@ Example:
     Traceback (most recent call last):
     ...
     bnno.errors.BnnoError: 'sibnn' cannot be the kernel_quantizer; choose one of: approx_sign, \
-bnext_weight, magnitude_aware_sign, sibnn_weight, ste_heaviside, ste_sign, swish_sign, \
-xnor_weight
+bnext_weight, channel_scale, magnitude_aware_sign, sibnn_weight, ste_heaviside, ste_sign, \
+swish_sign, xnor_weight
 """
 
 from __future__ import annotations
@@ -64,6 +64,8 @@ class Entry:
     cls: type
     roles: tuple[str, ...]
     options: Mapping[str, Any]
+    scaled: bool = False
+    latent_free: bool = False
 
 
 _ENTRIES: dict[str, Entry] = {}
@@ -102,13 +104,18 @@ def _check_value(name: str, option: str, value: Any, default: Any) -> None:
         raise BnnoError(f"option '{option}' of quantizer '{name}' expects {kind}, got {value!r}")
 
 
-def register(name: str, roles: tuple[str, ...] = ROLES,
-             keras_alias: bool = True) -> Callable[[type], type]:
+def register(name: str, roles: tuple[str, ...] = ROLES, keras_alias: bool = True,
+             scaled: bool = False, latent_free: bool = False) -> Callable[[type], type]:
     """Decorator: register a larq quantizer class as ``name`` for ``roles``.
 
     The class is also registered with Keras (saved models and layer configs find it by
     its class name), and ``name`` with larq, so that larq layers accept the bare name
     too (``keras_alias=False`` for a name larq already gives another class).
+
+    Two flags describe kernel quantizers for latent-free optimizers (Bop): ``scaled``
+    for a binarizer of latent weights to α·sign(w) per output channel, whose scale a
+    latent-free run keeps (``bnno.optimizers.switch``); ``latent_free`` for a quantizer
+    of kernels that already hold ±1, the only kind such an optimizer accepts.
 
     Example:
         >>> import larq as lq
@@ -132,7 +139,7 @@ def register(name: str, roles: tuple[str, ...] = ROLES,
             lq.utils.register_keras_custom_object(cls)
             if keras_alias:
                 lq.utils.register_alias(name)(cls)
-        _ENTRIES[name] = Entry(name, cls, tuple(roles), options_of(cls))
+        _ENTRIES[name] = Entry(name, cls, tuple(roles), options_of(cls), scaled, latent_free)
         return cls
 
     return decorator

@@ -67,6 +67,7 @@ def plan(
     validation_steps: int | None = None,
     strategy: str = "default",
     skip_bad_images: bool = False,
+    notes: list[str] | None = None,
     init: str | Path | None = None,
 ) -> dict[str, Any]:
     """Check every name and value of a run and return its ``run.json`` content.
@@ -75,7 +76,9 @@ def plan(
     Without ``hparams_set`` the model's first set is used; without ``preprocess_fn``
     the set's ``preprocess_fn`` (else ``default``). A ``dataset`` that is a folder of
     images is recorded by its absolute path, with its classes in label order and its
-    input shape.
+    input shape. ``notes`` (if given) receives a line naming the set's values that
+    gave way to an optimizer switched by ``overrides`` (``bnno.hparams.resolve``).
+    ``init`` is a run to start from (``bnno.training.loading.check_init``).
 
     Raises:
         BnnoError: unknown model, dataset, preprocess fn, set, key or strategy, or a bad
@@ -93,7 +96,7 @@ def plan(
     model = models.canonical(model)
     distribute.check_name(strategy)
     hparams_set = hparams_set or hparams.set_names(model)[0]
-    hp = hparams.resolve(model, hparams_set, overrides, models.hparam_types(model))
+    hp = hparams.resolve(model, hparams_set, overrides, models.hparam_types(model), notes)
     ds = data.describe(dataset, image_size=hp.get("image_size"),
                        skip_bad_images=skip_bad_images)
     if preprocess_fn is None:
@@ -183,8 +186,9 @@ def train(
 
     verbose = auto_verbose() if verbose is None else verbose
     progress(verbose)  # a bad level fails before anything is written
+    notes: list[str] = []
     spec = plan(model, dataset, hparams_set, overrides, preprocess_fn, seed,
-                steps_per_epoch, validation_steps, strategy, skip_bad_images, init)
+                steps_per_epoch, validation_steps, strategy, skip_bad_images, notes, init)
     if flip_interval < 1:
         raise BnnoError(f"flip_interval must be a positive integer, got {flip_interval}")
     model = spec["model"]
@@ -196,6 +200,8 @@ def train(
     if resuming and not spec["seed_given"]:
         spec["seed"] = runs.read(path)["seed"]
     hp = spec["hparams"]
+    for note in notes if chief else []:
+        print(note)
     ds = data.load(spec["dataset"], data_dir, manual_dir, hp.get("image_size"),
                    spec.get("classes"), skip_bad_images)
     if ds.skipped:

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import PYTHON
+from larq.optimizers import _var_key
 
-from bnno import data, hparams, models
+from bnno import data, hparams, models, optimizers
 from bnno.errors import BnnoError
 from bnno.training.build import build_model, compile_model
 from bnno.training.train import plan
@@ -32,6 +33,10 @@ REFUSED = {(m, (28, 28, 1)) for m in ("bnext_t", "bnext_s", "bnext_m", "bnext_l"
 
 # The training steps run on CIFAR-sized images; every other dataset shape gets a build.
 STEP_SHAPE = (32, 32, 3)
+
+# BNext-S, -M and -L are BNext-T's builder (bnno.models.bnext.bnext) at other widths; their
+# latent-free steps would repeat BNext-T's at several times its cost.
+LATENT_FREE_SAME_AS_BNEXT_T = ("bnext_s", "bnext_m", "bnext_l")
 
 
 # Si-BNN's VGG at 224×224 has 440 M parameters (a 100352×4096 dense layer) and no width
@@ -104,7 +109,8 @@ def test_every_model_builds_for_every_dataset_shape(model, shape):
 
 @pytest.mark.parametrize("model, optimizer, set_name", [
     (model, optimizer, set_name) for model in models.names()
-    for optimizer, set_name in sets_by_optimizer(model).items()])
+    for optimizer, set_name in sets_by_optimizer(model).items()
+    if not (model in LATENT_FREE_SAME_AS_BNEXT_T and optimizer == "bop")])
 def test_every_model_takes_a_step_under_each_optimizer_of_its_sets(model, optimizer, set_name):
     tf.keras.utils.set_random_seed(0)
     hp = hparams.resolve(model, set_name, None, models.hparam_types(model))
@@ -112,15 +118,75 @@ def test_every_model_takes_a_step_under_each_optimizer_of_its_sets(model, optimi
     net = build_model(model, hp, STEP_SHAPE, 10)
     assert net.output_shape == (None, 10)
     compile_model(net, hp, steps_per_epoch=1)
+    take_step(net, optimizer)
+
+
+def take_step(net, optimizer: str) -> list:
+    """One eager training step on random images; the trainable weights before it."""
     net.run_eagerly = True  # one step: tracing the graph would cost more than running it
     before = [w.numpy().copy() for w in net.trainable_weights]
-    x = np.random.default_rng(0).normal(size=(4, *STEP_SHAPE)).astype("float32")
-    y = tf.keras.utils.to_categorical([0, 1, 2, 3], 10)
-    loss = net.train_on_batch(x, y, return_dict=True)["loss"]
+    loss = net.train_on_batch(STEP_X, STEP_Y, return_dict=True)["loss"]
     assert np.isfinite(loss)
     moved = [not np.array_equal(b, w.numpy()) for b, w in zip(before, net.trainable_weights,
                                                                  strict=True)]
     assert sum(moved) > len(moved) // 2, f"{optimizer} moved {sum(moved)} of {len(moved)}"
+    return before
+
+
+STEP_X = np.random.default_rng(0).normal(size=(4, *STEP_SHAPE)).astype("float32")
+STEP_Y = tf.keras.utils.to_categorical([0, 1, 2, 3], 10)
+
+
+def latent_set(model: str) -> str:
+    """The model's first set that trains latent weights."""
+    types = models.hparam_types(model)
+    return next(name for name in hparams.set_names(model)
+                if not optimizers.latent_free(hparams.resolve(model, name, None, types)))
+
+
+# Each model switched from a latent-weight set to one latent-free optimizer (the two
+# differ in the binary kernels' update only, which tests/optimizers covers), alternating.
+SWITCHED = [(model, ("bop", "bop2ndorder")[i % 2]) for i, model in enumerate(
+    m for m in models.names() if m not in LATENT_FREE_SAME_AS_BNEXT_T)]
+
+
+@pytest.mark.parametrize("model, optimizer", SWITCHED)
+def test_every_model_trains_latent_free_when_hparams_switch_the_optimizer(model, optimizer):
+    set_name = latent_set(model)
+    types = models.hparam_types(model)
+    notes: list[str] = []
+    # What `--hparams optimizer=...` gives on the command line.
+    hp = hparams.resolve(model, set_name, f"optimizer={optimizer},threshold=1e-6,gamma=1e-3",
+                         types, notes)
+    assert len(notes) == 1 and "kernel_quantizer" in notes[0]
+    hp.update(tiny(model))
+    tf.keras.utils.set_random_seed(0)
+    net = build_model(model, hp, STEP_SHAPE, 10)
+    scaled = hp["kernel_quantizer"] == "channel_scale"
+    if scaled:
+        # The latent-weight model from the same draw computes the same function at the start.
+        latent = hparams.resolve(model, set_name, None, types)
+        latent.update(tiny(model))
+        tf.keras.utils.set_random_seed(0)
+        reference = build_model(model, latent, STEP_SHAPE, 10)
+        np.testing.assert_allclose(net(STEP_X, training=False),
+                                   reference(STEP_X, training=False), atol=1e-5)
+    compile_model(net, hp, steps_per_epoch=1)
+    kernels = optimizers.binary_kernels(net)
+    before = dict(zip([w.ref() for w in net.trainable_weights], take_step(net, optimizer),
+                      strict=True))
+    # The CaseOptimizer gives the ±1 kernels, and nothing else, to the binary optimizer.
+    mapping = net.optimizer.var_opt_mapping
+    assert kernels and {w.ref() for w in kernels} == {
+        v.ref() for v in net.trainable_weights if mapping[_var_key(v)] == 0}
+    for kernel in kernels:
+        assert set(np.unique(kernel.numpy())) <= {-1.0, 1.0}
+    scales = [w for layer in net.submodules
+              for w in getattr(getattr(layer, "kernel_quantizer", None), "weights", [])
+              if w.trainable]
+    assert bool(scales) == scaled
+    for scale in scales:  # trained by Adam, not by Bop
+        assert not np.array_equal(before[scale.ref()], scale.numpy())
 
 
 @pytest.mark.parametrize("model", models.names())

@@ -127,7 +127,7 @@ def test_bop_model_kernels_are_plus_minus_one_before_and_after_steps():
 def test_bop_refuses_a_kernel_quantizer():
     from bnno.errors import BnnoError
 
-    with pytest.raises(BnnoError, match="kernel_quantizer=none"):
+    with pytest.raises(BnnoError, match="kernel_quantizer must be none or channel_scale"):
         optimizers.kernel_settings(bop_hp(kernel_quantizer="ste_sign"))
 
 

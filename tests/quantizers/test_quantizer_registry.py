@@ -69,6 +69,8 @@ REFERENCES = {
               lambda x, g: g * ((x > -0.3) & (x < 1.0)).astype(np.float32)),
     "sibnn_weight": (lambda w: _channel_mean(np.abs(w)) * np.sign(w), sibnn_weight_grad),
     "xnor_weight": (xnor_weight, xnor_weight_grad),
+    # α at its start (1 per channel): α·w, gradient α·g
+    "channel_scale": (lambda w: w, lambda w, g: g),
 }
 
 
