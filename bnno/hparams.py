@@ -177,7 +177,8 @@ def _flatten(sets: dict[str, dict], model: str, name: str, seen: tuple = ()) -> 
 
 
 def resolve(
-    model: str, set_name: str, overrides: str | None, types: dict[str, HType]
+    model: str, set_name: str, overrides: str | None, types: dict[str, HType],
+    fixed: Mapping[str, Any] | None = None, alias: str | None = None,
 ) -> dict[str, Any]:
     """The set ``set_name`` of ``model`` with ``overrides`` applied, every value checked.
 
@@ -187,9 +188,13 @@ def resolve(
         overrides: ``"key=value,key2=value2"``; a dotted key such as
             ``gamma.decay_rate=0.5`` changes one field of a schedule.
         types: the type of every key the model accepts.
+        fixed: values the model's name fixes (``bnno.models.fixed``): they replace the
+            set's, and an override may not change them.
+        alias: the name that fixes them, for the message.
 
     Raises:
-        BnnoError: unknown set or key, or a value of the wrong type.
+        BnnoError: unknown set or key, a value of the wrong type, or an override of a
+            fixed value.
 
     Example:
         >>> from bnno import models
@@ -212,9 +217,17 @@ def resolve(
                 f"valid keys: {choices(types)}"
             )
         resolved[key] = types[key].check(key, value)
+    for key, value in (fixed or {}).items():
+        resolved[key] = types[key].check(key, value)
     for key, text in parse_overrides(overrides):
         key = RENAMED.get(key, key)
         _apply(resolved, key, text, types, model, set_name)
+    for key, value in (fixed or {}).items():
+        if resolved[key] != value:
+            raise BnnoError(
+                f"{alias or model} is {model} with {key}={value}; for "
+                f"{key}={resolved[key]} train {model} --hparams {key}={resolved[key]}"
+            )
     return resolved
 
 

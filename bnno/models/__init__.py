@@ -30,6 +30,7 @@ from bnno.models.layers import pool_3x3, torch_bn  # noqa: F401
 from bnno.models.registry import (  # noqa: F401
     builder_kwargs,
     canonical,
+    fixed,
     get,
     hparam_types,
     names,
