@@ -135,7 +135,7 @@ def set_names(model: str) -> list[str]:
     """Names of the sets defined for ``model``, in file order.
 
     Example:
-        >>> set_names("binarynet")
+        >>> set_names("binarynet")[:4]
         ['default', 'bop', 'bop_sec52', 'adam_sec52']
     """
     return list(load_file(model))
@@ -201,6 +201,9 @@ def resolve(
         >>> types = models.hparam_types("binarynet")
         >>> resolve("binarynet", "bop_sec52", "gamma.decay_rate=0.5", types)["gamma"]["decay_rate"]
         0.5
+        >>> resolve("binarynet", "bop2ndOrder", None, types, {"normalization": "batch"},
+        ...         "binarynet_batch")["normalization"]
+        'batch'
         >>> resolve("binarynet", "bop", "gamma=-1", types)
         Traceback (most recent call last):
         ...

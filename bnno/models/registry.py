@@ -88,6 +88,17 @@ def fixed(name: str) -> dict[str, Any]:
     return dict(_FIXED.get(name, {}))
 
 
+def aliases(name: str) -> dict[str, dict[str, Any]]:
+    """The aliases of the model ``name``, each with the hparams it fixes.
+
+    Example:
+        >>> aliases("binary_alexnet")
+        {'alexnet': {}}
+    """
+    return {alias: fixed(alias) for alias, target in sorted(_ALIASES.items())
+            if target == name}
+
+
 def names() -> list[str]:
     """All registered model names, sorted (aliases not included).
 

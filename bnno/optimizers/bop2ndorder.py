@@ -55,8 +55,9 @@ def step_decays(hp: dict[str, Any]) -> dict[str, Any]:
         return hp
     every = hp.get("epochs_decay")
     if every is None:
-        raise BnnoError(f"{', '.join(k + '_decay' for k in decayed)} need epochs_decay, the "
-                        f"epochs between two decays; add --hparams epochs_decay=...")
+        verb = "need" if len(decayed) > 1 else "needs"
+        raise BnnoError(f"{', '.join(k + '_decay' for k in decayed)} {verb} epochs_decay, "
+                        f"the epochs between two decays; add --hparams epochs_decay=...")
     out = dict(hp)
     for key in decayed:
         out[key] = schedules.step_decay(key, hp.get(key, SIGMA), hp[f"{key}_decay"], every)
