@@ -93,6 +93,9 @@ def test_readme_line_trains(mock_tfds, cli, tmp_path, line):
         assert hp["normalization"] == ("batch" if alias.endswith("_batch") else "layer")
         assert hp["optimizer"] == "bop2ndorder"
         assert hp["bias_correction"] == ("unbiased" in line)
+    for key, value in given(line).items():
+        if key != "epochs":  # the budget's one epoch replaces the line's
+            assert hp[key] == pytest.approx(value)
     (row,) = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines()]
     for key in ("threshold", "gamma", "sigma"):
         if key in given(line):  # the README's values reach the optimizer (no decay yet)
