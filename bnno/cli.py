@@ -5,6 +5,7 @@ TensorFlow is imported only by commands that need it, so ``--help`` answers at o
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -38,7 +39,27 @@ _VALIDATION_STEPS = click.option("--validation-steps", type=int,
 _VERBOSE = click.option("--verbose", type=click.IntRange(0, 2),
                         help="0: no progress output, 1: a progress bar, 2: one line per "
                              "epoch. [default: 1 on a terminal, else 2]")
-_TENSORBOARD = click.option("--tensorboard/--no-tensorboard", default=True, show_default=True)
+
+
+def _tensorboard(command):
+    """``--tensorboard`` (alone or ``=true``/``=false``, as the Bop2ndOrder README writes
+    ``--tensorboard=True``) and ``--no-tensorboard``, given to ``command`` as one boolean."""
+
+    @functools.wraps(command)
+    def run(*args, tensorboard, no_tensorboard, **kwargs):
+        if tensorboard and no_tensorboard:
+            raise click.UsageError("give --tensorboard or --no-tensorboard, not both")
+        return command(*args, tensorboard=not no_tensorboard and tensorboard is not False,
+                       **kwargs)
+
+    run = click.option("--no-tensorboard", is_flag=True, help="Write no TensorBoard logs.")(run)
+    return click.option(
+        "--tensorboard", type=click.BOOL, is_flag=False, flag_value=True, default=None,
+        help="Write TensorBoard logs (the default); --tensorboard=false writes none.",
+    )(run)
+
+
+_TENSORBOARD = _tensorboard
 _DATA_DIR = click.option(
     "--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
     help="tfds data dir (default: $TFDS_DATA_DIR or ~/tensorflow_datasets).",
@@ -278,9 +299,10 @@ def hparams_show(model, set_name, overrides) -> None:
     """
     from bnno import hparams, models
 
-    model = models.canonical(model)
+    name, model = model, models.canonical(model)
     notes: list[str] = []
-    hp = hparams.resolve(model, set_name, overrides, models.hparam_types(model), notes)
+    hp = hparams.resolve(model, set_name, overrides, models.hparam_types(model),
+                         models.fixed(name), name, notes)
     for note in notes:
         click.echo(note, err=True)  # stdout stays valid JSON
     click.echo(json.dumps({**hparams.metadata(model, set_name), **hp}, indent=2))

@@ -135,7 +135,7 @@ def set_names(model: str) -> list[str]:
     """Names of the sets defined for ``model``, in file order.
 
     Example:
-        >>> set_names("binarynet")
+        >>> set_names("binarynet")[:4]
         ['default', 'bop', 'bop_sec52', 'adam_sec52']
     """
     return list(load_file(model))
@@ -178,6 +178,7 @@ def _flatten(sets: dict[str, dict], model: str, name: str, seen: tuple = ()) -> 
 
 def resolve(
     model: str, set_name: str, overrides: str | None, types: dict[str, HType],
+    fixed: Mapping[str, Any] | None = None, alias: str | None = None,
     notes: list[str] | None = None,
 ) -> dict[str, Any]:
     """The set ``set_name`` of ``model`` with ``overrides`` applied, every value checked.
@@ -192,16 +193,23 @@ def resolve(
         overrides: ``"key=value,key2=value2"``; a dotted key such as
             ``gamma.decay_rate=0.5`` changes one field of a schedule.
         types: the type of every key the model accepts.
+        fixed: values the model's name fixes (``bnno.models.fixed``): they replace the
+            set's, and an override may not change them.
+        alias: the name that fixes them, for the message.
         notes: if given, receives one line saying which of the set's values gave way.
 
     Raises:
-        BnnoError: unknown set or key, or a value of the wrong type.
+        BnnoError: unknown set or key, a value of the wrong type, or an override of a
+            fixed value.
 
     Example:
         >>> from bnno import models
         >>> types = models.hparam_types("binarynet")
         >>> resolve("binarynet", "bop_sec52", "gamma.decay_rate=0.5", types)["gamma"]["decay_rate"]
         0.5
+        >>> resolve("binarynet", "bop2ndOrder", None, types, {"normalization": "batch"},
+        ...         "binarynet_batch")["normalization"]
+        'batch'
         >>> resolve("binarynet", "bop", "gamma=-1", types)
         Traceback (most recent call last):
         ...
@@ -226,11 +234,19 @@ kernel_quantizer ste_sign -> none, kernel_constraint weight_clip -> none"]
                 f"valid keys: {choices(types)}"
             )
         resolved[key] = types[key].check(key, value)
+    for key, value in (fixed or {}).items():
+        resolved[key] = types[key].check(key, value)
     given = set()
     for key, text in parse_overrides(overrides):
         key = RENAMED.get(key, key)
         _apply(resolved, key, text, types, model, set_name)
         given.add(key.partition(".")[0])
+    for key, value in (fixed or {}).items():
+        if resolved[key] != value:
+            raise BnnoError(
+                f"{alias or model} is {model} with {key}={value}; for "
+                f"{key}={resolved[key]} train {model} --hparams {key}={resolved[key]}"
+            )
     from bnno.optimizers.switch import switch
 
     changed = switch(resolved, given)

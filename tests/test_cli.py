@@ -114,15 +114,21 @@ def test_hparams_commands(cli):
     assert code == 0 and "bop_sec52" in stdout and "binarynet" in stdout
     code, stdout, _ = cli("hparams", "show", "binarynet", "bop", "--hparams", "gamma=1e-4")
     assert code == 0 and json.loads(stdout)["gamma"] == 1e-4
+    # An alias finds its model's sets, with the hparams it fixes.
+    code, stdout, _ = cli("hparams", "list", "binarynet_batch")
+    assert code == 0 and "bop2ndOrder_unbiased_testExp" in stdout
+    for name, norm in (("binarynet", "layer"), ("binarynet_batch", "batch")):
+        code, stdout, _ = cli("hparams", "show", name, "bop2ndOrder")
+        assert code == 0 and json.loads(stdout)["normalization"] == norm
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
         (["train", "resnet", "--dataset", "cifar10"],
-         "choose one of: alexnet, binary_alexnet, binarynet, birealnet, bnext_18, bnext_l, "
-         "bnext_m, bnext_s, bnext_t, sibnn_alexnet, sibnn_mlp, sibnn_resnet18, sibnn_vgg, "
-         "xnornet"),
+         "choose one of: alexnet, binary_alexnet, binarynet, binarynet_batch, birealnet, "
+         "birealnet_batch, bnext_18, bnext_l, bnext_m, bnext_s, bnext_t, sibnn_alexnet, "
+         "sibnn_mlp, sibnn_resnet18, sibnn_vgg, xnornet, xnornet_batch"),
         (["train", "binarynet", "--dataset", "svhn"],
          "unknown dataset 'svhn'; give a tfds image-classification dataset (cifar10, "
          "cifar100, imagenet2012, mnist, fashion_mnist, svhn_cropped, ...; list them with"),
@@ -137,7 +143,21 @@ def test_hparams_commands(cli):
         (["train", "binarynet", "--dataset", "cifar10", "--preprocess-fn", "x"],
          "choose one of: crop_flip_normalize, default, resize_and_flip"),
         (["train", "binarynet", "--dataset", "cifar10", "--hparams-set", "x"],
-         "choose one of: adam_sec52, bop, bop_sec52, default"),
+         "choose one of: adam_sec52, bop, bop2ndOrder, bop2ndOrder_CIFAR, "
+         "bop2ndOrder_testExp, bop2ndOrder_unbiased, bop2ndOrder_unbiased_CIFAR, "
+         "bop2ndOrder_unbiased_testExp, bop_sec52, default"),
+        (["train", "binarynet_batch", "--dataset", "cifar10", "--hparams-set", "bop2ndOrder",
+          "--hparams", "normalization=layer"],
+         "binarynet_batch is binarynet with normalization=batch; for normalization=layer "
+         "train binarynet --hparams normalization=layer"),
+        (["train", "xnornet", "--dataset", "imagenet2012", "--hparams", "normalization=group"],
+         "hparam 'normalization' must be one of: batch, layer; got 'group'"),
+        (["train", "binarynet", "--dataset", "cifar10", "--hparams-set", "bop2ndOrder",
+          "--hparams", "sigma_decay=0.5"], "sigma_decay needs epochs_decay"),
+        (["train", "binarynet", "--dataset", "cifar10", "--tensorboard=maybe"],
+         "'maybe' is not a valid boolean"),
+        (["train", "binarynet", "--dataset", "cifar10", "--tensorboard", "--no-tensorboard"],
+         "give --tensorboard or --no-tensorboard, not both"),
         (["train", "binarynet", "--dataset", "cifar10", "--hparams", "lr=1"], "valid keys:"),
         (["train", "binarynet", "--dataset", "cifar10", "--hparams", "epochs=ten"],
          "expects a positive integer"),
@@ -160,6 +180,32 @@ def test_bad_input_is_one_line_and_exit_2(cli, args, message):
     assert code == 2
     assert err.startswith("Error: ") and err.count("\n") == 1, err
     assert message in err
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ([], True), (["--tensorboard"], True), (["--tensorboard=True"], True),
+    (["--tensorboard=False"], False), (["--tensorboard", "false"], False),
+    (["--no-tensorboard"], False),
+])
+def test_tensorboard_takes_a_flag_or_a_boolean(cli, monkeypatch, flags, expected):
+    # The Bop2ndOrder README writes --tensorboard=True, as its code's click option took.
+    import bnno.analysis.sweep
+    import bnno.training.train
+
+    class Dispatched(Exception):
+        pass
+
+    def stop(*args, tensorboard_at):
+        raise Dispatched(args[tensorboard_at])
+
+    monkeypatch.setattr(bnno.training.train, "train",
+                        lambda *args, **kwargs: stop(*args, tensorboard_at=11))
+    monkeypatch.setattr(bnno.analysis.sweep, "sweep",
+                        lambda *args, **kwargs: stop(*args, tensorboard_at=13))
+    for command in (["train", "binarynet"], ["sweep", "binarynet", "--grid", "gamma=1e-3"]):
+        with pytest.raises(Dispatched) as given:
+            cli(*command, "--dataset", "cifar10", *flags)
+        assert given.value.args == (expected,)
 
 
 def test_missing_data_says_where_tfds_looked(cli, tmp_path, monkeypatch):

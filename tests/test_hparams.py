@@ -56,7 +56,10 @@ def test_schedule_field_override_and_replacement():
         ("bop", "epochs", "not of the form key=value"),
         ("bop", "gamma.decay_rate=0.5", "not a schedule here"),
         ("bop_sec52", "gamma.rate=0.5", "has no field 'rate'"),
-        ("nope", None, "choose one of: adam_sec52, bop, bop_sec52, default"),
+        ("nope", None, "choose one of: adam_sec52, bop, bop2ndOrder, bop2ndOrder_CIFAR, "
+                       "bop2ndOrder_testExp, bop2ndOrder_unbiased, "
+                       "bop2ndOrder_unbiased_CIFAR, bop2ndOrder_unbiased_testExp, "
+                       "bop_sec52, default"),
     ],
 )
 def test_bad_input_names_the_valid_choices(set_name, overrides, message):

@@ -86,6 +86,10 @@ def model_table(model: str) -> str:
         cells.append(meta.get("source", ""))
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     lines.append("")
+    for alias, fixed in models.aliases(model).items():
+        pinned = ", ".join(f"{k} {value_text(v)}" for k, v in fixed.items())
+        lines.append(f"- also named `{alias}`" + (f" (with {pinned}, whatever the set says)"
+                                                  if pinned else ""))
     for name in hparams.set_names(model):
         lines.append(f"- `{name}`: {hparams.metadata(model, name).get('description', '')}")
     return "\n".join(lines) + "\n"

@@ -28,8 +28,10 @@ from bnno import import_members
 # them: models.get(...), models.names(), models.torch_bn.
 from bnno.models.layers import pool_3x3, torch_bn  # noqa: F401
 from bnno.models.registry import (  # noqa: F401
+    aliases,
     builder_kwargs,
     canonical,
+    fixed,
     get,
     hparam_types,
     names,

@@ -3,6 +3,11 @@
 VGG-like: six binary 3×3 convolutions (128-128-256-256-512-512 filters at the default
 width) and three binary dense layers, batch norm without scale, no biases, and
 sign-binarized inputs everywhere except the first layer, whose input is the image.
+
+``normalization="layer"`` is the network the Bop2ndOrder code names ``binarynet``
+(CuauSuarez/Bop2ndOrder ``bnn_optimization/models/binarynet.py``): a layer norm (Keras'
+default, over the last axis) wherever this one has a batch norm, nothing else changed.
+The name ``binarynet_batch`` of that code's README is this network with batch norm.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import larq as lq
 import tensorflow as tf
 
 from bnno import quantizers
-from bnno.models.registry import register
+from bnno.models.layers import Normalization
+from bnno.models.layers import normalization as norm_layer
+from bnno.models.registry import register, register_alias
 from bnno.quantizers import QuantizerSpec
 
 
@@ -26,6 +33,7 @@ def binarynet(
     kernel_quantizer: QuantizerSpec = "ste_sign",
     kernel_constraint: str | None = "weight_clip",
     activation: QuantizerSpec = "ste_sign",
+    normalization: Normalization = "batch",
 ) -> tf.keras.Model:
     """BinaryNet (Courbariaux et al., 2016) in the Bop paper's CIFAR-10 form.
 
@@ -37,6 +45,10 @@ def binarynet(
         ((None, 10), 6042)
         >>> model.layers[0].input_quantizer is None  # the first layer sees the image
         True
+        >>> layer_norm = binarynet((28, 28, 1), 10, filters=4, dense_units=8,
+        ...                        normalization="layer")
+        >>> type(layer_norm.layers[1]).__name__, layer_norm.count_params()
+        ('LayerNormalization', 5960)
 
     Args:
         input_shape: image shape (height, width, channels).
@@ -48,6 +60,8 @@ def binarynet(
         kernel_constraint: constraint on the latent kernels, e.g. ``weight_clip``.
         activation: binarizer of the inputs of every layer but the first: a larq
             quantizer name, ``bnext_sign`` or ``sibnn`` (see ``bnno.quantizers``).
+        normalization: ``batch`` (the Bop paper's batch norm without scale) or ``layer``
+            (the Bop2ndOrder code's layer norm, with scale).
 
     Returns:
         An uncompiled Keras model ending in a softmax.
@@ -61,7 +75,7 @@ def binarynet(
         return dict(input_quantizer=quantizers.resolve(activation, "activation"), **binary)
 
     def bn() -> tf.keras.layers.Layer:
-        return tf.keras.layers.BatchNormalization(scale=False)
+        return norm_layer(normalization, scale=False)
 
     def pool() -> tf.keras.layers.Layer:
         return tf.keras.layers.MaxPool2D(pool_size=2, strides=2)
@@ -89,3 +103,6 @@ def binarynet(
         ],
         name="binarynet",
     )
+
+
+register_alias("binarynet_batch", "binarynet", normalization="batch")

@@ -5,6 +5,11 @@ convolutions, each with its own shortcut (Bi-Real's "one shortcut per convolutio
 ``approx_sign`` inputs, batch norm with momentum 0.8. Where the width doubles and the
 resolution halves, the shortcut is a 2×2 average pool, a full-precision 1×1 convolution
 and batch norm. A global average pool feeds a full-precision dense softmax.
+
+``normalization="layer"`` is the network the Bop2ndOrder code names ``birealnet``
+(CuauSuarez/Bop2ndOrder ``bnn_optimization/models/birealnet.py``): a layer norm (Keras'
+default) wherever this one has a batch norm, nothing else changed. The name
+``birealnet_batch`` of that code's README is this network with batch norm.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import larq as lq
 import tensorflow as tf
 
 from bnno import quantizers
-from bnno.models.registry import register
+from bnno.models.layers import Normalization
+from bnno.models.layers import normalization as norm_layer
+from bnno.models.registry import register, register_alias
 from bnno.quantizers import QuantizerSpec
 
 
@@ -26,6 +33,7 @@ def birealnet(
     kernel_quantizer: QuantizerSpec = "ste_sign",
     kernel_constraint: str | None = "weight_clip",
     activation: QuantizerSpec = "approx_sign",
+    normalization: Normalization = "batch",
 ) -> tf.keras.Model:
     """Bi-Real Net 18 (Liu et al., 2018) in the Bop paper's ImageNet form.
 
@@ -45,6 +53,7 @@ def birealnet(
         kernel_constraint: constraint on the latent binary kernels.
         activation: binarizer of the binary layers' inputs: a larq quantizer name,
             ``bnext_sign`` or ``sibnn`` (see ``bnno.quantizers``).
+        normalization: ``batch`` (the Bop paper's) or ``layer`` (the Bop2ndOrder code's).
 
     Returns:
         An uncompiled Keras model ending in a softmax.
@@ -52,7 +61,7 @@ def birealnet(
     init = "glorot_normal"
 
     def bn(x):
-        return tf.keras.layers.BatchNormalization(momentum=0.8)(x)
+        return norm_layer(normalization, momentum=0.8)(x)
 
     def block(x, out_filters: int):
         in_filters = x.shape[-1]
@@ -80,3 +89,6 @@ def birealnet(
     x = tf.keras.layers.GlobalAvgPool2D()(x)
     x = tf.keras.layers.Dense(num_classes, activation="softmax")(x)
     return tf.keras.Model(image, x, name="birealnet")
+
+
+register_alias("birealnet_batch", "birealnet", normalization="batch")

@@ -7,6 +7,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Literal
+
 import larq as lq
 import tensorflow as tf
 
@@ -22,6 +24,28 @@ def torch_bn(x):
         (0.9, 1e-05)
     """
     return tf.keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x)
+
+
+# The normalizations a model may use in place of batch norm (its ``normalization`` hparam).
+Normalization = Literal["batch", "layer"]
+
+
+def normalization(kind: Normalization, **batch_norm) -> tf.keras.layers.Layer:
+    """A batch norm with the options ``batch_norm``, or (``kind="layer"``) Keras' default
+    layer norm over the last axis, which the Bop2ndOrder code (CuauSuarez/Bop2ndOrder
+    ``bnn_optimization/models/``) puts everywhere its Bop-paper models had a batch norm.
+
+    Example:
+        >>> type(normalization("layer", momentum=0.8)).__name__
+        'LayerNormalization'
+        >>> normalization("batch", momentum=0.8).momentum
+        0.8
+    """
+    if kind == "layer":
+        return tf.keras.layers.LayerNormalization()
+    if kind != "batch":
+        raise ValueError(f"normalization must be 'batch' or 'layer', got {kind!r}")
+    return tf.keras.layers.BatchNormalization(**batch_norm)
 
 
 def pool_3x3(x):

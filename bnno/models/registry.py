@@ -6,12 +6,17 @@ model's hparams; the trainer's own keys come from ``bnno.hparams.TRAINER_KEYS``.
 files register their builders with ``register``; ``bnno.models`` imports every model file,
 so importing it (or this module) fills the registry.
 
+An alias may fix hparams of the model it names: ``binarynet_batch`` is ``binarynet``
+with ``normalization=batch``, whatever the set says.
+
 Example:
     >>> from bnno import models
     >>> models.canonical("alexnet")
     'binary_alexnet'
     >>> "binarynet" in models.names()
     True
+    >>> models.canonical("binarynet_batch"), models.fixed("binarynet_batch")
+    ('binarynet', {'normalization': 'batch'})
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable
+from typing import Any, Literal
 
 from bnno import hparams
 from bnno.errors import BnnoError, choices
@@ -26,6 +32,7 @@ from bnno.quantizers.registry import QuantizerSpec
 
 _BUILDERS: dict[str, Callable] = {}
 _ALIASES: dict[str, str] = {}
+_FIXED: dict[str, dict[str, Any]] = {}
 
 _SIMPLE_TYPES = {int: hparams.INT, float: hparams.FLOAT, bool: hparams.BOOL, str: hparams.STR}
 
@@ -37,8 +44,10 @@ def _htype(hint) -> hparams.HType:
         return hparams.QUANTIZER
     if set(typing.get_args(hint)) == {str, type(None)}:
         return hparams.OPTIONAL_STR
-    raise TypeError(f"builder hparams must be int, float, bool, str, str | None or "
-                    f"QuantizerSpec; got {hint}")
+    if typing.get_origin(hint) is Literal:
+        return hparams.choice(*typing.get_args(hint))
+    raise TypeError(f"builder hparams must be int, float, bool, str, str | None, a Literal "
+                    f"of names or QuantizerSpec; got {hint}")
 
 
 def register(builder: Callable) -> Callable:
@@ -54,14 +63,40 @@ def register(builder: Callable) -> Callable:
     return builder
 
 
-def register_alias(alias: str, name: str) -> None:
+def register_alias(alias: str, name: str, **fixed: Any) -> None:
     """Let users type ``alias`` for the registered model ``name`` (e.g. ``alexnet``).
+
+    ``fixed`` hparams hold under the alias whatever the set says, and may not be
+    overridden (``fixed``).
 
     Example:
         >>> canonical("alexnet")
         'binary_alexnet'
     """
     _ALIASES[alias] = name
+    _FIXED[alias] = dict(fixed)
+
+
+def fixed(name: str) -> dict[str, Any]:
+    """The hparams that the model name ``name`` fixes (an alias's; none for a model's own
+    name).
+
+    Example:
+        >>> fixed("xnornet_batch"), fixed("xnornet")
+        ({'normalization': 'batch'}, {})
+    """
+    return dict(_FIXED.get(name, {}))
+
+
+def aliases(name: str) -> dict[str, dict[str, Any]]:
+    """The aliases of the model ``name``, each with the hparams it fixes.
+
+    Example:
+        >>> aliases("binary_alexnet")
+        {'alexnet': {}}
+    """
+    return {alias: fixed(alias) for alias, target in sorted(_ALIASES.items())
+            if target == name}
 
 
 def names() -> list[str]:

@@ -5,6 +5,11 @@ A full-precision 96 11×11/4 convolution with ReLU, then binary convolutions 256
 dense layers (4096 6×6 "valid", 4096 1×1); a ReLU, and a full-precision dense
 classifier. Batch norm (momentum 0.9, with scale) after every convolution, with the
 epsilons of the paper's code; l2 regularization only on the two full-precision layers.
+
+``normalization="layer"`` is the network the Bop2ndOrder code names ``xnornet``
+(CuauSuarez/Bop2ndOrder ``bnn_optimization/models/xnor.py``): a layer norm (Keras'
+default) wherever this one has a batch norm, nothing else changed. The name
+``xnornet_batch`` of that code's README is this network with batch norm.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ import larq as lq
 import tensorflow as tf
 
 from bnno import quantizers
-from bnno.models.layers import pool_3x3
-from bnno.models.registry import register
+from bnno.models.layers import Normalization, pool_3x3
+from bnno.models.layers import normalization as norm_layer
+from bnno.models.registry import register, register_alias
 from bnno.quantizers import QuantizerSpec
 
 
@@ -27,6 +33,7 @@ def xnornet(
     kernel_constraint: str | None = "weight_clip",
     l2: float = 5e-7,
     activation: QuantizerSpec = "ste_sign",
+    normalization: Normalization = "batch",
 ) -> tf.keras.Model:
     """XNOR-Net (Rastegari et al., 2016) in the Bop paper's ImageNet form.
 
@@ -44,6 +51,7 @@ def xnornet(
         l2: l2 factor on the kernels of the full-precision first and last layers.
         activation: binarizer of the binary layers' inputs: a larq quantizer name,
             ``bnext_sign`` or ``sibnn`` (see ``bnno.quantizers``).
+        normalization: ``batch`` (the Bop paper's) or ``layer`` (the Bop2ndOrder code's).
 
     Returns:
         An uncompiled Keras model ending in a softmax.
@@ -58,7 +66,7 @@ def xnornet(
     regularizer = tf.keras.regularizers.l2(l2) if l2 else None
 
     def bn(x, epsilon: float = 1e-4):
-        return tf.keras.layers.BatchNormalization(momentum=0.9, epsilon=epsilon)(x)
+        return norm_layer(normalization, momentum=0.9, epsilon=epsilon)(x)
 
     image = tf.keras.Input(input_shape)
     x = tf.keras.layers.Conv2D(96, 11, strides=4, padding="same", use_bias=False,
@@ -80,3 +88,6 @@ def xnornet(
     x = tf.keras.layers.Dense(num_classes, use_bias=False, kernel_regularizer=regularizer)(x)
     x = tf.keras.layers.Activation("softmax")(x)
     return tf.keras.Model(image, x, name="xnornet")
+
+
+register_alias("xnornet_batch", "xnornet", normalization="batch")

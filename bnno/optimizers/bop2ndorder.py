@@ -5,6 +5,11 @@ As ``bop``, a ``CaseOptimizer``: the ±1 kernels (tagged ``precision=1``) go to
 (``bnno.optimizers.keras.bop2ndorder``), every other variable to legacy Adam with
 ``learning_rate``. ``bias_correction: true`` is the paper's bias-corrected variant.
 
+``epochs_decay`` with ``threshold_decay``, ``gamma_decay`` and ``sigma_decay`` are the
+keys of the Bop2ndOrder README's schedule experiments (``bop2ndOrder_testExp``): every
+``epochs_decay`` epochs τ, γ and σ are multiplied by their factor
+(``bnno.schedules.step_decay``); a factor of 1 (the default) keeps the value as it is.
+
 Example:
     >>> from bnno.optimizers import build
     >>> hp = {"optimizer": "bop2ndorder", "threshold": 1e-6, "gamma": 1e-7, "sigma": 1e-3,
@@ -17,7 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bnno.htypes import BOOL, FLOAT, SCHEDULE
+from bnno import schedules
+from bnno.errors import BnnoError
+from bnno.htypes import BOOL, FLOAT, OPTIONAL_INT, SCHEDULE
 from bnno.optimizers.adam import epsilon_settings
 from bnno.optimizers.bop import prepare_case
 from bnno.optimizers.registry import register
@@ -25,13 +32,48 @@ from bnno.optimizers.registry import register
 # σ when a set leaves it out: the official class's default (its sets give their own).
 SIGMA = 1e-2
 
+# The hyperparameters a step decay may drive, each with its factor's key.
+STEPPED = ("threshold", "gamma", "sigma")
+
+
+def step_decays(hp: dict[str, Any]) -> dict[str, Any]:
+    """``hp`` with τ, γ and σ as step decays where ``epochs_decay`` and a factor
+    (``threshold_decay``, ``gamma_decay``, ``sigma_decay``) other than 1 ask for one.
+
+    Raises:
+        BnnoError: a factor without ``epochs_decay``, or a factor for a value that is a
+            schedule already.
+
+    Example:
+        >>> hp = step_decays({"gamma": 1e-7, "gamma_decay": 0.1, "epochs_decay": 100,
+        ...                   "threshold": 1e-6})
+        >>> hp["gamma"]["decay_epochs"], hp["gamma"]["decay_rate"], hp["threshold"]
+        (100.0, 0.1, 1e-06)
+    """
+    decayed = [k for k in STEPPED if hp.get(f"{k}_decay", 1.0) != 1]
+    if not decayed:
+        return hp
+    every = hp.get("epochs_decay")
+    if every is None:
+        verb = "need" if len(decayed) > 1 else "needs"
+        raise BnnoError(f"{', '.join(k + '_decay' for k in decayed)} {verb} epochs_decay, "
+                        f"the epochs between two decays; add --hparams epochs_decay=...")
+    out = dict(hp)
+    for key in decayed:
+        out[key] = schedules.step_decay(key, hp.get(key, SIGMA), hp[f"{key}_decay"], every)
+    return out
+
 
 @register("bop2ndorder",
           keys={"learning_rate": SCHEDULE, "threshold": SCHEDULE, "gamma": SCHEDULE,
-                "sigma": SCHEDULE, "bias_correction": BOOL, "adam_epsilon": FLOAT},
-          defaults={"sigma": SIGMA, "bias_correction": False, "adam_epsilon": 1e-7},
+                "sigma": SCHEDULE, "bias_correction": BOOL, "adam_epsilon": FLOAT,
+                "epochs_decay": OPTIONAL_INT, "threshold_decay": FLOAT,
+                "gamma_decay": FLOAT, "sigma_decay": FLOAT},
+          defaults={"sigma": SIGMA, "bias_correction": False, "adam_epsilon": 1e-7,
+                    "epochs_decay": None, "threshold_decay": 1.0, "gamma_decay": 1.0,
+                    "sigma_decay": 1.0},
           logged=("learning_rate", "gamma", "sigma", "threshold"),
-          prepare=prepare_case, latent_free=True)
+          prepare=prepare_case, latent_free=True, expand=step_decays)
 def _build(hp: dict[str, Any], schedule):
     import larq as lq
 

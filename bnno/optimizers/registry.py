@@ -49,6 +49,7 @@ class Entry:
     logged: tuple[str, ...] = ("learning_rate",)
     prepare: Callable[[Any, Any], None] | None = None
     latent_free: bool = False
+    expand: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 _ENTRIES: dict[str, Entry] = {}
@@ -63,7 +64,9 @@ def register(name: str, keys: Mapping[str, HType] | None = None,
              defaults: Mapping[str, Any] | None = None,
              logged: tuple[str, ...] = ("learning_rate",),
              prepare: Callable[[Any, Any], None] | None = None,
-             latent_free: bool = False) -> Callable[[Builder], Builder]:
+             latent_free: bool = False,
+             expand: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+             ) -> Callable[[Builder], Builder]:
     """Decorator registering ``builder(hp, schedule)`` as the optimizer ``name``.
 
     Args:
@@ -77,6 +80,10 @@ def register(name: str, keys: Mapping[str, HType] | None = None,
         prepare: ``prepare(optimizer, model)``, run once before the model is compiled.
         latent_free: it trains the binary kernels themselves, as ±1 (Bop): models get
             them without a quantizer, tagged ``precision=1`` (``bnno.optimizers.kernels``).
+        expand: ``expand(hp) -> hp``, turning shorthand keys into the values the builder
+            reads (``bop2ndorder``'s ``gamma_decay`` into a schedule of ``gamma``); it
+            raises ``BnnoError`` for a combination it cannot expand. ``check`` runs it,
+            so such an error comes before any output.
 
     Example:
         >>> from bnno.htypes import SCHEDULE
@@ -103,7 +110,7 @@ def register(name: str, keys: Mapping[str, HType] | None = None,
                 raise BnnoError(f"optimizer '{name}' gives hparam '{key}' the default "
                                 f"{value!r}; another optimizer gives {DEFAULTS[key]!r}")
         _ENTRIES[name] = Entry(name, builder, dict(keys or {}), dict(defaults or {}),
-                               tuple(logged), prepare, latent_free)
+                               tuple(logged), prepare, latent_free, expand)
         _collect()
         return builder
 
@@ -236,6 +243,8 @@ not by adamw; set lr_scaling=none, or use adam
         fix = f"set {key}={DEFAULTS[key]}" if key in DEFAULTS else f"remove {key}"
         raise BnnoError(f"hparam {key}={value} is read by optimizer {', '.join(readers)} only, "
                         f"not by {entry.name}; {fix}, or use {' or '.join(readers)}")
+    if entry.expand is not None:
+        entry.expand(hp)
 
 
 def build(hp: dict[str, Any], steps_per_epoch: int, total_steps: int | None = None):
@@ -252,6 +261,8 @@ def build(hp: dict[str, Any], steps_per_epoch: int, total_steps: int | None = No
     """
     entry = get(hp["optimizer"])
     check(hp)
+    if entry.expand is not None:
+        hp = entry.expand(hp)
     total_steps = total_steps or hp.get("epochs", 1) * steps_per_epoch
 
     def schedule(key: str):

@@ -146,6 +146,31 @@ def _check_field(key: str, name: str, typ: type, raw: Any) -> Any:
     raise BnnoError(f"schedule '{key}' field '{name}' expects {typ.__name__}, got {raw!r}")
 
 
+def step_decay(key: str, value: float | dict, rate: float, every_epochs: int) -> float | dict:
+    """``value`` multiplied by ``rate`` every ``every_epochs`` epochs: a staircase
+    ``exponential_decay``, as the Bop code's ``ExponentialDecay(initial, epochs × steps per
+    epoch, rate, staircase=True)``. A rate of 1 leaves ``value`` as it is.
+
+    Raises:
+        BnnoError: ``value`` is a schedule already (only a number can be stepped).
+
+    Example:
+        >>> step_decay("gamma", 1e-7, 0.1, 100)["decay_epochs"]
+        100.0
+        >>> step_decay("gamma", 1e-7, 1.0, 100)
+        1e-07
+    """
+    if rate == 1:
+        return value
+    if isinstance(value, dict):
+        raise BnnoError(f"hparam '{key}' is a schedule ({value['schedule']}), so "
+                        f"{key}_decay={rate} cannot step it; give {key} a number or drop "
+                        f"{key}_decay")
+    return validate(key, {"schedule": "exponential_decay", "initial": value,
+                          "decay_epochs": float(every_epochs), "decay_rate": rate,
+                          "staircase": True})
+
+
 def build(value: float | dict, steps_per_epoch: int, total_steps: int | None = None):
     """Turn a validated schedule value into a float or a Keras ``LearningRateSchedule``.
 

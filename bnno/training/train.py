@@ -72,7 +72,8 @@ def plan(
 ) -> dict[str, Any]:
     """Check every name and value of a run and return its ``run.json`` content.
 
-    ``model`` may be an alias (``alexnet``); the run records the registered name.
+    ``model`` may be an alias (``alexnet``); the run records the registered name, and the
+    hparams an alias fixes (``binarynet_batch``: ``normalization=batch``).
     Without ``hparams_set`` the model's first set is used; without ``preprocess_fn``
     the set's ``preprocess_fn`` (else ``default``). A ``dataset`` that is a folder of
     images is recorded by its absolute path, with its classes in label order and its
@@ -93,10 +94,11 @@ def plan(
         ...
         bnno.errors.BnnoError: unknown hparam 'gama' for set 'bop' of 'binarynet'; ...
     """
-    model = models.canonical(model)
+    name, model = model, models.canonical(model)
     distribute.check_name(strategy)
     hparams_set = hparams_set or hparams.set_names(model)[0]
-    hp = hparams.resolve(model, hparams_set, overrides, models.hparam_types(model), notes)
+    hp = hparams.resolve(model, hparams_set, overrides, models.hparam_types(model),
+                         models.fixed(name), name, notes)
     ds = data.describe(dataset, image_size=hp.get("image_size"),
                        skip_bad_images=skip_bad_images)
     if preprocess_fn is None:

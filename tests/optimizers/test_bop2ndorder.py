@@ -128,3 +128,37 @@ def test_a_run_logs_its_hyperparameters_and_flips(mock_tfds, cli, tmp_path):
     assert row["sigma"] == pytest.approx(1e-3) and row["gamma"] == pytest.approx(1e-3)
     assert row["threshold"] == pytest.approx(1e-6)
     assert any(k.startswith("flip_ratio/") for k in row)
+
+
+@pytest.mark.parametrize("bias_correction", [False, True])
+def test_step_decays_multiply_every_epochs_decay_epochs(bias_correction):
+    # The README's schedule keys: with 2 steps per epoch and epochs_decay 1, each value
+    # is multiplied by its factor every 2 steps (a factor of 1 keeps it).
+    w, grads = data(steps=6, seed=2)
+    hp = {"threshold": 0.4, "gamma": 0.3, "sigma": 0.1, "epochs_decay": 1,
+          "threshold_decay": 0.5, "gamma_decay": 0.25, "sigma_decay": 1.0,
+          "bias_correction": bias_correction}
+    kernel, _, _ = run(hp, w, grads)
+    expected = reference(w, grads, lambda t: 0.4 * 0.5 ** (t // 2),
+                         lambda t: 0.3 * 0.25 ** (t // 2), lambda t: 0.1, bias_correction)
+    np.testing.assert_array_equal(kernel.numpy(), expected)
+    undecayed = reference(w, grads, lambda t: 0.4, lambda t: 0.3, lambda t: 0.1,
+                          bias_correction)
+    assert (expected != undecayed).any()  # the decay changed which weights flipped
+
+
+@pytest.mark.parametrize("hp, message", [
+    ({"gamma_decay": 0.1}, "gamma_decay needs epochs_decay"),
+    ({"epochs_decay": 10, "threshold": {"schedule": "polynomial_decay", "initial": 1e-6,
+                                        "end": 1e-8}, "threshold_decay": 0.1},
+     "'threshold' is a schedule"),
+    ({"optimizer": "bop", "gamma_decay": 0.1}, "read by optimizer bop2ndorder only"),
+])
+def test_impossible_step_decays_are_refused_in_one_line(hp, message):
+    from bnno.errors import BnnoError
+
+    full = {"optimizer": "bop2ndorder", "threshold": 1e-6, "gamma": 1e-6,
+            "learning_rate": 0.01, **hp}
+    with pytest.raises(BnnoError, match=message) as error:
+        optimizers.check(full)
+    assert "\n" not in str(error.value)
