@@ -216,7 +216,7 @@ def resolve(
         bnno.errors.BnnoError: hparam 'gamma' expects a non-negative number, got -1.0
         >>> notes = []
         >>> hp = resolve("binarynet", "default", "optimizer=bop,threshold=1e-6,gamma=1e-3",
-        ...              types, notes)
+        ...              types, notes=notes)
         >>> hp["kernel_quantizer"], hp["kernel_constraint"]
         (None, None)
         >>> notes
