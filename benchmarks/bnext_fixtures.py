@@ -11,8 +11,14 @@ fixtures were made from commit dfcf347a30e3bc08606b8cad2c8d4a329d5a5b28 with PyT
   batch-norm statistics, PReLU slopes, learnable biases, mix scales partly outside
   [0, 1] (the official forward clamps some of them), weight temperatures partly below
   the binarization cutoff and partly above it.
-- ``bnext_inputs.npy``: four 32×32×3 images (NHWC) and ``bnext_t_narrow_logits.npy``,
+- ``bnext_inputs.npy``: eight 32×32×3 images (NHWC) and ``bnext_t_narrow_logits.npy``,
   ``bnext_18_narrow_logits.npy``: the official models' logits on them in eval mode.
+  Random weights give every image nearly the same pooled features (the biases, batch-norm
+  shifts and residual sums they share dominate), so a random classifier would give every
+  image the same class and "same top-1" would prove little. The classifier's bias
+  therefore cancels the mean logits of a separate batch of random images, as training
+  would: what is left depends on the image, and the official top-1 takes at least four
+  classes on the eight images (the script checks).
 - ``bnext_layouts.json.gz``: key → shape of every full-size official model (BNext-T,
   -S, -M, -L and BNext-18, 1000 classes), built one at a time.
 
@@ -87,6 +93,18 @@ def randomize(model: nn.Module, generator: torch.Generator) -> None:
             module.scale.data = uniform(module.scale.shape, -0.2, 1.2)
 
 
+def center_classifier(model: nn.Module, images: torch.Tensor) -> None:
+    """Shift the classifier's bias so that the mean logits on ``images`` are 0."""
+    # The eval forward clamps some scales and weights in place: the checkpoint keeps the
+    # values before it.
+    state = copy.deepcopy(model.state_dict())
+    with torch.no_grad():
+        mean = model.eval()(images).mean(0)
+    model.load_state_dict(state)
+    model.train()
+    model.fc.bias.data -= mean
+
+
 def narrow_bnext18(bnext18_module, widths: list[int], num_classes: int) -> nn.Module:
     """The official BNext18 with other widths (its constructor hard-codes 64 to 512) and
     one block per stage (its ``layers`` argument)."""
@@ -145,7 +163,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(14)  # the default initialisation of the layers left as they are
     generator = torch.Generator().manual_seed(14)
-    images = torch.randn((4, 3, 32, 32), generator=generator)
+    images = torch.randn((8, 3, 32, 32), generator=generator)
+    calibration = torch.randn((64, 3, 32, 32), generator=generator)
     np.save(out / "bnext_inputs.npy", images.permute(0, 2, 3, 1).numpy())
 
     bnext.stage_out_channel_tiny = [8, 16, 32, 32, 64]
@@ -153,12 +172,18 @@ def main() -> None:
               "bnext_18": narrow_bnext18(birealnet, [8, 16, 32, 64], 10)}
     for name, model in narrow.items():
         randomize(model, generator)
+        center_classifier(model, calibration)
         checkpoint = checkpoint_of(model, epoch=1)
         torch.save(checkpoint, out / f"{name}_narrow.pth.tar")
         with torch.no_grad():
             logits = model.eval()(images).numpy()
+        top2 = np.sort(logits, axis=1)[:, -2:]
+        classes = len(set(logits.argmax(1).tolist()))
+        if classes < 4:
+            raise SystemExit(f"{name}: only {classes} distinct top-1 classes")
         np.save(out / f"{name}_narrow_logits.npy", logits)
-        print(name, "logits scale", float(np.abs(logits).max()), "top-1", logits.argmax(1))
+        print(name, "logits scale", float(np.abs(logits).max()), "top-1", logits.argmax(1),
+              "smallest top-1 margin", float((top2[:, 1] - top2[:, 0]).min()))
 
     sizes = {"bnext_t": "tiny", "bnext_s": "small", "bnext_m": "middle",
                        "bnext_l": "large"}
