@@ -136,8 +136,8 @@ def test_hparams_commands(cli):
           "resize_and_flip"], "for imagenet2012; choose one of: bnext, default, sibnn"),
         (["train", "bnext_t", "--dataset", "cifar10"],
          "hparam set 'imagenet' of bnext_t preprocesses with 'bnext', which cifar10 cannot use; "
-         "choose --hparams-set cifar or bop_cifar, or a --preprocess-fn (crop_flip_normalize, default, "
-         "resize_and_flip)"),
+         "choose --hparams-set cifar or bop_cifar, or a --preprocess-fn (crop_flip_normalize, "
+         "default, resize_and_flip)"),
         (["train", "birealnet", "--dataset", "cifar10", "--strategy", "tpu"],
          "choose one of: default, mirrored, multi_worker"),
         (["train", "binarynet", "--dataset", "cifar10", "--preprocess-fn", "x"],

@@ -107,14 +107,17 @@ def compare(
 
     if not model_names:
         raise BnnoError("compare needs at least one MODEL")
-    names = list(dict.fromkeys(models.canonical(m) for m in model_names))
+    # The names as typed: an alias may fix hparams (binarynet_batch) that its model's
+    # sets leave open.
+    names = list(dict.fromkeys(model_names))
     base = ",".join(p for p in (overrides or "", f"epochs={epochs}" if epochs else "") if p)
     jobs = []
     for model in names:
         for hparams_set in sets:
-            if hparams_set not in hparams.set_names(model):
+            own = hparams.set_names(models.canonical(model))
+            if hparams_set not in own:
                 raise BnnoError(f"{model} has no hparam set '{hparams_set}'; its sets: "
-                                f"{', '.join(hparams.set_names(model))}")
+                                f"{', '.join(own)}")
             plan(model, dataset, hparams_set, base, preprocess_fn, seed, steps_per_epoch,
                  validation_steps)  # every name and value checked before anything trains
             name = f"{model}-{hparams_set}"
@@ -202,8 +205,14 @@ def summarize(path: str | Path) -> list[dict[str, Any]]:
         model, name = entry["model"], entry["hparams_set"]
         rows.append({"model": model, "set": name, "run": entry["name"],
                      **run_row(path / entry["name"], model),
-                     "source": hparams.metadata(model, name).get("source", "")})
+                     "source": _source(model, name)})
     return rows
+
+
+def _source(model: str, hparams_set: str) -> str:
+    from bnno import models
+
+    return hparams.metadata(models.canonical(model), hparams_set).get("source", "")
 
 
 _COLUMNS = [

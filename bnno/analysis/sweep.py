@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bnno import hparams
+from bnno import hparams, models
 from bnno.analysis.plots import last_layer_key  # also bnno.analysis.sweep.last_layer_key, as before
 from bnno.errors import BnnoError
 from bnno.training import runs
@@ -236,7 +236,7 @@ def _join(base: str, config: str) -> str:
 
 
 def _finished(run_dir: Path, model: str, epochs: int) -> bool:
-    if not runs.weights_file(run_dir, model).exists():
+    if not runs.weights_file(run_dir, models.canonical(model)).exists():
         return False
     return runs.completed_epochs(run_dir) >= epochs
 
@@ -315,8 +315,8 @@ def summarize(path: str | Path) -> list[dict[str, Any]]:
 
 
 def run_row(run_dir: Path, model: str) -> dict[str, Any]:
-    """The summary of one run: ``epochs`` (done), ``val_accuracy_final``,
-    ``val_accuracy_best``, ``best_epoch``, ``flip_ratio_final``,
+    """The summary of one run of ``model`` (a name or an alias): ``epochs`` (done),
+    ``val_accuracy_final``, ``val_accuracy_best``, ``best_epoch``, ``flip_ratio_final``,
     ``flip_pi_last_layer_final``, ``train_seconds``, ``epoch_seconds`` (the median
     epoch, so the first epoch's graph tracing does not count) and ``status``.
 
@@ -347,7 +347,7 @@ def run_row(run_dir: Path, model: str) -> dict[str, Any]:
         spec_epochs = None
     if spec_epochs is None:
         row["status"] = "not started"
-    elif runs.weights_file(run_dir, model).exists():
+    elif runs.weights_file(run_dir, models.canonical(model)).exists():
         row["status"] = "finished"
     else:
         row["status"] = f"partial ({len(metrics)}/{spec_epochs} epochs)"

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from bnno import data, hparams, models
-from bnno.checkpoints import pth, registry
+from bnno.checkpoints.pth import load as load_pth
+from bnno.checkpoints.registry import get as importer_of
 from bnno.errors import BnnoError, choices
 from bnno.training import runs
 
@@ -88,11 +89,11 @@ def import_checkpoint(model: str, checkpoint: str | Path,
     from bnno.training.train import plan
 
     model = models.canonical(model)
-    importer = registry.get(model)
+    importer = importer_of(model)
     file = Path(checkpoint)
     if output_dir is not None:
         _check_empty(Path(output_dir))
-    loaded = pth.load(file)
+    loaded = load_pth(file)
     mapping = importer(state_dict(loaded), model)
     if mapping.num_classes not in DATASETS:
         raise BnnoError(f"the checkpoint has {mapping.num_classes} classes; bnno imports "

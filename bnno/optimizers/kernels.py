@@ -51,10 +51,12 @@ def kernel_spec(hp: dict[str, Any], flip_ratio: bool = True) -> dict[str, Any]:
 kernel_quantizer must be none or channel_scale (got ste_sign) and kernel_constraint none (got \
 None); drop them from --hparams (a set's own give way when --hparams switches the optimizer)
     """
-    from bnno.quantizers.registry import get, names, split  # here: bnno.hparams stays light
+    from bnno.quantizers.registry import get, names, resolve, split  # bnno.hparams stays light
 
     metrics = list(FLIP_RATIO if flip_ratio else [])
     name, options = split(hp.get("kernel_quantizer"))
+    if name is not None and name not in names("kernel"):
+        resolve(name, "kernel")  # raises the one-line error that names the kernel quantizers
     if latent_free(hp):
         own = [n for n in names("kernel") if get(n).latent_free]
         if (name is not None and not get(name).latent_free) or hp.get("kernel_constraint"):
