@@ -146,13 +146,6 @@ def test_every_binary_layer_is_an_lce_bconv(make, shape):
 
 
 @needs_lce
-def test_sibnn_resnet18_counts():
-    model = randomize(bnno.models.get("sibnn_resnet18")((32, 32, 3), 10, filters=8))
-    flatbuffer = convert.convert(model)
-    assert metadata.count_binary_ops(flatbuffer) == 16  # every 3×3 binary convolution
-
-
-@needs_lce
 def test_a_binary_layer_left_in_float_is_named():
     x = tf.keras.Input((8, 8, 4))
     # Two pixels of zeros around a 3×3 convolution: no "same" form, so no LCE binary form.
