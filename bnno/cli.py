@@ -172,8 +172,12 @@ def evaluate(run_dir, dataset, weights, data_dir, manual_dir, skip_bad_images, a
 @_WEIGHTS
 @_DATA_DIR
 @_MANUAL_DIR
+@click.option("--allow-float", is_flag=True,
+              help="Write the model even if LCE runs some binary layers in float "
+                   "(they are named in the output and the metadata).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def export(run_dir, output, check_examples, weights, data_dir, manual_dir, as_json) -> None:
+def export(run_dir, output, check_examples, weights, data_dir, manual_dir, allow_float,
+           as_json) -> None:
     """Convert a run to a Larq Compute Engine .tflite model and check it against Keras.
 
     \b
@@ -181,12 +185,17 @@ def export(run_dir, output, check_examples, weights, data_dir, manual_dir, as_js
     """
     from bnno.deploy.export import OUTPUT_ATOL, export_run
 
-    result = export_run(run_dir, output, data_dir, manual_dir, check_examples, weights=weights)
+    result = export_run(run_dir, output, data_dir, manual_dir, check_examples, weights=weights,
+                        allow_float=allow_float)
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
     click.echo(f"Wrote {result['output']} ({result['bytes']:,} bytes, "
-               f"{result['binary_ops']} binary convolutions) from {result['weights']}")
+               f"{result['binary_ops']} binary convolutions for {result['binary_layers']} "
+               f"binary layers) from {result['weights']}")
+    if result["float_layers"] or result["binary_ops"] != result["binary_layers"]:
+        click.echo(f"WARNING: binary layers LCE runs in float: "
+                   f"{', '.join(result['float_layers']) or 'unknown'}")
     check = result.get("check")
     if check:
         click.echo(f"Agrees with Keras on {check['examples']} test images: top-1 "

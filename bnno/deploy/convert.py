@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from bnno.deploy.inference import inference_model
 from bnno.deploy.lce import lce_module, stderr_to
-from bnno.deploy.metadata import add_metadata
+from bnno.deploy.metadata import add_metadata, count_binary_ops
 from bnno.errors import BnnoError
 
 
@@ -32,8 +32,23 @@ def convert(model: tf.keras.Model, metadata: dict[str, Any] | None = None) -> by
 
             flatbuffer = convert(trained, {"model": "binarynet"})
     """
+    flatbuffer = convert_ready(inference_model(model))
+    return add_metadata(flatbuffer, metadata) if metadata else flatbuffer
+
+
+def convert_ready(net: tf.keras.Model) -> bytes:
+    """The LCE flatbuffer of ``net``, a model already made inference-ready.
+
+    Raises:
+        BnnoError: LCE cannot convert the model; the message names the layer.
+
+    Example:
+        Convert the inference copy that ``convert`` would make, keeping it for Keras::
+
+            net = inference_model(trained)
+            flatbuffer = convert_ready(net)
+    """
     lce = lce_module()
-    net = inference_model(model)
     spec = tf.TensorSpec((None, *net.input_shape[1:]), tf.float32)
     # A module that holds only the variables and one inference function: saving the
     # Keras model itself would also trace its training and metric functions.
@@ -51,7 +66,29 @@ def convert(model: tf.keras.Model, metadata: dict[str, Any] | None = None) -> by
         except Exception as e:  # the converter raises RuntimeError/ValueError; both mean the same
             log.seek(0)
             raise BnnoError(_conversion_error(log.read(), net, e)) from None
-    return add_metadata(flatbuffer, metadata) if metadata else flatbuffer
+    return flatbuffer
+
+
+def float_layers(net: tf.keras.Model, names: list[str]) -> list[str]:
+    """Which of the layers ``names`` of the inference-ready ``net`` LCE runs in float.
+
+    Each layer is converted on its own, on an input of its shape: the flatbuffer's
+    tensor names are cut short, so they cannot tell which layer an ``LceBconv2d`` came
+    from.
+
+    Example:
+        Name the binary layers of an inference copy ``net`` that stay float::
+
+            float_layers(net, ["quant_conv2d_1", "quant_dense"])
+    """
+    found = []
+    for name in names:
+        layer = net.get_layer(name)
+        single = tf.keras.Input(layer.input_shape[1:])
+        alone = tf.keras.Model(single, layer(single))
+        if count_binary_ops(convert_ready(alone)) == 0:
+            found.append(name)
+    return found
 
 
 def _conversion_error(log: str, model: tf.keras.Model, error: Exception) -> str:

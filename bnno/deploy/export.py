@@ -20,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from bnno.deploy.convert import convert, lce_predict
-from bnno.deploy.metadata import count_binary_ops
+from bnno.deploy.convert import convert_ready, float_layers, lce_predict
+from bnno.deploy.inference import inference_model
+from bnno.deploy.metadata import add_metadata, count_binary_ops
+from bnno.deploy.sign_conv import is_binary_layer
 from bnno.errors import BnnoError
 from bnno.training import runs
 
@@ -86,6 +88,7 @@ def export_run(
     check_examples: int = 256,
     threads: int = 2,
     weights: str | None = None,
+    allow_float: bool = False,
 ) -> dict[str, Any]:
     """Convert a run's weights to an LCE flatbuffer at ``output``, after checking it.
 
@@ -95,14 +98,19 @@ def export_run(
     LCE's interpreter; ``output`` is written only if they agree (see ``agreement``).
     ``check_examples=0`` skips the check.
 
+    Every binary layer of the model (binary inputs and kernel) must become one
+    ``LceBconv2d``; the binary layers LCE would run in float are named, and the export
+    fails unless ``allow_float``, which writes them (and their names, in the metadata).
+
     Raises:
         BnnoError: bad run dir, no weights (or not the ``weights`` asked for), unknown
-            output format, a layer LCE cannot convert, or a failed check.
+            output format, a layer LCE cannot convert, a binary layer left in float
+            (without ``allow_float``), or a failed check.
 
     Example:
         Export a run and check it on 256 test images; the result is e.g. ``{'output':
         'model.tflite', 'bytes': 1402312, 'weights': 'binarynet_weights.h5',
-        'binary_ops': 8, 'check': {...}}``::
+        'binary_ops': 8, 'binary_layers': 8, 'float_layers': [], 'check': {...}}``::
 
             result = export_run("runs/binarynet-cifar10-bop-x", "model.tflite")
     """
@@ -127,8 +135,19 @@ def export_run(
         # TensorFlow it was built with).
         ds = load_run_data(spec, data_dir, manual_dir)
         images = _test_images(ds, spec["preprocess_fn"], check_examples)
-    flatbuffer = convert(net, metadata)
-    result: dict[str, Any] = {"weights": source, "binary_ops": count_binary_ops(flatbuffer)}
+    ready = inference_model(net)
+    flatbuffer = convert_ready(ready)
+    binary = [layer.name for layer in net.layers if is_binary_layer(layer)]
+    ops = count_binary_ops(flatbuffer)
+    floats = float_layers(ready, binary) if ops != len(binary) else []
+    if ops != len(binary) and not allow_float:
+        raise BnnoError(
+            f"LCE runs {ops} of the model's {len(binary)} binary layers as binary "
+            f"convolutions; in float: {', '.join(floats) or 'layers it cannot tell'}; "
+            f"pass --allow-float to write it anyway; {output} was not written")
+    result: dict[str, Any] = {"weights": source, "binary_ops": ops,
+                              "binary_layers": len(binary), "float_layers": floats}
+    flatbuffer = add_metadata(flatbuffer, {**metadata, **result})
     if check_examples:
         check = agreement(net.predict(images, verbose=0), lce_predict(flatbuffer, images, threads))
         result["check"] = check

@@ -5,6 +5,11 @@
   such as BNext's temperature), so the converter sees
   constant ±1 (or ±α per output channel) filters and emits ``LceBconv2d``;
 * quantizer metrics (the flip ratios), which keep mutable state, are dropped;
+* binary convolutions whose inputs LCE cannot bit-pack as trained (BNext's sign with
+  zero padding, Si-BNN's {0, 1} activations) become the equivalent convolutions on
+  larq's sign (``bnno.deploy.sign_conv``);
+* a symmetric zero padding before a float convolution loses the rows no window reads,
+  which keeps LCE's converter from mistaking it for TF's "same" (``trimmed_pad``);
 * a binary ``QuantDense`` on binarized inputs becomes the equivalent 1×1 binary
   convolution, because LCE packs and runs binary convolutions but not binary dense layers
   (which it would keep as float32 matrices);
@@ -21,6 +26,7 @@ import larq as lq
 import numpy as np
 import tensorflow as tf
 
+from bnno.deploy.sign_conv import padded_zero_sign_conv, rewrite, trimmed_pad
 from bnno.errors import BnnoError
 
 
@@ -40,8 +46,15 @@ def inference_model(model: tf.keras.Model) -> tf.keras.Model:
         True
     """
     replaced: dict[str, tuple[Any, np.ndarray | None]] = {}
+    rewritten: dict[str, dict[str, np.ndarray]] = {}
 
     def clone(layer):
+        if padded_zero_sign_conv(layer):
+            # The convolution after it pads its binary input itself (see ``sign_conv``).
+            return tf.keras.layers.Activation("linear", name=layer.name)
+        trimmed = trimmed_pad(layer)
+        if trimmed is not None:
+            return trimmed
         quantizer = getattr(layer, "kernel_quantizer", None)
         if quantizer is None or not hasattr(layer, "kernel"):
             return layer.__class__.from_config(layer.get_config())
@@ -49,6 +62,10 @@ def inference_model(model: tf.keras.Model) -> tf.keras.Model:
         kernel = np.asarray(quantizer(tf.convert_to_tensor(layer.kernel)))
         if _precision(quantizer) == 1:
             _check_binary(layer.name, kernel)
+        swap = rewrite(layer, kernel)
+        if swap:
+            rewritten[layer.name] = swap[1]
+            return swap[0]
         config.update(kernel_quantizer=None, kernel_constraint=None,
                       input_quantizer=_without_metrics(config.get("input_quantizer")))
         replaced[layer.name] = (layer, kernel)
@@ -60,6 +77,9 @@ def inference_model(model: tf.keras.Model) -> tf.keras.Model:
     copy = tf.keras.models.clone_model(model, clone_function=clone)
     for old in model.layers:
         new = copy.get_layer(old.name)
+        if old.name in rewritten:
+            new.set_values(**rewritten[old.name])
+            continue
         variables = old.weights
         if old.name in replaced:
             # The copy has no kernel quantizer, so none of its state (a temperature).

@@ -48,7 +48,9 @@ def test_export_writes_a_binary_model_that_agrees_with_keras(bop_export):
     assert result["weights"] == "binarynet_weights.h5"
     # Five sign-input convolutions and three dense layers run bit-packed; the first
     # convolution sees the real-valued image and stays float.
-    assert result["binary_ops"] == 8
+    assert result["binary_ops"] == result["binary_layers"] == 8
+    assert result["float_layers"] == [] == metadata.read_metadata(output.read_bytes())[
+        "float_layers"]
     # Batch norm moved before max pooling lets LCE pool the bit-packed outputs.
     assert output.read_bytes().count(b"LceBMaxPool2d") == 1  # op code names are stored once
     check = result["check"]
@@ -197,3 +199,17 @@ def test_bad_input_is_one_line_and_exit_2(cli, bop_export, tmp_path, args, messa
     assert code == 2, err
     assert err.startswith("Error: ") and err.count("\n") == 1 and message in err
     assert not (tmp_path / "m.tflite").exists()
+
+
+def test_binary_layers_left_in_float_are_refused_or_named(bop_export, tmp_path, monkeypatch,
+                                                          mock_tfds):
+    run_dir = bop_export[0]
+    # As if LCE ran one of the 8 binary layers in float.
+    monkeypatch.setattr(export, "count_binary_ops", lambda flatbuffer: 7)
+    refused = tmp_path / "refused.tflite"
+    with pytest.raises(BnnoError, match="LCE runs 7 of the model's 8 binary layers"):
+        export.export_run(run_dir, refused, check_examples=0)
+    assert not refused.exists()
+    result = export.export_run(run_dir, refused, check_examples=0, allow_float=True)
+    assert result["binary_ops"] == 7 and result["binary_layers"] == 8
+    assert metadata.read_metadata(refused.read_bytes())["binary_ops"] == 7

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from bnno.deploy.inference import inference_model
+from bnno.deploy.sign_conv import SignConv, is_binary_layer
 from bnno.errors import BnnoError
 from bnno.models.bnext_18 import bnext_18
 from bnno.training.temperature import temperatures
@@ -21,9 +22,9 @@ def test_bnext_kernels_are_binarized_at_their_trained_temperature():
     for t in temperatures(trained):
         t.assign(1e-8)  # below the cutoff: the quantizer gives sign(w)
     net = inference_model(trained)
-    kernels = [layer.kernel.numpy() for layer in net.submodules
-               if isinstance(layer, tf.keras.layers.Conv2D) and layer.kernel.shape[0] <= 3
-               and "quant" in layer.name]
+    # Every binary convolution now runs on larq's sign (see test_sign_conv.py).
+    kernels = [layer.conv.kernel.numpy() for layer in net.layers if isinstance(layer, SignConv)]
+    assert len(kernels) == sum(is_binary_layer(layer) for layer in trained.layers)
     assert kernels and all(set(np.unique(k)) <= {-1.0, 1.0} for k in kernels)
     x = tf.random.stateless_normal((2, 32, 32, 3), seed=(0, 1))
     np.testing.assert_allclose(net(x).numpy(), trained(x, training=False).numpy(), atol=1e-5)
