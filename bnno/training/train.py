@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import random
 from pathlib import Path
 from typing import Any
@@ -219,11 +220,28 @@ def train(
     spec["seed"] = distribute.broadcast_seed(dist, spec["seed"], chief)
     # A run that fails before its first epoch is saved (a crash in the input pipeline,
     # Ctrl-C) is removed again, so that it cannot block the next try.
-    with runs.removed_if_unstarted(path, chief and not resuming, keep=(TrainingStopped,)):
+    with runs.removed_if_unstarted(path, chief and not resuming, keep=(TrainingStopped,)), \
+            _determinism_restored():
         if chief:
             runs.create(path, spec)
         return _fit(path, spec, ds, dist, resuming, steps, tensorboard, verbose, chief,
                     callbacks, flip_log, flip_interval)
+
+
+@contextlib.contextmanager
+def _determinism_restored():
+    # A seeded run turns TensorFlow's op determinism on for itself; the caller's process
+    # gets its own setting back, or its unseeded random ops would fail afterwards.
+    from tensorflow.python.framework import config as tf_config
+
+    before = tf_config.is_op_determinism_enabled()
+    try:
+        yield
+    finally:
+        if before:
+            tf_config.enable_op_determinism()
+        else:
+            tf_config.disable_op_determinism()
 
 
 def _fit(path: Path, spec: dict[str, Any], ds, dist, resuming: bool, steps: int,

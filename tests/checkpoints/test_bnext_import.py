@@ -147,3 +147,18 @@ def test_an_imported_run_evaluates_like_any_run_and_is_never_trained_into(tmp_pa
     assert f"Starting from {teacher.resolve()} (bnext_t_weights.h5)" in out
     rows = runs.read_metrics(student)
     assert len(rows) == 1 and rows[0]["teacher_s"] > 0 and np.isfinite(rows[0]["loss"])
+
+
+def test_an_imported_bnext_t_exports_every_binary_conv_as_lce_bconv(tmp_path, mock_tfds):
+    from bnno.checkpoints.pth import load
+    from bnno.deploy.export import export_run
+
+    checkpoint = FIXTURES / "bnext_t_narrow.pth.tar"
+    official = [k for k in state_dict(load(checkpoint)) if k.endswith("binary_conv.temperature")]
+    run_dir = import_checkpoint("bnext_t", checkpoint, tmp_path / "official")
+    output = tmp_path / "bnext_t.tflite"
+    result = export_run(run_dir, output, data_dir=mock_tfds, check_examples=16)
+    # One LceBconv2d per binary convolution of the official model, none left in float.
+    assert result["binary_ops"] == result["binary_layers"] == len(official) > 0
+    assert result["float_layers"] == [] and result["check"]["passed"]
+    assert output.exists()

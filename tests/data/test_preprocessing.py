@@ -1,14 +1,24 @@
 """Preprocessing functions draw their randomness from the element's seed."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from bnno.data import preprocessing
 
 
-def test_imagenet_training_crops_come_from_the_seed_under_op_determinism():
-    # A seeded run turns op determinism on; Larq Zoo's stateful crop would then fail.
+@pytest.fixture
+def op_determinism():
     tf.config.experimental.enable_op_determinism()
+    yield
+    # Left on, it would make every later unseeded random op in this process fail.
+    from tensorflow.python.framework import config
+
+    config.disable_op_determinism()
+
+
+def test_imagenet_training_crops_come_from_the_seed_under_op_determinism(op_determinism):
+    # A seeded run turns op determinism on; Larq Zoo's stateful crop would then fail.
     image = np.random.default_rng(0).integers(0, 255, (300, 400, 3)).astype(np.uint8)
     jpeg = tf.io.encode_jpeg(image)
 

@@ -157,7 +157,7 @@ def test_every_model_trains_latent_free_when_hparams_switch_the_optimizer(model,
     notes: list[str] = []
     # What `--hparams optimizer=...` gives on the command line.
     hp = hparams.resolve(model, set_name, f"optimizer={optimizer},threshold=1e-6,gamma=1e-3",
-                         types, notes)
+                         types, notes=notes)
     assert len(notes) == 1 and "kernel_quantizer" in notes[0]
     hp.update(tiny(model))
     tf.keras.utils.set_random_seed(0)
