@@ -60,15 +60,17 @@ class SignConv(tf.keras.layers.Layer):
     def __init__(self, filters: int, kernel_size: int | tuple[int, int], strides: int = 1,
                  padding: str = "valid", pad_values: float = 0.0, explicit_pad: int = 0,
                  mirror: bool = False, threshold: bool = False, use_bias: bool = False,
-                 **kwargs):
+                 scaled: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.filters, self.strides, self.padding = filters, strides, padding
         self.kernel_size = tuple(np.broadcast_to(kernel_size, 2).tolist())
         self.pad_values, self.explicit_pad = float(pad_values), int(explicit_pad)
         self.mirror, self.threshold, self.use_bias = bool(mirror), bool(threshold), use_bias
+        self.scaled = bool(scaled)
         self.conv = lq.layers.QuantConv2D(
             filters, self.kernel_size, strides=strides, padding=padding,
-            pad_values=pad_values, input_quantizer="ste_sign", use_bias=use_bias, name="conv")
+            pad_values=pad_values, input_quantizer="ste_sign",
+            use_bias=use_bias and not self.scaled, name="conv")
 
     def build(self, input_shape):
         if self.threshold:
@@ -77,6 +79,15 @@ class SignConv(tf.keras.layers.Layer):
                                          trainable=False)
             self.inv_delta = self.add_weight("inv_delta", (channels,), initializer="ones",
                                              trainable=False)
+        if self.scaled:
+            # The kernel's per-channel magnitude as a multiplier after the convolution,
+            # which LCE fuses into it: a ±1 kernel stays binary however small a
+            # channel's scale is (a trained scale may pass through 0).
+            self.scale = self.add_weight("scale", (self.filters,), initializer="ones",
+                                         trainable=False)
+            if self.use_bias:
+                self.bias = self.add_weight("bias", (self.filters,), initializer="zeros",
+                                            trainable=False)
         super().build(input_shape)
 
     def call(self, inputs):
@@ -95,11 +106,15 @@ class SignConv(tf.keras.layers.Layer):
         y = self.conv(x)
         if self.mirror:
             y = tf.reverse(y, [1, 2])
+        if self.scaled:
+            y = y * self.scale + self.bias if self.use_bias else y * self.scale
         return tf.reshape(y, [-1, self.filters]) if dense else y
 
     def set_values(self, kernel: np.ndarray, bias: np.ndarray | None = None,
-                   theta: np.ndarray | None = None, inv_delta: np.ndarray | None = None):
-        """Assign the convolution's kernel (h, w, in, out) and bias, and the threshold.
+                   theta: np.ndarray | None = None, inv_delta: np.ndarray | None = None,
+                   scale: np.ndarray | None = None):
+        """Assign the convolution's kernel (h, w, in, out) and bias, the threshold and,
+        for a ``scaled`` layer, the per-output-channel scale applied before the bias.
 
         Example:
             >>> layer = SignConv(1, 1, use_bias=True)
@@ -109,8 +124,10 @@ class SignConv(tf.keras.layers.Layer):
             [0.5]
         """
         self.conv.kernel.assign(np.reshape(kernel, self.conv.kernel.shape))
+        if scale is not None:
+            self.scale.assign(scale)
         if bias is not None:
-            self.conv.bias.assign(bias)
+            (self.bias if self.scaled else self.conv.bias).assign(bias)
         if theta is not None:
             self.theta.assign(theta)
             self.inv_delta.assign(inv_delta)
@@ -120,7 +137,8 @@ class SignConv(tf.keras.layers.Layer):
                 "kernel_size": self.kernel_size, "strides": self.strides,
                 "padding": self.padding, "pad_values": self.pad_values,
                 "explicit_pad": self.explicit_pad, "mirror": self.mirror,
-                "threshold": self.threshold, "use_bias": self.use_bias}
+                "threshold": self.threshold, "use_bias": self.use_bias,
+                "scaled": self.scaled}
 
 
 def is_binary_layer(layer) -> bool:
@@ -273,18 +291,24 @@ def rewrite(layer, kernel: np.ndarray) -> tuple[SignConv, dict] | None:
 
 
 def _sibnn(layer, kernel: np.ndarray):
-    values = {"bias": 0.5 * kernel.reshape(-1, kernel.shape[-1]).sum(0),
+    # α·sign(w) per output channel: ±1 signs in the convolution, α after it.
+    flat = kernel.reshape(-1, kernel.shape[-1])
+    scale = np.abs(flat).max(0)
+    signs = np.where(kernel < 0, -1.0, 1.0).astype(kernel.dtype)
+    if not np.array_equal(signs * scale, kernel):
+        return None  # not a scaled sign per channel
+    values = {"bias": 0.5 * flat.sum(0), "scale": scale,
               "theta": layer.input_quantizer.theta.numpy(),
               "inv_delta": layer.input_quantizer.inv_delta.numpy()}
-    common = dict(threshold=True, use_bias=True, name=layer.name)
+    common = dict(threshold=True, use_bias=True, scaled=True, name=layer.name)
     if isinstance(layer, lq.layers.QuantDense):
         if len(layer.input_shape) != 2:
             return None
         return (SignConv(layer.units, 1, **common),
-                {**values, "kernel": -0.5 * kernel.reshape(1, 1, *kernel.shape)})
+                {**values, "kernel": -0.5 * signs.reshape(1, 1, *kernel.shape)})
     if layer.use_bias or layer.dilation_rate != (1, 1) or layer.pad_values != 0.0:
         return None
-    values["kernel"] = -0.5 * kernel
+    values["kernel"] = -0.5 * signs
     if layer.padding == "valid":
         return SignConv(layer.filters, layer.kernel_size, layer.strides, **common), values
     symmetric = layer._is_native_padding is False  # PyTorch's padding (PaddedQuantConv2D)

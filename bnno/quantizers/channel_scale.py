@@ -36,7 +36,7 @@ from bnno.quantizers.sign_flips import CountsSignFlips
 
 
 @register("channel_scale", roles=("kernel",), latent_free=True)
-class ChannelScale(CountsSignFlips, lq.quantizers._BaseQuantizer):
+class ChannelScale(CountsSignFlips, lq.quantizers.NoOp):
     """α·kernel with a trainable α per output channel, for kernels that hold ±1.
 
     Example:
@@ -53,7 +53,11 @@ class ChannelScale(CountsSignFlips, lq.quantizers._BaseQuantizer):
             calls as the metric ``flip_ratio/<name>``.
     """
 
-    precision = 1
+    # A NoOp of precision 1, as larq's own tag of ±1 kernels: Bop claims the kernel, and
+    # larq does not warn that a binarizer without a kernel constraint starves weights.
+    def __init__(self, **kwargs):
+        kwargs.pop("precision", None)  # in a saved config; always 1
+        super().__init__(precision=1, **kwargs)
 
     def build(self, input_shape):
         self.scale = self.add_weight("scale", (int(input_shape[-1]),), initializer="ones")

@@ -78,6 +78,18 @@ def narrow_sibnn():
     return randomize(tf.keras.Model(image, real_head(x, 10)))
 
 
+def narrow_sibnn_tiny_scales():
+    """``narrow_sibnn`` with one output channel per binary layer scaled near 0, as a scale
+    trained by Adam (``channel_scale`` under Bop) can be."""
+    model = narrow_sibnn()
+    for layer in model.layers:
+        if is_binary_layer(layer):
+            kernel = layer.kernel.numpy()
+            kernel[..., 0] *= 1e-7
+            layer.kernel.assign(kernel)
+    return model
+
+
 def test_same_mode_rule_against_tensorflow_padding():
     kernel = np.random.default_rng(0).normal(size=(3, 3, 1, 1)).astype(np.float32)
     for size in (6, 7):
@@ -131,8 +143,9 @@ def test_sibnn_rewrite_is_the_same_function():
 
 @needs_lce
 @pytest.mark.parametrize("make, shape", [(lambda: narrow_bnext(8), (8, 8, 8)),
-                                         (narrow_sibnn, (16, 16, 3))],
-                         ids=["bnext", "sibnn"])
+                                         (narrow_sibnn, (16, 16, 3)),
+                                         (narrow_sibnn_tiny_scales, (16, 16, 3))],
+                         ids=["bnext", "sibnn", "sibnn-tiny-scales"])
 def test_every_binary_layer_is_an_lce_bconv(make, shape):
     model = make()
     net = inference_model(model)
