@@ -35,6 +35,18 @@ def mock_tfds(mock_data_dir):
     with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES, data_dir=mock_data_dir):
         yield mock_data_dir
 
+@pytest.fixture(autouse=True)
+def fresh_keras_session():
+    """Each test's Keras state (layer names, graphs of its models) is freed after it, so a
+    worker's memory does not grow with every model the suite builds."""
+    yield
+    import gc
+
+    import tensorflow as tf
+
+    tf.keras.backend.clear_session()
+    gc.collect()
+
 @pytest.fixture
 def cli(capsys):
     """Run ``bnno ARGS`` in this process; returns (exit code, stdout, stderr)."""
