@@ -33,7 +33,7 @@ from typing import Any
 
 from bnno import hparams
 from bnno.analysis import sweep
-from bnno.analysis.sweep import Job, run_row, train_runs, write_json
+from bnno.analysis.sweep import Job, read_record, run_row, train_runs, write_json
 from bnno.errors import BnnoError
 from bnno.training import runs
 
@@ -155,23 +155,7 @@ def default_dir(model_names: list[str], dataset: str, sets: list[str],
 
 
 def _read_compare(path: Path) -> dict[str, Any]:
-    if path.exists() and not path.is_dir():
-        raise BnnoError(f"--output-dir {path} is a file; give a directory")
-    if not (path / COMPARE_FILE).exists():
-        if path.exists() and any(path.iterdir()):
-            raise BnnoError(f"{path} is not empty and holds no {COMPARE_FILE}; "
-                            "give a new or empty --output-dir")
-        return {}
-    return _read_json(path / COMPARE_FILE)
-
-
-def _read_json(file: Path) -> dict[str, Any]:
-    import json
-
-    try:
-        return json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise BnnoError(f"{file} is corrupt ({e}); use another --output-dir") from None
+    return read_record(path, COMPARE_FILE)
 
 
 def summarize(path: str | Path) -> list[dict[str, Any]]:

@@ -242,12 +242,28 @@ def _finished(run_dir: Path, model: str, epochs: int) -> bool:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    return read_record(path, SWEEP_FILE)
+
+
+def read_record(path: Path, name: str) -> dict[str, Any]:
+    """The JSON record ``name`` of the directory ``path`` (a sweep's ``sweep.json``, a
+    comparison's ``compare.json``); empty for a new or empty directory.
+
+    Raises:
+        BnnoError: ``path`` is a file, holds other things but no record, or the record is
+            corrupt.
+
+    Example:
+        >>> import tempfile
+        >>> read_record(Path(tempfile.mkdtemp()) / "new", SWEEP_FILE)
+        {}
+    """
     if path.exists() and not path.is_dir():
         raise BnnoError(f"--output-dir {path} is a file; give a directory")
-    file = path / SWEEP_FILE
+    file = path / name
     if not file.exists():
         if path.exists() and any(path.iterdir()):
-            raise BnnoError(f"{path} is not empty and holds no {SWEEP_FILE}; "
+            raise BnnoError(f"{path} is not empty and holds no {name}; "
                             "give a new or empty --output-dir")
         return {}
     try:
