@@ -43,7 +43,7 @@ import tensorflow as tf
 
 from bnno import data
 from bnno.analysis.compare import compare, markdown_table, summarize
-from bnno.training import runs
+from bnno import runs
 from bnno.training.build import build_model, compile_model
 from bnno.training.train import plan, train
 

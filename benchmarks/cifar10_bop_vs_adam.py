@@ -35,7 +35,7 @@ import tensorflow as tf
 from timing import EpochTimer
 
 from bnno import data
-from bnno.training import runs
+from bnno import runs
 from bnno.training.build import build_model, compile_model
 from bnno.training.train import plan, run_callbacks, train
 

@@ -26,7 +26,7 @@ import numpy as np
 from bnno import hparams, models
 from bnno.deploy import benchmark, convert, inference, metadata
 from bnno.deploy.sign_conv import is_binary_layer
-from bnno.training import runs
+from bnno import runs
 from bnno.training.build import build_model
 from bnno.training.loading import load_trained
 from bnno.training.temperature import temperatures

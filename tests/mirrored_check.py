@@ -26,7 +26,8 @@ import tensorflow_datasets as tfds  # noqa: E402
 
 from bnno import optimizers  # noqa: E402
 from bnno.errors import BnnoError  # noqa: E402
-from bnno.training import distribute, runs  # noqa: E402
+from bnno import runs  # noqa: E402
+from bnno.training import distribute  # noqa: E402
 from bnno.training.build import build_model, compile_model  # noqa: E402
 from bnno.training.train import train  # noqa: E402
 

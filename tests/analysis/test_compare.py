@@ -24,7 +24,7 @@ def test_two_sets_train_at_one_budget_and_rerun_skips(mock_tfds, cli, tmp_path):
     assert [(r["model"], r["set"]) for r in rows] == [("binarynet", "default"),
                                                     ("binarynet", "bop")]
     from bnno import hparams
-    from bnno.training import runs
+    from bnno import runs
 
     for row in rows:
         assert row["status"] == "finished" and row["epochs"] == "2"

@@ -10,7 +10,7 @@ import tensorflow_datasets as tfds
 from conftest import MOCK_EXAMPLES
 
 from bnno import data
-from bnno.training import runs
+from bnno import runs
 from bnno.training.train import TrainingStopped, train
 
 TINY = "filters=4,dense_units=8,batch_size=4"

@@ -64,7 +64,7 @@ def test_two_by_one_sweep_writes_table_and_figure_and_skips_on_rerun(mock_tfds, 
         assert float(row["train_seconds"]) > 0
     # gamma 1e-2 moves m a hundred times faster than 1e-4: more weights pass the threshold.
     assert float(rows[0]["flip_ratio_final"]) > float(rows[1]["flip_ratio_final"])
-    from bnno.training.runs import read_metrics
+    from bnno.runs import read_metrics
 
     keys = [[k for k in read_metrics(out / n)[0] if k.startswith("flip_pi/")] for n in names]
     assert keys[0] == keys[1] and len(keys[0]) == 9  # same layer names in every run

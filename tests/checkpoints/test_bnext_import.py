@@ -14,7 +14,7 @@ import pytest
 from bnno.checkpoints import bnext, pth
 from bnno.checkpoints.importer import import_checkpoint, state_dict
 from bnno.errors import BnnoError
-from bnno.training import runs
+from bnno import runs
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -14,7 +14,7 @@ from bnno import data
 from bnno.data import folders
 from bnno.deploy import metadata
 from bnno.errors import BnnoError
-from bnno.training import runs
+from bnno import runs
 
 SHORT = ("--steps-per-epoch", "2", "--validation-steps", "1", "--seed", "1",
          "--no-tensorboard")

@@ -16,7 +16,7 @@ import tensorflow as tf
 from bnno import hparams, models, optimizers
 from bnno.data import preprocessing
 from bnno.errors import BnnoError
-from bnno.models.layers import Pad
+from bnno.layers.padding import Pad
 from bnno.models.sibnn_layers import PaddedQuantConv2D
 from bnno.quantizers import sibnn
 from bnno.training.build import _name_layer_metrics

@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from bnno.training import runs
+from bnno import runs
 
 SHORT = ["--steps-per-epoch", "2", "--validation-steps", "1", "--seed", "1"]
 TINY_MLP = "units=16,hidden_layers=3,batch_size=4"

@@ -9,7 +9,8 @@ import pytest
 from conftest import PYTHON, TESTS_DIR
 
 from bnno.errors import BnnoError
-from bnno.training import distribute, runs
+from bnno import runs
+from bnno.training import distribute
 
 HERE = TESTS_DIR
 

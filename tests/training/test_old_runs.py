@@ -8,7 +8,7 @@ import pytest
 
 import bnno.train
 from bnno import hparams
-from bnno.training import runs
+from bnno import runs
 from bnno.training.loading import load_trained
 
 TINY = "units=16,batch_size=8,epochs=1"

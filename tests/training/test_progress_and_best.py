@@ -12,7 +12,7 @@ import tensorflow as tf
 from conftest import PYTHON, TESTS_DIR, all_weights
 
 from bnno.errors import BnnoError
-from bnno.training import runs
+from bnno import runs
 from bnno.training.callbacks import BestWeights, EpochLine, auto_verbose, progress
 
 MOCK_BNNO = str(TESTS_DIR / "mock_bnno.py")

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from bnno import data
 from bnno.data import preprocessing
-from bnno.training import runs
+from bnno import runs
 from bnno.training.callbacks import GoodStateBackup, MetricsLog
 
 
