@@ -53,7 +53,7 @@ def plan(model: str, dataset: str, hparams_set: str | None = None,
         'batch'
     """
     strategies.check_name(strategy)
-    checked = check_set(model, hparams_set, overrides)
+    checked = check_set(model, hparams_set, overrides, for_dataset=True)
     model = checked.model.name
     if seed is not None and not 0 <= seed < 2**31:
         raise BnnoError(f"seed must be between 0 and 2147483647, got {seed}")
@@ -78,10 +78,12 @@ class Checked(NamedTuple):
 
 
 def check_set(model: str, hparams_set: str | None = None,
-              overrides: Mapping[str, Any] | None = None) -> Checked:
+              overrides: Mapping[str, Any] | None = None, for_dataset: bool = False) -> Checked:
     """The set ``hparams_set`` (default: the model's first) of ``model`` (a name or an
     alias) with ``overrides``, every name and value checked as ``plan`` checks them:
-    ``bnno hparams show`` prints a set only if a run could train it.
+    ``bnno hparams show`` prints a set only if a run could train it. The preprocessing
+    is checked to be one of some dataset's, unless ``for_dataset`` (``plan`` checks it
+    against its dataset's).
 
     Raises:
         BnnoError: unknown model, set or key, a bad value, a quantizer or option that
@@ -108,7 +110,8 @@ def check_set(model: str, hparams_set: str | None = None,
     if trainer.teachers:
         teacher_names.parse(trainer.teachers)
     preprocess_fn = recipe.sections["data"].get("preprocess_fn")
-    if preprocess_fn is not None and preprocess_fn not in data.preprocess_names():
+    if not for_dataset and preprocess_fn is not None \
+            and preprocess_fn not in data.preprocess_names():
         raise BnnoError(f"unknown preprocess fn '{preprocess_fn}'; choose one of: "
                         f"{choices(data.preprocess_names())}")
     return Checked(hparams_set, recipe, model_config, optimizer, trainer, notes)

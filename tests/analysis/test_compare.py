@@ -23,8 +23,7 @@ def test_two_sets_train_at_one_budget_and_rerun_skips(mock_tfds, cli, tmp_path):
         rows = list(csv.DictReader(f))
     assert [(r["model"], r["set"]) for r in rows] == [("binarynet", "default"),
                                                     ("binarynet", "bop")]
-    from bnno import hparams
-    from bnno import runs
+    from bnno import hparams, runs
 
     for row in rows:
         assert row["status"] == "finished" and row["epochs"] == "2"

@@ -9,8 +9,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from conftest import MOCK_EXAMPLES
 
-from bnno import data
-from bnno import runs
+from bnno import data, runs
 from bnno.training.train import TrainingStopped, train
 
 TINY = "filters=4,dense_units=8,batch_size=4"

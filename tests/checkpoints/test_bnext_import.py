@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bnno import runs
 from bnno.checkpoints import bnext, pth
 from bnno.checkpoints.importer import import_checkpoint, state_dict
 from bnno.errors import BnnoError
-from bnno import runs
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

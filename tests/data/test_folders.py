@@ -10,11 +10,10 @@ import tensorflow_datasets as tfds
 from conftest import TINY
 from mock_bnno import MOCK_EXAMPLES, write_mock_metadata
 
-from bnno import data
+from bnno import data, runs
 from bnno.data import folders
 from bnno.deploy import metadata
 from bnno.errors import BnnoError
-from bnno import runs
 
 SHORT = ("--steps-per-epoch", "2", "--validation-steps", "1", "--seed", "1",
          "--no-tensorboard")

@@ -10,9 +10,9 @@ import tensorflow_datasets as tfds
 from conftest import MOCK_EXAMPLES, TINY
 
 import bnno.train
+from bnno import runs
 from bnno.deploy import convert, export, inference, metadata
 from bnno.errors import BnnoError
-from bnno import runs
 
 # Checked without importing it: LCE is loaded by the first test that converts.
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("larq_compute_engine") is None,

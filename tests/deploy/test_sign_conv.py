@@ -14,8 +14,8 @@ import bnno.train
 from bnno.deploy import convert, export, metadata
 from bnno.deploy.inference import inference_model
 from bnno.deploy.sign_conv import SignConv, _same_mode, is_binary_layer
-from bnno.models.bnext_layers import binary_conv, binary_module
 from bnno.layers.padding import Pad
+from bnno.models.bnext_layers import binary_conv, binary_module
 from bnno.models.sibnn_layers import PaddedQuantConv2D, binary_layer, real_head, stem_conv
 from bnno.quantizers.sibnn import SiBnn
 from bnno.training.temperature import temperatures
