@@ -102,6 +102,45 @@ def flat_config(config) -> dict:
             **{k: v for k, v in dataclasses.asdict(config.data).items()}}
 
 
+def optimizer_of(hp: dict):
+    """The optimizer of flat hparams (the optimizer's name as ``optimizer``, its options
+    beside the other keys) as an ``OptimizerConfig``."""
+    from bnno import optimizers
+    from bnno.config import OptimizerConfig
+
+    keys = optimizers.get(hp["optimizer"]).options
+    return OptimizerConfig(hp["optimizer"], {k: v for k, v in hp.items() if k in keys})
+
+
+def build_optimizer(hp: dict, steps_per_epoch: int):
+    """The optimizer of flat hparams, its schedules over ``hp["epochs"]`` (default 1)."""
+    from bnno import optimizers
+
+    config = optimizer_of(hp)
+    return optimizers.build(config.name, config.options, steps_per_epoch,
+                            hp.get("epochs", 1) * steps_per_epoch)
+
+
+def build_flat(model: str, hp: dict, input_shape: tuple, num_classes: int, **kwargs):
+    """``bnno.training.build.build_model`` from flat hparams (builder keys and the
+    optimizer's name side by side)."""
+    from bnno import models
+    from bnno.config import ModelConfig
+    from bnno.training.build import build_model
+
+    entry = models.get_entry(model)
+    config = ModelConfig(entry.name, {**entry.defaults(), **models.builder_kwargs(model, hp)})
+    return build_model(config, hp.get("optimizer", "adam"), input_shape, num_classes, **kwargs)
+
+
+def compile_flat(model, hp: dict, steps_per_epoch: int) -> None:
+    """``bnno.training.build.compile_model`` from flat hparams."""
+    from bnno.training.build import compile_model
+
+    compile_model(model, optimizer_of(hp), steps_per_epoch,
+                  hp.get("epochs", 1) * steps_per_epoch, hp.get("l2_decay", 0.0))
+
+
 def plan_tiny(model: str, dataset: str, set_name: str | None = None, text: str | None = None,
               *, preprocess_fn: str | None = None, steps_per_epoch: int | None = None,
               validation_steps: int | None = None, **kwargs):

@@ -11,6 +11,7 @@ options (defaults filled in), ``schedule(key)`` the schedule (or constant) of th
   an option without one must be given;
 * ``logged``: the options ``bnno.training.callbacks.MetricsLog`` logs every epoch,
   read from the built optimizer's hyperparameters (or those of the optimizers it wraps);
+  by default the learning rate, where it is an option;
 * ``prepare(optimizer, model)``: run once before compiling (decay groups, the
   CaseOptimizer's split of variables);
 * ``latent_free``: it trains binary kernels that hold ±1 themselves (Bop);
@@ -76,8 +77,8 @@ class Entry:
 
         Example:
             >>> import bnno.optimizers
-            >>> get("adam").check({"learning_rate": 0.01})["adam_epsilon"]
-            1e-07
+            >>> get("adam").check({"learning_rate": 0.01})["lr_scaling"]
+            'none'
             >>> get("bop").check({"learning_rate": 0.01})
             Traceback (most recent call last):
             ...
@@ -108,7 +109,7 @@ _REGISTRY: Registry[Entry] = Registry("optimizer")
 
 def register(name: str, options: Mapping[str, HType] | None = None,
              defaults: Mapping[str, Any] | None = None,
-             logged: tuple[str, ...] = ("learning_rate",),
+             logged: tuple[str, ...] | None = None,
              prepare: Callable[[Any, Any], None] | None = None,
              latent_free: bool = False,
              expand: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
@@ -137,6 +138,8 @@ def register(name: str, options: Mapping[str, HType] | None = None,
 which is none of its options
     """
     options, defaults = dict(options or {}), dict(defaults or {})
+    if logged is None:  # the learning rate, where there is one
+        logged = tuple(k for k in ("learning_rate",) if k in options)
     _check_declaration(name, options, defaults, tuple(logged))
 
     def decorator(builder: Builder) -> Builder:
