@@ -22,6 +22,8 @@ Example:
 
 from bnno import import_members
 from bnno.quantizers.registry import (  # noqa: F401
+    EXPORTS,
+    KINDS,
     QuantizerSpec,
     check,
     entry_of,

@@ -131,7 +131,7 @@ def options_of(cls: type) -> tuple[dict[str, tuple[HType, Any]], bool]:
         >>> import larq as lq
         >>> options, metrics = options_of(lq.quantizers.SteSign)
         >>> {k: (t.name, d) for k, (t, d) in options.items()}, metrics
-        ({'clip_value': ('a number', 1.0)}, True)
+        ({'clip_value': ('a non-negative number or none', 1.0)}, True)
     """
     found: dict[str, tuple[HType, Any]] = {}
     metrics = False
