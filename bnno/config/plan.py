@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bnno import data, hparams, models, optimizers, plugins, quantizers, runs
-from bnno.config import strategy as strategies
-from bnno.config import teachers as teacher_names
+from bnno.config.strategy import check_name as check_strategy
+from bnno.config.teachers import parse as parse_teachers
 from bnno.config.kernels import kernel_spec
 from bnno.config.run import DataConfig, ModelConfig, OptimizerConfig, RunConfig, TrainerConfig
 from bnno.config.schema import schema_for
@@ -52,7 +52,7 @@ def plan(model: str, dataset: str, hparams_set: str | None = None,
         >>> plan("binarynet_batch", "cifar10", "bop2ndOrder").model.hparams["normalization"]
         'batch'
     """
-    strategies.check_name(strategy)
+    check_strategy(strategy)
     checked = check_set(model, hparams_set, overrides, for_dataset=True)
     model = checked.model.name
     if seed is not None and not 0 <= seed < 2**31:
@@ -108,7 +108,7 @@ def check_set(model: str, hparams_set: str | None = None,
     _check_model(model_config, optimizer.name)
     trainer = _trainer(recipe.sections["trainer"], hparams_set, model)
     if trainer.teachers:
-        teacher_names.parse(trainer.teachers)
+        parse_teachers(trainer.teachers)
     preprocess_fn = recipe.sections["data"].get("preprocess_fn")
     if not for_dataset and preprocess_fn is not None \
             and preprocess_fn not in data.preprocess_names():
