@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bnno import data, hparams, models, optimizers, plugins, quantizers, runs
-from bnno.config.strategy import check_name as check_strategy
-from bnno.config.teachers import parse as parse_teachers
 from bnno.config.kernels import kernel_spec
 from bnno.config.run import DataConfig, ModelConfig, OptimizerConfig, RunConfig, TrainerConfig
 from bnno.config.schema import schema_for
+from bnno.config.strategy import check_name as check_strategy
 from bnno.config.switch import switch
+from bnno.config.teachers import parse as parse_teachers
 from bnno.errors import BnnoError, choices
 
 
