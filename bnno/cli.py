@@ -122,8 +122,21 @@ def _runner(data_dir: str | None, manual_dir: str | None, tensorboard: bool,
     return Runner(Source(data_dir, manual_dir), TrainOptions(tensorboard, verbose))
 
 
+def _version(ctx: click.Context, _param, value: bool) -> None:
+    """``--version``: bnno's version and the plugins installed (read from the packages'
+    metadata, without loading them)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from bnno import __version__
+
+    installed = sorted(f"{p.name} ({p.value})" for p in plugins.installed())
+    click.echo(f"bnno {__version__}; plugins: {', '.join(installed) or 'none'}")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="bnno")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
+              help="Show bnno's version and the plugins installed, and exit.")
 def cli() -> None:
     """Train, inspect and ship binary neural networks (TensorFlow + Larq)."""
 

@@ -57,7 +57,7 @@ def load() -> None:
     import bnno.optimizers
     import bnno.quantizers  # noqa: F401
 
-    for point in sorted(entry_points(group=GROUP), key=lambda p: p.name):
+    for point in sorted(installed(), key=lambda p: p.name):
         _load_one(point)
 
 
@@ -74,6 +74,16 @@ def _load_one(point) -> None:
               f"out: {_FAILED[point.name]}", file=sys.stderr)
         return
     _LOADED[point.name] = point.value
+
+
+def installed() -> list:
+    """The plugins' entry points, without loading any (for ``bnno --version``).
+
+    Example:
+        >>> isinstance(installed(), list)
+        True
+    """
+    return list(entry_points(group=GROUP))
 
 
 def loaded() -> dict[str, str]:

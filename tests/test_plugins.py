@@ -83,6 +83,7 @@ def test_a_plugin_lists_trains_evaluates_and_exports(plugin_path, subprocess_env
     tiny = "units=16,epochs=1,batch_size=8"
     results = bnno_commands(
         plugin_path, subprocess_env,
+        ["--version"],
         ["hparams", "list", "toy_mlp"],
         ["hparams", "show", "toy_mlp", "sgd", "--hparams", "activation.width=2"],
         ["train", "toy_mlp", "--dataset", "mnist", "--hparams", tiny,
@@ -94,8 +95,9 @@ def test_a_plugin_lists_trains_evaluates_and_exports(plugin_path, subprocess_env
          "--json"],
         ["hparams", "show", "toy_mlp", "sgd", "--hparams", "activation.width=20"],
     )
-    (code, listed, err), (code_show, shown, _), *trained, (code_eval, evaluated, _), \
-        (code_export, exported, export_err), (code_bad, _, bad) = results
+    (_, version, _), (code, listed, err), (code_show, shown, _), *trained, \
+        (code_eval, evaluated, _), (code_export, exported, export_err), (code_bad, _, bad) = results
+    assert "plugins: broken (broken_bnn), toy (toy_bnn)" in version
     assert code == 0 and "toy_mlp\n  sgd" in listed
     # The broken plugin is named in one warning line; bnno works without it.
     warnings = [line for line in err.splitlines() if line.startswith("Warning:")]
