@@ -179,8 +179,8 @@ def test_hparams_show_refuses_what_train_refuses(cli, text, message):
          "unknown kernel_quantizer"),
         (["train", "binarynet", "--dataset", "cifar10", "--steps-per-epoch", "0"],
          "0 is not in the range x>=1"),
-        (["train", "binarynet", "--dataset", "cifar10", "--hparams", "momentum=0.9"],
-         "unknown hparam 'momentum'"),
+        (["train", "binarynet", "--dataset", "cifar10", "--hparams", "test_only_unknown=0.9"],
+         "unknown hparam 'test_only_unknown'"),
         (["train", "binarynet", "--dataset", "cifar10", "--hparams", "lr_scaling=xavier,"
           "optimizer=bop"], "'lr_scaling' is an option of optimizer adam, not of bop"),
         (["train", "binarynet"], "Missing option '--dataset'"),
