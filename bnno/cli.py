@@ -1,6 +1,9 @@
 """The ``bnno`` command line. It parses and dispatches; the work is done elsewhere.
 
-TensorFlow is imported only by commands that need it, so ``--help`` answers at once.
+TensorFlow is imported only by commands that train, build or convert a model, after their
+options are parsed: ``--help``, ``--version``, option errors, ``bnno hparams``,
+``bnno runs`` and ``bnno plot`` answer at once (the recipe commands read the registries'
+index, ``bnno.plugins``).
 """
 
 from __future__ import annotations
@@ -85,6 +88,26 @@ _HPARAMS_SET = click.option(
 )
 
 
+def _with_tensorflow(command):
+    """Import TensorFlow (quietly) before ``command`` runs: after click has parsed its
+    options, so ``--help`` and option errors answer at once."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        _import_tensorflow_quietly()
+        return command(*args, **kwargs)
+
+    return run
+
+
+def _load_registries() -> None:
+    """What recipe commands need of the registries: their index, without TensorFlow
+    (the first time, or after the installed code changed, a full load writes it)."""
+    if not plugins.index_file().exists():
+        _import_tensorflow_quietly()
+    plugins.load(light=True)
+
+
 def _overrides(text: str, preprocess_fn: str | None = None, steps_per_epoch: int | None = None,
                validation_steps: int | None = None) -> dict[str, str | int]:
     """``--hparams`` parsed, with the options that set keys of the recipe too."""
@@ -164,6 +187,7 @@ def cli() -> None:
               help="Start from the weights of this run of the same model (fine-tuning), "
                    "e.g. one made by bnno import.")
 @_VERBOSE
+@_with_tensorflow
 def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, data_dir,
           manual_dir, seed, steps_per_epoch, validation_steps, tensorboard, strategy,
           skip_bad_images, init, verbose) -> None:
@@ -202,6 +226,7 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
 @_MANUAL_DIR
 @_SKIP_BAD_IMAGES
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@_with_tensorflow
 def evaluate(run_dir, dataset, weights, data_dir, manual_dir, skip_bad_images, as_json) -> None:
     """Test loss, accuracy, top-5 accuracy and sparsity of a finished or partial run."""
     from bnno.data import Source
@@ -231,6 +256,7 @@ def evaluate(run_dir, dataset, weights, data_dir, manual_dir, skip_bad_images, a
               help="Write the model even if LCE runs some binary layers in float "
                    "(they are named in the output and the metadata).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@_with_tensorflow
 def export(run_dir, output, check_examples, weights, data_dir, manual_dir, allow_float,
            as_json) -> None:
     """Convert a run to a Larq Compute Engine .tflite model and check it against Keras.
@@ -272,6 +298,7 @@ def export(run_dir, output, check_examples, weights, data_dir, manual_dir, allow
 @click.option("--output-dir", type=click.Path(),
               help="Run directory to write (new or empty). [default: runs/<model>-<dataset>-"
                    "<set>-<time>]")
+@_with_tensorflow
 def import_(model, checkpoint, output_dir) -> None:
     """Import an official PyTorch checkpoint (.pth / .pth.tar) as a bnno run.
 
@@ -296,6 +323,7 @@ def import_(model, checkpoint, output_dir) -> None:
 @click.option("--warmup", default=5, show_default=True, type=click.IntRange(min=0),
               help="Untimed inferences first.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@_with_tensorflow
 def benchmark(model_file, threads, repeats, warmup, as_json) -> None:
     """Latency and size of a .tflite model in LCE against its Keras model.
 
@@ -316,6 +344,7 @@ def benchmark(model_file, threads, repeats, warmup, as_json) -> None:
 @_DATA_DIR
 @click.option("--json", "as_json", is_flag=True,
               help="Print exact counts as JSON instead of larq's table.")
+@_with_tensorflow
 def summary(model, dataset, hparams_set, overrides, data_dir, as_json) -> None:
     """Larq's summary of MODEL: layers, parameters, binary and float MACs, and OPs
     (BOPs/64 + FLOPs) with the binarization degree; --json prints them as exact counts."""
@@ -351,9 +380,9 @@ def hparams_group() -> None:
 @click.argument("model", required=False)
 def hparams_list(model) -> None:
     """The hparam sets of MODEL (or of every model)."""
+    _load_registries()  # before the registries' packages are imported
     from bnno import hparams, models
 
-    plugins.load()
     for name in [models.canonical(model)] if model else models.names():
         click.echo(name)
         for set_name in hparams.set_names(name):
@@ -369,6 +398,7 @@ def hparams_show(model, set_name, overrides) -> None:
 
     Its description and source come first, as in a set of an hparam file.
     """
+    _load_registries()  # before the registries' packages are imported
     from bnno.config.plan import check_set
 
     checked = check_set(model, set_name, hparams.parse_overrides(overrides))
@@ -384,6 +414,7 @@ def hparams_show(model, set_name, overrides) -> None:
               help="Write the page to this file (docs/recipes.md) instead of stdout.")
 def hparams_doc(output) -> None:
     """Every model's sets with their key values and sources, as Markdown."""
+    _load_registries()  # before the registries' packages are imported
     from bnno.analysis.recipe_table import markdown
 
     text = markdown()
@@ -414,6 +445,7 @@ def hparams_doc(output) -> None:
 @_VALIDATION_STEPS
 @_TENSORBOARD
 @_VERBOSE
+@_with_tensorflow
 def sweep(model, dataset, preprocess_fn, hparams_set, grid, configs, overrides, output_dir,
           data_dir, manual_dir, seed, steps_per_epoch, validation_steps, tensorboard,
           verbose) -> None:
@@ -460,6 +492,7 @@ def sweep(model, dataset, preprocess_fn, hparams_set, grid, configs, overrides, 
 @_VALIDATION_STEPS
 @_TENSORBOARD
 @_VERBOSE
+@_with_tensorflow
 def compare(model_names, dataset, sets, epochs, preprocess_fn, overrides, output_dir,
             data_dir, manual_dir, seed, steps_per_epoch, validation_steps, tensorboard,
             verbose) -> None:
@@ -533,6 +566,7 @@ def plot(run_dirs, output) -> None:
 @_DATA_DIR
 @click.option("--output-dir", type=click.Path(file_okay=False),
               help="Default: RUN_DIR/landscape.")
+@_with_tensorflow
 def landscape(run_dir, value_range, points, two_d, batches, batch_size, initial, weights,
               seed, data_dir, output_dir) -> None:
     """Loss of a run's model along random filter-normalised directions (.npz + PNG).
@@ -591,8 +625,6 @@ def _import_tensorflow_quietly() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: bad input gets one line on stderr and exit code 2, no traceback."""
     args = sys.argv[1:] if argv is None else argv
-    if args and not {"-h", "--help", "--version"} & set(args):
-        _import_tensorflow_quietly()
     try:
         cli.main(args=args, prog_name="bnno", standalone_mode=False)
     except BnnoError as e:

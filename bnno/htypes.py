@@ -37,6 +37,9 @@ class HType:
     # dotted overrides such as ``gamma.decay_rate=0.5`` (None: the value has no fields); a
     # text value is parsed by the field's type.
     set_field: Callable[[str, Any, str, str], Any] | None = None
+    # How ``from_spec`` makes this type again (None: a type of a plugin's own, which
+    # cannot be written down).
+    spec: str | None = None
 
 
 def _bad(key: str, kind: str, value: Any) -> BnnoError:
@@ -163,19 +166,23 @@ def _quantizer_field(key: str, current: Any, field: str, text: str) -> dict:
     return spec
 
 
-INT = HType("a positive integer", _check_int, _parse_number)
-NUMBER = HType("a number", _check_number, _parse_number)
-FLOAT = HType("a non-negative number", _check_float, _parse_number)
-BOOL = HType("true or false", _check_bool, _parse_bool)
-STR = HType("a name", _check_str, str)
-OPTIONAL_INT = HType("a positive integer or none", _check_optional_int, _parse_optional_number)
-OPTIONAL_STR = HType("a name or none", _check_optional_str, _parse_optional_str)
+INT = HType("a positive integer", _check_int, _parse_number, spec="int")
+NUMBER = HType("a number", _check_number, _parse_number, spec="number")
+FLOAT = HType("a non-negative number", _check_float, _parse_number, spec="float")
+BOOL = HType("true or false", _check_bool, _parse_bool, spec="bool")
+STR = HType("a name", _check_str, str, spec="str")
+OPTIONAL_INT = HType("a positive integer or none", _check_optional_int, _parse_optional_number,
+                     spec="int|none")
+OPTIONAL_STR = HType("a name or none", _check_optional_str, _parse_optional_str,
+                     spec="str|none")
 OPTIONAL_FLOAT = HType("a non-negative number or none", _check_optional_float,
-                       _parse_optional_number)
-SCHEDULE = HType("a number or a schedule", _check_schedule, _parse_number, _schedule_field)
+                       _parse_optional_number, spec="float|none")
+SCHEDULE = HType("a number or a schedule", _check_schedule, _parse_number, _schedule_field,
+                 spec="schedule")
 # A quantizer spec (``bnno.quantizers.registry``): a name, none, or
 # ``{"name": ..., <option>: value}``; ``activation.rho=0.2`` sets one option.
-QUANTIZER = HType("a quantizer", _check_quantizer, _parse_optional_str, _quantizer_field)
+QUANTIZER = HType("a quantizer", _check_quantizer, _parse_optional_str, _quantizer_field,
+                  spec="quantizer")
 
 # The type hint of builder arguments that take a quantizer spec.
 QuantizerSpec = str | dict | None
@@ -194,7 +201,7 @@ def choice(*names: str) -> HType:
             raise BnnoError(f"hparam '{key}' must be one of: {choices(names)}; got {v!r}")
         return v
 
-    return HType("one of " + choices(names), check, str)
+    return HType("one of " + choices(names), check, str, spec="choice:" + ",".join(names))
 
 
 def between(low: float, high: float) -> HType:
@@ -214,7 +221,7 @@ def between(low: float, high: float) -> HType:
             raise _bad(key, kind, v)
         return float(v)
 
-    return HType(kind, check, _parse_number)
+    return HType(kind, check, _parse_number, spec=f"between:{low!r},{high!r}")
 
 
 _SIMPLE = {int: INT, float: FLOAT, bool: BOOL, str: STR}
@@ -272,3 +279,31 @@ def of_default(value: Any) -> HType | None:
     if isinstance(value, str):
         return STR
     return None
+
+
+_BY_SPEC = {t.spec: t for t in (INT, NUMBER, FLOAT, BOOL, STR, OPTIONAL_INT, OPTIONAL_STR,
+                                OPTIONAL_FLOAT, SCHEDULE, QUANTIZER)}
+
+
+def from_spec(spec: str) -> HType:
+    """The type an ``HType.spec`` was written for (registries written down and read back
+    without importing the modules that registered them).
+
+    Raises:
+        ValueError: an unknown spec.
+
+    Example:
+        >>> from_spec("int") is INT, from_spec(choice("batch", "layer").spec).name
+        (True, 'one of batch, layer')
+        >>> from_spec(between(0, 1).spec).check("rho", 0.5)
+        0.5
+    """
+    if spec in _BY_SPEC:
+        return _BY_SPEC[spec]
+    kind, _, args = spec.partition(":")
+    if kind == "choice":
+        return choice(*args.split(","))
+    if kind == "between":
+        low, high = (float(v) for v in args.split(","))
+        return between(low, high)
+    raise ValueError(f"unknown hparam type spec {spec!r}")

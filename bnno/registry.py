@@ -7,7 +7,9 @@ registering function of its package (``bnno.models.registry.register`` and the l
 before the entry is added.
 
 ``journal()`` records what is registered while it is open, so that a plugin that fails
-halfway (``bnno.plugins``) leaves nothing behind.
+halfway (``bnno.plugins``) leaves nothing behind. A *stub* is an entry read back from
+bnno's index of the registries (``bnno.plugins``), which commands that only read recipes
+use instead of importing every model; registering the real entry replaces its stub.
 
 Example:
     >>> colours = Registry("colour")
@@ -57,16 +59,39 @@ class Registry(Generic[E]):
     def __init__(self, kind: str, on_remove: Callable[[str, E], None] | None = None):
         self.kind = kind
         self._entries: dict[str, E] = {}
+        self._stubs: set[str] = set()
         self._on_remove = on_remove
         _ALL.append(self)
 
     def add(self, name: str, entry: E) -> None:
-        """Add ``entry`` as ``name``; a name is registered once."""
-        if name in self._entries:
+        """Add ``entry`` as ``name``; a name is registered once (its stub aside)."""
+        if name in self._entries and name not in self._stubs:
             raise BnnoError(f"{self.kind} '{name}' is already registered")
+        self._stubs.discard(name)
         self._entries[name] = entry
         for journal in _JOURNALS:
             journal.append((self, name))
+
+    def add_stub(self, name: str, entry: E) -> None:
+        """Add ``entry`` as ``name`` until the real entry registers.
+
+        Example:
+            >>> shapes = Registry("shape")
+            >>> shapes.add_stub("square", "read back")
+            >>> shapes.add("square", "registered")
+            >>> shapes.get("square"), shapes.is_stub("square")
+            ('registered', False)
+            >>> shapes.remove("square")
+        """
+        if name not in self._entries:
+            self._entries[name] = entry
+            self._stubs.add(name)
+            for journal in _JOURNALS:
+                journal.append((self, name))
+
+    def is_stub(self, name: str) -> bool:
+        """Whether ``name`` holds a stub (see the module docstring)."""
+        return name in self._stubs
 
     def remove(self, name: str) -> None:
         """Remove ``name`` and undo what registering it did.
@@ -79,6 +104,9 @@ class Registry(Generic[E]):
             []
         """
         entry = self._entries.pop(name)
+        if name in self._stubs:
+            self._stubs.discard(name)
+            return
         if self._on_remove is not None:
             self._on_remove(name, entry)
 
@@ -101,6 +129,22 @@ class Registry(Generic[E]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
+
+
+def drop_stubs() -> None:
+    """Remove every stub no real entry replaced: after a full load, a stub names an entry
+    the installed code no longer registers.
+
+    Example:
+        >>> sizes = Registry("size")
+        >>> sizes.add_stub("huge", "read back")
+        >>> drop_stubs()
+        >>> sizes.names()
+        []
+    """
+    for registry in _ALL:
+        for name in list(registry._stubs):
+            registry.remove(name)
 
 
 @contextlib.contextmanager

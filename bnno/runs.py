@@ -43,6 +43,9 @@ FLIPS_FILE = "flips.jsonl"
 BACKUP_DIR = "backup"
 LOG_DIR = "logs"
 STOPPED_FILE = "stopped.json"
+# Beside the checkpoint: the sizes of its files, so that a damaged one shows without
+# reading it (``checkpointed_epochs``).
+CHECKPOINT_FILES = "files.json"
 
 # The weights a run can be evaluated, exported or examined with.
 WEIGHTS = ("final", "best", "last-checkpoint")
@@ -335,6 +338,69 @@ def completed_epochs(path: Path) -> int:
         return 0
     # BackupAndRestore stores the index of the last completed epoch.
     return int(tf.train.load_variable(latest, "ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE")) + 1
+
+
+def checkpointed_epochs(path: Path) -> int | None:
+    """Epochs completed according to the run's checkpoint, read without TensorFlow: the
+    number in the name of the latest checkpoint (Keras' ``BackupAndRestore`` saves once
+    per epoch, numbering its saves); 0 without a checkpoint, None when the checkpoint's
+    record is damaged or names a checkpoint that is not there.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp())
+        >>> checkpointed_epochs(path)
+        0
+        >>> (path / BACKUP_DIR / "chief").mkdir(parents=True)
+        >>> _ = (path / BACKUP_DIR / "chief" / "checkpoint").write_text(
+        ...     'model_checkpoint_path: "ckpt-3"\\n')
+        >>> checkpointed_epochs(path) is None  # ckpt-3.index is missing
+        True
+    """
+    import re
+
+    folder = Path(path) / BACKUP_DIR / "chief"
+    try:
+        text = (folder / "checkpoint").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return 0
+    except (OSError, UnicodeDecodeError):
+        return None
+    found = re.search(r'^model_checkpoint_path: "ckpt-(\d+)"', text, re.M)
+    if not found or not (folder / f"ckpt-{found.group(1)}.index").is_file():
+        return None
+    try:
+        sizes = json.loads((folder / CHECKPOINT_FILES).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        sizes = {}  # written before bnno kept the sizes
+    except (OSError, ValueError):
+        return None
+    for name, size in sizes.items():
+        file = folder / name
+        if name.startswith(f"ckpt-{found.group(1)}.") and (
+                not file.is_file() or file.stat().st_size != size):
+            return None
+    return int(found.group(1))
+
+
+def note_checkpoint_files(path: Path) -> None:
+    """Write the sizes of the latest checkpoint's files beside it (``CHECKPOINT_FILES``,
+    replaced in one step), after a checkpoint was saved.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp())
+        >>> note_checkpoint_files(path)  # no checkpoint: nothing to note
+        >>> (path / BACKUP_DIR).exists()
+        False
+    """
+    folder = Path(path) / BACKUP_DIR / "chief"
+    if not (folder / "checkpoint").is_file():
+        return
+    sizes = {f.name: f.stat().st_size for f in folder.glob("ckpt-*")}
+    tmp = folder / (CHECKPOINT_FILES + ".tmp")
+    tmp.write_text(json.dumps(sizes), encoding="utf-8")
+    os.replace(tmp, folder / CHECKPOINT_FILES)
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:

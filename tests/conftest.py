@@ -8,6 +8,7 @@ import bnno  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS before TensorFlow lo
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,10 @@ from mock_bnno import MOCK_EXAMPLES, write_mock_metadata
 
 # The tests folder, home of the helper scripts (tests mirror the package in subfolders).
 TESTS_DIR = Path(__file__).resolve().parent
+
+# bnno's index of the registries (bnno.plugins) goes to a folder of the test session's,
+# not to the user's cache; child processes inherit it.
+os.environ["BNNO_CACHE_DIR"] = tempfile.mkdtemp(prefix="bnno-cache-")
 
 # Keep models tiny so every test runs in seconds on 2 cores.
 TINY = "filters=4,dense_units=8,batch_size=8,epochs=1"

@@ -120,6 +120,6 @@ def markdown() -> str:
         >>> markdown().startswith("# Recipes")
         True
     """
-    plugins.load()
+    plugins.load(light=True)
     sections = [model_table(m) for m in models.names() if hparams.has_file(m)]
     return HEADER + "\n" + "\n".join(sections)

@@ -78,10 +78,7 @@ def _row(path: Path, root: Path) -> dict[str, Any]:
     except _Unreadable as e:
         return {**row, "status": f"unreadable: {e}"}
     row.update(about)
-    try:
-        done = runs.completed_epochs(path)
-    except Exception:  # noqa: BLE001  (a damaged checkpoint of any kind; TensorFlow's errors vary)
-        done = None
+    done = runs.checkpointed_epochs(path)
     # A checkpoint index is only written after an epoch: with no epoch found it is damaged.
     if done is None or (done == 0 and runs.has_checkpoint(path)):
         return {**row, "status": "unreadable: corrupt checkpoint"}

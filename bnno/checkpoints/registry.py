@@ -93,6 +93,23 @@ def unregister(model: str) -> None:
     _REGISTRY.remove(model)
 
 
+def index() -> list[str]:
+    """The models that have an importer, for ``bnno.plugins``' index of the registries.
+
+    Example:
+        >>> from bnno import checkpoints
+        >>> "bnext_t" in index()
+        True
+    """
+    return names()
+
+
+def add_stubs(models: list[str]) -> None:
+    """Register the models of ``index()`` as having an importer (a stub, no function)."""
+    for model in models:
+        _REGISTRY.add_stub(model, None)
+
+
 def names() -> list[str]:
     """The models whose checkpoints can be imported, sorted.
 

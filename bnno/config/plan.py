@@ -52,6 +52,7 @@ def plan(model: str, dataset: str, hparams_set: str | None = None,
         >>> plan("binarynet_batch", "cifar10", "bop2ndOrder").model.hparams["normalization"]
         'batch'
     """
+    plugins.load()
     check_strategy(strategy)
     checked = check_set(model, hparams_set, overrides, for_dataset=True)
     model = checked.model.name
@@ -95,7 +96,7 @@ def check_set(model: str, hparams_set: str | None = None,
         ...
         bnno.errors.BnnoError: quantizer 'sibnn' has no option 'widht'; its options: rho, sparsity
     """
-    plugins.load()
+    plugins.load(light=True)  # recipes and what the registries declare: no TensorFlow
     name, model = model, models.canonical(model)
     hparams_set = hparams_set or hparams.set_names(model)[0]
     entry = models.get_entry(model)

@@ -64,7 +64,7 @@ def from_json(spec: Mapping[str, Any]) -> RunConfig:
         >>> config.model.hparams["activation"]
         {'name': 'sibnn', 'rho': 0.4}
     """
-    plugins.load()
+    plugins.load(light=True)
     if isinstance(spec["model"], str):
         return _from_version_1(spec)
     config = RunConfig.from_json(spec)

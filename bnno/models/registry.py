@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bnno.errors import BnnoError, choices
-from bnno.htypes import OPTIONAL_STR, QUANTIZER, HType, from_hint
+from bnno.htypes import OPTIONAL_STR, QUANTIZER, HType, from_hint, from_spec
 from bnno.registry import Registry
 
 # Names a builder's keyword may not have: they address sections of a recipe
@@ -277,3 +277,41 @@ def builder_kwargs(name: str, hp: Mapping[str, Any]) -> dict[str, Any]:
     """
     keys = get_entry(name).hparams
     return {k: v for k, v in hp.items() if k in keys}
+
+
+def index() -> dict[str, Any]:
+    """Every model and alias as data (their hparams' types by ``HType.spec``), for
+    ``bnno.plugins``' index of the registries.
+
+    Raises:
+        ValueError: an hparam whose type cannot be written down.
+
+    Example:
+        >>> index()["models"]["binarynet"]["hparams"]["filters"]
+        ['int', 128]
+    """
+    def hparams(entry: Entry) -> dict:
+        return {k: [_spec(t), default] for k, (t, default) in entry.hparams.items()}
+
+    return {"models": {n: {"hparams": hparams(e), "published": e.published}
+                       for n, e in _REGISTRY.items()},
+            "aliases": {a: {"model": e.name, "fixed": dict(e.fixed)}
+                        for a, e in _ALIASES.items()}}
+
+
+def add_stubs(data: dict[str, Any]) -> None:
+    """Register the models and aliases of ``index()``'s data as stubs (no builder)."""
+    for name, found in data["models"].items():
+        hparams = {k: (from_spec(spec), default) for k, (spec, default) in
+                   found["hparams"].items()}
+        _REGISTRY.add_stub(name, Entry(name, None, hparams, found["published"]))
+    for alias, found in data["aliases"].items():
+        entry = _REGISTRY.get(found["model"])
+        _ALIASES.add_stub(alias, Entry(entry.name, None, entry.hparams, entry.published,
+                                       found["fixed"]))
+
+
+def _spec(htype: HType) -> str:
+    if htype.spec is None:
+        raise ValueError(f"hparam type {htype.name!r} cannot be written down")
+    return htype.spec

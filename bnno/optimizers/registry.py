@@ -43,7 +43,7 @@ from typing import Any
 
 from bnno import schedules
 from bnno.errors import BnnoError
-from bnno.htypes import HType
+from bnno.htypes import HType, from_spec
 from bnno.registry import Registry
 
 Builder = Callable[[dict[str, Any], Callable[[str], Any]], Any]
@@ -267,3 +267,48 @@ def prepare(name: str, optimizer, model) -> None:
     hook = get(name).prepare
     if hook is not None:
         hook(optimizer, model)
+
+
+def index() -> dict[str, Any]:
+    """Every optimizer and what it declares, as data, for ``bnno.plugins``' index of the
+    registries (``expand`` by the module and name that define it).
+
+    Raises:
+        ValueError: an option whose type cannot be written down.
+
+    Example:
+        >>> import bnno.optimizers
+        >>> index()["bop2ndorder"]["expand"]
+        'bnno.optimizers.bop2ndorder:step_decays'
+    """
+    def described(entry: Entry) -> dict[str, Any]:
+        if any(t.spec is None for t in entry.options.values()):
+            raise ValueError(f"optimizer {entry.name} has an option type that cannot be "
+                             "written down")
+        expand = entry.expand and f"{entry.expand.__module__}:{entry.expand.__qualname__}"
+        return {"options": {k: t.spec for k, t in entry.options.items()},
+                "defaults": dict(entry.defaults), "logged": list(entry.logged),
+                "latent_free": entry.latent_free, "expand": expand}
+
+    return {n: described(e) for n, e in _REGISTRY.items()}
+
+
+def add_stubs(data: dict[str, Any]) -> None:
+    """Register the optimizers of ``index()``'s data as stubs: no builder or hook, and
+    ``expand`` imported from its module when it is first needed."""
+    for name, found in data.items():
+        options = {k: from_spec(t) for k, t in found["options"].items()}
+        expand = found["expand"] and _later(found["expand"])
+        _REGISTRY.add_stub(name, Entry(name, None, options, found["defaults"],
+                                       tuple(found["logged"]), None, found["latent_free"],
+                                       expand))
+
+
+def _later(where: str) -> Callable:
+    def call(options: dict[str, Any]) -> dict[str, Any]:
+        import importlib
+
+        module, _, name = where.partition(":")
+        return getattr(importlib.import_module(module), name)(options)
+
+    return call

@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bnno.errors import BnnoError, choices
-from bnno.htypes import BOOL, HType, QuantizerSpec, from_hint, of_default
+from bnno.htypes import BOOL, HType, QuantizerSpec, from_hint, from_spec, of_default
 from bnno.registry import Registry
 
 __all__ = ["QuantizerSpec", "Entry", "register", "unregister", "names", "get", "entry_of",
@@ -87,7 +87,7 @@ class Entry:
     """
 
     name: str
-    cls: type
+    cls: type | None
     roles: tuple[str, ...]
     kind: str
     export: str
@@ -97,6 +97,8 @@ class Entry:
     takes_metrics: bool = False
     metric_options: tuple[str, ...] = ()
     keras_names: tuple[str, ...] = field(default=(), compare=False)
+    # The class's name, by which a Keras config names it.
+    class_name: str = ""
 
     @property
     def epoch_hook(self) -> bool:
@@ -223,7 +225,7 @@ DoReFa needs larq's precision = 1 (it has None)
         keras_names = _register_with_keras(name, cls, keras_alias)
         _REGISTRY.add(name, Entry(name, cls, tuple(roles), kind, export, options,
                                   latent_free, rewrite, metrics, tuple(metric_options),
-                                  keras_names))
+                                  keras_names, cls.__name__))
         return cls
 
     return decorator
@@ -318,7 +320,7 @@ def entry_of(quantizer: Any) -> Entry | None:
         'sibnn'
     """
     if isinstance(quantizer, Mapping):
-        found = [e for _, e in _REGISTRY.items() if e.cls.__name__ == quantizer.get("class_name")]
+        found = [e for _, e in _REGISTRY.items() if e.class_name == quantizer.get("class_name")]
     else:
         found = [e for _, e in _REGISTRY.items() if type(quantizer) is e.cls]
     return found[0] if found else None
@@ -408,4 +410,38 @@ def resolve(spec: QuantizerSpec, role: str,
                             f"got {value!r}") from None
     if metrics is not None and entry.takes_metrics:
         config["metrics"] = list(metrics)
-    return {"class_name": entry.cls.__name__, "config": config}
+    return {"class_name": entry.class_name, "config": config}
+
+
+def index() -> dict[str, Any]:
+    """Every quantizer and what it declares, as data (options' types by ``HType.spec``),
+    for ``bnno.plugins``' index of the registries.
+
+    Raises:
+        ValueError: an option whose type cannot be written down.
+
+    Example:
+        >>> import bnno.quantizers
+        >>> index()["sibnn"]["options"]["rho"]
+        ['between:0,1', 0.3]
+    """
+    def spec(htype: HType) -> str:
+        if htype.spec is None:
+            raise ValueError(f"option type {htype.name!r} cannot be written down")
+        return htype.spec
+
+    return {n: {"class_name": e.class_name, "roles": list(e.roles), "kind": e.kind,
+                "export": e.export, "latent_free": e.latent_free,
+                "takes_metrics": e.takes_metrics, "metric_options": list(e.metric_options),
+                "options": {k: [spec(t), d] for k, (t, d) in e.options.items()}}
+            for n, e in _REGISTRY.items()}
+
+
+def add_stubs(data: dict[str, Any]) -> None:
+    """Register the quantizers of ``index()``'s data as stubs (no class, no hooks)."""
+    for name, found in data.items():
+        options = {k: (from_spec(t), d) for k, (t, d) in found["options"].items()}
+        _REGISTRY.add_stub(name, Entry(
+            name, None, tuple(found["roles"]), found["kind"], found["export"], options,
+            found["latent_free"], None, found["takes_metrics"],
+            tuple(found["metric_options"]), (), found["class_name"]))

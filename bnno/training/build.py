@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bnno import models, optimizers
+from bnno import models, optimizers, plugins
 from bnno.config import ModelConfig, OptimizerConfig, TrainerConfig
 from bnno.config.kernels import kernel_spec
 from bnno.optimizers import l2
@@ -45,6 +45,7 @@ def build_model(model: ModelConfig, optimizer: str, input_shape: tuple, num_clas
         >>> all(m.name == f"flip_ratio/{name}" for name, m in metrics.items())
         True
     """
+    plugins.load()  # the builders and quantizer classes themselves
     entry = models.get_entry(model.name)
     kwargs = dict(model.hparams)
     kernels = kernel_spec(model.hparams, optimizer, flip_ratio)
@@ -74,6 +75,7 @@ def compile_model(model, optimizer: OptimizerConfig, steps_per_epoch: int, total
     """
     import tensorflow as tf
 
+    plugins.load()  # the optimizers' builders and hooks themselves
     metrics: list[Any] = ["accuracy"]
     if model.output_shape[-1] > 5:
         metrics.append(tf.keras.metrics.TopKCategoricalAccuracy(5, name="top5_accuracy"))

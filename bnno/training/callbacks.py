@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from bnno import optimizers
 from bnno.quantizers.registry import EPOCH_HOOK
-from bnno.runs import BEST_EPOCH, BEST_VALUE, read_best
+from bnno.runs import BEST_EPOCH, BEST_VALUE, note_checkpoint_files, read_best
 
 
 class QuantizerEpochs(tf.keras.callbacks.Callback):
@@ -99,8 +99,9 @@ class GoodStateBackup(tf.keras.callbacks.BackupAndRestore):
         []
     """
 
-    def __init__(self, backup_dir: str):
+    def __init__(self, backup_dir: str, chief: bool = True):
         super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
+        self.chief = chief
         self.nan_at: tuple[int, int] | None = None
         self._epoch = 0
 
@@ -123,6 +124,8 @@ class GoodStateBackup(tf.keras.callbacks.BackupAndRestore):
     def on_epoch_end(self, epoch, logs=None):
         if self.nan_at is None:
             super().on_epoch_end(epoch, logs)
+            if self.chief:  # the sizes of the checkpoint's files, for ``bnno runs``
+                note_checkpoint_files(Path(self.backup_dir).parent)
 
 
 class MetricsLog(tf.keras.callbacks.Callback):

@@ -337,7 +337,7 @@ def run_callbacks(path: Path, first_epoch: int, options: TrainOptions, chief: bo
 
     logged = optimizers.get(config.optimizer.name).logged if config else ("learning_rate",)
     shown = progress(options.verbose, logged)
-    own: list = [GoodStateBackup(str(path / runs.BACKUP_DIR))]
+    own: list = [GoodStateBackup(str(path / runs.BACKUP_DIR), chief)]
     if config:
         own.insert(0, BestWeights(runs.best_weights_file(path, config.model.name), chief))
     if chief:
