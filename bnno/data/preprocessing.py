@@ -302,11 +302,7 @@ def sibnn(image_bytes, training: bool, seed, size: int = 224) -> Any:
         >>> sibnn(jpeg, False, None).shape
         TensorShape([224, 224, 3])
     """
-    import tensorflow as tf
-    from larq_zoo.training.data import MEAN_RGB, STDDEV_RGB
-
-    image = tf.cast(_sibnn_crop(image_bytes, training, seed, size), tf.float32)
-    return (image - MEAN_RGB) / STDDEV_RGB
+    return _imagenet_normalize(_sibnn_crop(image_bytes, training, seed, size)[None])[0]
 
 
 def _sibnn_crop(image_bytes, training: bool, seed, size: int = 224):
@@ -342,7 +338,7 @@ def _sibnn_training_crop(image_bytes, training: bool, seed, size: int = 224):
 
 
 def _imagenet_normalize(images):
-    """ImageNet's normalisation of a batch, as ``sibnn`` normalises (one XLA loop)."""
+    """ImageNet's normalisation of a batch (uint8), float32, in one XLA loop."""
     from larq_zoo.training.data import MEAN_RGB, STDDEV_RGB
 
     return _normalize_function()(images, tuple(MEAN_RGB), tuple(STDDEV_RGB))
