@@ -254,7 +254,8 @@ def random_resized_crop(image_bytes, seed, size: int = 224) -> Any:
     """
     import tensorflow as tf
 
-    from bnno.data import crops, resize
+    import bnno.data.crops as crops
+    import bnno.data.resize as resize
 
     shape = tf.image.extract_jpeg_shape(image_bytes)
     draws = tf.random.stateless_uniform([crops.CROP_DRAWS + 1], seed, dtype=tf.float64)
@@ -309,7 +310,8 @@ def _sibnn_crop(image_bytes, training: bool, seed, size: int = 224):
     """``sibnn``'s crop of the resized image, uint8 (before normalisation)."""
     import tensorflow as tf
 
-    from bnno.data import crops, resize
+    import bnno.data.crops as crops
+    import bnno.data.resize as resize
 
     shape = tf.image.extract_jpeg_shape(image_bytes)[:2]
     short = tf.reduce_min(shape)
