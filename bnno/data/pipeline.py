@@ -116,7 +116,9 @@ class Pipelines:
         """Batches for epochs ``first_epoch .. epochs-1``, one epoch after another.
 
         Each epoch is shuffled and augmented from (seed, epoch) alone and holds
-        ``steps_per_epoch`` full batches (default: all full batches of the split).
+        ``steps_per_epoch`` full batches (default: all full batches of the split). A
+        preprocessing function with ``training_stages`` runs its first step per example
+        and its second per batch.
         With ``shard=(n, i)`` this pipeline keeps every n-th example of each shuffled
         epoch from the i-th on, before preprocessing: n workers then decode disjoint
         parts of the same epoch (``batch_size`` and ``steps_per_epoch`` are then this

@@ -212,8 +212,9 @@ def _augment_function():
     from bnno.data.randaugment import rand_augment_batch
 
     def augment(images, chosen):
-        return rand_augment_batch(images, chosen, magnitude=7.0, magnitude_std=0.5,
-                                  normalize=(tuple(MEAN_RGB), tuple(STDDEV_RGB)))
+        with tf.device("/CPU:0"):  # PIL's arithmetic, also where a GPU is the default
+            return rand_augment_batch(images, chosen, magnitude=7.0, magnitude_std=0.5,
+                                      normalize=(tuple(MEAN_RGB), tuple(STDDEV_RGB)))
 
     return tf.function(augment, autograph=False, reduce_retracing=True)
 
@@ -353,7 +354,13 @@ def _normalize_function():
     def normalize(images, mean, std):
         return (tf.cast(images, tf.float32) - mean) / std
 
-    return tf.function(normalize, jit_compile=True, autograph=False, reduce_retracing=True)
+    normalize = tf.function(normalize, jit_compile=True, autograph=False, reduce_retracing=True)
+
+    def on_cpu(images, mean, std):
+        with tf.device("/CPU:0"):
+            return normalize(images, mean, std)
+
+    return on_cpu
 
 
 sibnn.training_stages = TrainingStages(_sibnn_training_crop, _imagenet_normalize)

@@ -21,11 +21,13 @@ order of operations and precision. The maintained TensorFlow implementations
 (tf-models-official, KerasCV) pin other TensorFlow/Keras versions or use other
 operation sets and magnitude rules.
 
-Each operation but ``equalize`` runs compiled with XLA (``_xla``): its elementwise steps
-fused into one loop are several times faster than one TensorFlow kernel per step. XLA
-would fuse a product and the sum it feeds into one rounding (a fused multiply-add),
-which PIL's builds do not; ``_times`` keeps every such product rounded on its own, so
-the bytes stay PIL's.
+Every operation runs compiled with XLA: its elementwise steps fused into one loop are
+several times faster than one TensorFlow kernel per step (``equalize`` takes its
+histograms with TensorFlow's kernel, faster than XLA's). XLA would fuse a product and
+the sum it feeds into one rounding (a fused multiply-add), which PIL's builds do not;
+``bnno.data.resize.exact_product`` keeps every such product rounded on its own, so the
+bytes stay PIL's. An image's choices come from its seed by stateless ops (``draws``), and
+``rand_augment_batch`` augments a batch at once, each image with its own draws.
 
 Example:
     >>> rand_augment(tf.fill((8, 8, 3), 100.0)).shape
@@ -48,8 +50,17 @@ _MAX_LEVEL = 10.0
 
 
 def _xla(fn):
-    """``fn`` compiled with XLA, for each input shape (the first call of a shape compiles)."""
-    return tf.function(fn, jit_compile=True, reduce_retracing=True, autograph=False)
+    """``fn`` compiled with XLA for the CPU, for each input shape (the first call of a
+    shape compiles). The CPU even where a GPU is the default device: PIL's arithmetic
+    is the CPU's, and input pipelines run there."""
+    compiled = tf.function(fn, jit_compile=True, reduce_retracing=True, autograph=False)
+
+    @functools.wraps(fn)
+    def on_cpu(*args):
+        with tf.device("/CPU:0"):
+            return compiled(*args)
+
+    return on_cpu
 
 
 def _f64(x):
