@@ -39,13 +39,15 @@ def test_crops_from_seeds_follow_timms_distribution():
     from Python's random module: the same distribution of area, aspect and position."""
     import random
 
-    rng = random.Random(0)
-    ours, theirs = [], []
-    for i in range(2000):
+    @tf.function
+    def from_seed(i):
         u = tf.random.stateless_uniform([crops.CROP_DRAWS], [7, i], dtype=tf.float64)
-        ours.append([int(v) for v in crops.random_resized_crop(375, 500, u)])
-        theirs.append(timm_crop_random(375, 500, rng))
-    ours, theirs = np.array(ours, float), np.array(theirs, float)
+        return tf.stack(crops.random_resized_crop(375, 500, u))
+
+    ours = tf.map_fn(from_seed, tf.range(2000, dtype=tf.int64), fn_output_signature=tf.int32)
+    rng = random.Random(0)
+    theirs = [timm_crop_random(375, 500, rng) for _ in range(2000)]
+    ours, theirs = ours.numpy().astype(float), np.array(theirs, float)
     for stat in (lambda c: c[:, 2] * c[:, 3], lambda c: np.log(c[:, 3] / c[:, 2]),
                  lambda c: c[:, 0] / np.maximum(375 - c[:, 2], 1), lambda c: c[:, 1]):
         assert ks_statistic(stat(ours), stat(theirs)) < 0.06  # p > 0.001
