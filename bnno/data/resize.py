@@ -175,8 +175,9 @@ def weights(in_size, out_size, filter: str, start=0, count: int | None = None, f
 
 def _round(sums):
     """Resample.c's rounding of a pass's fixed-point sums to 8 bits (clip8)."""
-    sums = sums + (1 << (_PRECISION_BITS - 1))
-    return tf.clip_by_value(tf.bitwise.right_shift(sums, _PRECISION_BITS), 0, 255)
+    sums = tf.bitwise.right_shift(sums + (1 << (_PRECISION_BITS - 1)), _PRECISION_BITS)
+    # One pass (tf.clip_by_value makes two).
+    return tf.raw_ops.ClipByValue(t=sums, clip_value_min=0, clip_value_max=255)
 
 
 def resize_window(image, full_shape: Sequence, out_shape: Sequence, window: Sequence,
