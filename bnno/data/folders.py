@@ -226,10 +226,10 @@ class FolderDataset(Pipelines):
         """The preprocessing functions this dataset can use, by name."""
         return JPEG_PREPROCESS if self.encoded else PREPROCESS
 
-    def preprocess_fn(self, name: str) -> Callable:
-        """The preprocessing function ``name`` stands for, on what ``_examples`` yields
-        (the image file's name when the examples are not cached)."""
-        fn = super().preprocess_fn(name)
+    def _adapt(self, fn: Callable) -> Callable:
+        """``fn`` on what ``_examples`` yields (the image file's name when the examples are
+        not cached)."""
+        fn = super()._adapt(fn)
         if self.cached:
             return fn
         return lambda path, training, seed: fn(self._read(path), training, seed)

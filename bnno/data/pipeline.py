@@ -63,9 +63,24 @@ class Pipelines:
             raise BnnoError(
                 f"unknown preprocess fn '{name}' for {self.name}; choose one of: {choices(fns)}"
             )
+        return self._adapt(fns[name])
+
+    def _adapt(self, fn: Callable) -> Callable:
+        """``fn`` (or a step of it) for what ``_examples`` yields: for encoded images, at
+        the dataset's image size, any format accepted."""
         if not self.encoded:
-            return fns[name]
-        return functools.partial(jpeg_first(fns[name]), size=self.input_shape[0])
+            return fn
+        return functools.partial(jpeg_first(fn), size=self.input_shape[0])
+
+    def _training_steps(self, name: str) -> tuple[Callable, Callable | None]:
+        """The training preprocessing ``name`` as (per example, per batch or None): a
+        function with ``training_stages`` (``bnno.data.preprocessing.TrainingStages``)
+        finishes each batch at once."""
+        fn = self.preprocess_fn(name)
+        stages = getattr(self.preprocess_fns[name], "training_stages", None)
+        if stages is None:
+            return fn, None
+        return self._adapt(stages.per_image), stages.per_batch
 
     @property
     def shuffle_buffer(self) -> int:
@@ -101,7 +116,9 @@ class Pipelines:
         """Batches for epochs ``first_epoch .. epochs-1``, one epoch after another.
 
         Each epoch is shuffled and augmented from (seed, epoch) alone and holds
-        ``steps_per_epoch`` full batches (default: all full batches of the split).
+        ``steps_per_epoch`` full batches (default: all full batches of the split). A
+        preprocessing function with ``training_stages`` runs its first step per example
+        and its second per batch.
         With ``shard=(n, i)`` this pipeline keeps every n-th example of each shuffled
         epoch from the i-th on, before preprocessing: n workers then decode disjoint
         parts of the same epoch (``batch_size`` and ``steps_per_epoch`` are then this
@@ -115,7 +132,7 @@ class Pipelines:
         """
         import tensorflow as tf
 
-        fn = self.preprocess_fn(preprocess)
+        fn, per_batch = self._training_steps(preprocess)
         examples = self._examples(self.train_split)
         shards, index = shard or (1, 0)
         steps = steps_per_epoch or self.train_examples // (batch_size * shards)
@@ -139,7 +156,11 @@ class Pipelines:
                 return fn(image, True, element_seed), label
 
             ds = self._tolerant(ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE))
-            return ds.batch(batch_size, drop_remainder=True).take(steps)
+            ds = ds.batch(batch_size, drop_remainder=True).take(steps)
+            if per_batch is None:
+                return ds
+            return ds.map(lambda images, labels: (per_batch(*images), labels),
+                          num_parallel_calls=tf.data.AUTOTUNE)
 
         epochs_ds = tf.data.Dataset.range(first_epoch, epochs)
         return self._options(epochs_ds.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE))

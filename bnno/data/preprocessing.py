@@ -10,7 +10,9 @@ for JPEG bytes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from bnno.errors import BnnoError
@@ -138,55 +140,156 @@ def imagenet(image_bytes, training: bool, seed, size: int = 224) -> Any:
 def bnext(image_bytes, training: bool, seed, size: int = 224) -> Any:
     """BNext's ImageNet preprocessing (timm's, as the official recipe sets it).
 
-    Training: a random crop of 8-100 % of the area and aspect ratio 3/4-4/3, resized
-    bicubically to 224×224, a random flip and RandAugment (2 operations, magnitude 7,
-    noise 0.5; ``bnno.data.randaugment``). Evaluation: bicubic resize of the shorter side to
+    Training: timm's random-resized crop (8-100 % of the area, aspect ratio 3/4-4/3
+    drawn log-uniformly, 10 attempts, else the central crop; ``bnno.data.crops``),
+    resized bicubically to 224×224, a random flip and RandAugment (2 operations,
+    magnitude 7, noise 0.5; ``bnno.data.randaugment``), every choice drawn from
+    ``seed`` by stateless ops (None: from the global random state). The pixels are
+    PIL's, which timm uses: the JPEG decoded with libjpeg's accurate integer DCT and
+    only where the crop lies, the resize PIL's fixed-point one (``bnno.data.resize``),
+    so given the same draws the image equals timm's bit for bit up to RandAugment,
+    whose operations are PIL's too. Evaluation: bicubic resize of the shorter side to
     235 (224 / 0.95; the longer side truncated, as torchvision's ``Resize``) and the
-    central 224×224 crop (offsets rounded, as its ``CenterCrop``). Resizes are
-    antialiased and rounded to 8-bit values, as PIL's, which timm uses. Then normalised
-    with ImageNet's channel mean and deviation, like ``imagenet``. Random ops are not
-    seeded. One difference from timm: its random-resized crop draws the aspect ratio
-    log-uniformly and falls back to a central crop, TensorFlow's
-    ``sample_distorted_bounding_box`` draws it uniformly and falls back to the whole image.
-    Another ``size`` (the ``image_size`` hparam) replaces 224, and 235 becomes
-    ``int(size / 0.95)``, as timm computes it.
+    central 224×224 crop (offsets rounded, as its ``CenterCrop``), antialiased and
+    rounded to 8-bit values (TensorFlow's resize and decoding, within one level of
+    PIL's). Then normalised with ImageNet's channel mean and deviation, like
+    ``imagenet``. Another ``size`` (the ``image_size`` hparam) replaces 224, and 235
+    becomes ``int(size / 0.95)``, as timm computes it.
 
     Example:
         >>> import tensorflow as tf
         >>> jpeg = tf.io.encode_jpeg(tf.zeros((300, 400, 3), tf.uint8))
         >>> bnext(jpeg, False, None).shape
         TensorShape([224, 224, 3])
+        >>> seed = tf.constant([3, 4], tf.int64)
+        >>> bool(tf.reduce_all(bnext(jpeg, True, seed) == bnext(jpeg, True, seed)))
+        True
     """
     import tensorflow as tf
     from larq_zoo.training.data import MEAN_RGB, STDDEV_RGB
 
-    from bnno.data.randaugment import rand_augment
-
-    image = tf.io.decode_jpeg(image_bytes, channels=3)
     if training:
-        begin, box, _ = tf.image.sample_distorted_bounding_box(
-            tf.shape(image), tf.zeros([0, 0, 4], tf.float32), min_object_covered=0.0,
-            aspect_ratio_range=(3 / 4, 4 / 3), area_range=(0.08, 1.0), max_attempts=10,
-            use_image_if_no_bounding_boxes=True)
-        image = tf.slice(image, begin, box)
-        image = tf.image.resize(image, [size, size], method="bicubic", antialias=True)
-        image = tf.image.random_flip_left_right(tf.round(tf.clip_by_value(image, 0.0, 255.0)))
-        image = rand_augment(image, num_ops=2, magnitude=7.0, magnitude_std=0.5)
-    else:
-        image = _center_crop(_resize_shorter(image, int(size / 0.95), "bicubic"), size)
+        return _bnext_augment(*(t[None] for t in _bnext_crop(image_bytes, True, seed, size)))[0]
+    image = tf.io.decode_jpeg(image_bytes, channels=3)
+    image = _center_crop(_resize_shorter(image, int(size / 0.95), "bicubic"), size)
     image = tf.ensure_shape(image, [size, size, 3])
     return (image - MEAN_RGB) / STDDEV_RGB
+
+
+def _bnext_crop(image_bytes, training: bool, seed, size: int = 224):
+    """``bnext``'s training steps per image: the crop and flip (uint8) and the draws of
+    its RandAugment (``training`` is True: the call form of the functions)."""
+    import tensorflow as tf
+
+    from bnno.data.randaugment import draws
+
+    crop_seed, augment_seed = _split(seed)
+    image = tf.cast(random_resized_crop(image_bytes, crop_seed, size), tf.uint8)
+    return tf.ensure_shape(image, [size, size, 3]), draws(2, augment_seed)
+
+
+def _bnext_augment(images, chosen):
+    """``bnext``'s training steps per batch: RandAugment (rand-m7-mstd0.5) given each
+    image's draws, then ImageNet's normalisation, float32.
+
+    Inside a traced function (``tf.data``'s) the steps run through ``tf.py_function``:
+    TensorFlow launches ``rand_augment_batch``'s XLA programs several times slower from
+    a ``tf.data`` function than from a function called eagerly.
+    """
+    import tensorflow as tf
+
+    if tf.executing_eagerly():
+        return _augment_function()(images, chosen)
+    out = tf.py_function(_augment_function(), [images, chosen], tf.float32)
+    return tf.ensure_shape(out, images.shape)
+
+
+@functools.cache
+def _augment_function():
+    import tensorflow as tf
+    from larq_zoo.training.data import MEAN_RGB, STDDEV_RGB
+
+    from bnno.data.randaugment import rand_augment_batch
+
+    def augment(images, chosen):
+        with tf.device("/CPU:0"):  # PIL's arithmetic, also where a GPU is the default
+            return rand_augment_batch(images, chosen, magnitude=7.0, magnitude_std=0.5,
+                                      normalize=(tuple(MEAN_RGB), tuple(STDDEV_RGB)))
+
+    return tf.function(augment, autograph=False, reduce_retracing=True)
+
+
+@dataclass(frozen=True)
+class TrainingStages:
+    """A preprocessing function's training path split in two: ``per_image(x, True, seed,
+    size=size)`` (the function's call form) returns a tuple of tensors of fixed shapes,
+    ``per_batch(*batched)`` finishes a batch of them. ``fn(x, True, seed, size=size)``
+    equals ``per_batch(*(t[None] for t in per_image(x, True, seed, size=size)))[0]``;
+    the training pipeline batches between the two, so that the second step runs once
+    per batch.
+
+    Example:
+        ``bnext.training_stages`` crops per image and augments per batch::
+
+            crop, chosen = bnext.training_stages.per_image(jpeg, True, seed, size=224)
+    """
+
+    per_image: Callable
+    per_batch: Callable
+
+
+def random_resized_crop(image_bytes, seed, size: int = 224) -> Any:
+    """timm's ``RandomResizedCropAndInterpolation(size, interpolation="bicubic")`` and
+    ``RandomHorizontalFlip()`` of a JPEG, as PIL computes them: int32 8-bit values.
+
+    The crop window is drawn (``bnno.data.crops.random_resized_crop``) from the JPEG's
+    header before anything is decoded; only the window is decoded (as PIL decodes), and
+    PIL's bicubic resize of it mirrored when ``u < 0.5`` (torchvision's flip test) for
+    a last uniform draw ``u``. All draws come from ``seed`` by stateless ops.
+
+    Example:
+        >>> import tensorflow as tf
+        >>> jpeg = tf.io.encode_jpeg(tf.zeros((300, 400, 3), tf.uint8))
+        >>> random_resized_crop(jpeg, tf.constant([1, 2], tf.int64), 64).shape
+        TensorShape([64, 64, 3])
+    """
+    import tensorflow as tf
+
+    import bnno.data.crops as crops
+    import bnno.data.resize as resize
+
+    shape = tf.image.extract_jpeg_shape(image_bytes)
+    draws = tf.random.stateless_uniform([crops.CROP_DRAWS + 1], seed, dtype=tf.float64)
+    window = crops.random_resized_crop(shape[0], shape[1], draws)
+    crop = crops.decode_window(image_bytes, window, shape, dct_method="INTEGER_ACCURATE")
+    return resize.resize(crop, size, size, "bicubic", flip=draws[crops.CROP_DRAWS] < 0.5)
+
+
+def _split(seed):
+    """Two independent stateless seeds from an element's ``seed`` (None: a fresh draw from
+    the global random state, for callers without seeds)."""
+    import tensorflow as tf
+
+    if seed is None:
+        seed = tf.random.uniform([2], 0, 2**31 - 1, tf.int64)
+    return tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+
+
+bnext.training_stages = TrainingStages(_bnext_crop, _bnext_augment)
 
 
 def sibnn(image_bytes, training: bool, seed, size: int = 224) -> Any:
     """Si-BNN's ImageNet preprocessing (peiswang/SiBNN ``main_sibnn_learn.py``).
 
     The image is resized (bilinear, antialiased) so that its shorter side is 256, the
-    longer one ``int(256 · long / short)`` as torchvision computes it, and rounded to
-    8-bit values. Training: a uniformly placed 224×224 crop and a random flip, drawn
-    from ``seed`` by stateless ops (a resumed run sees the same crops). Evaluation: the
-    central 224×224 crop, offsets ``round((size − 224) / 2)`` with ties to even, as
-    torchvision's ``CenterCrop``. Then normalised with ImageNet's channel mean and
+    longer one ``int(256 · long / short)`` as torchvision computes it, with PIL's
+    fixed-point resize (``bnno.data.resize``; torchvision's ``Resize`` of a PIL image).
+    Training: a uniformly placed 224×224 crop and a random flip, drawn from ``seed`` by
+    stateless ops (a resumed run sees the same crops; None: from the global random
+    state). Evaluation: the central 224×224 crop, offsets ``round((size − 224) / 2)``
+    with ties to even, as torchvision's ``CenterCrop``. Only the crop is resized, from
+    the part of the JPEG under it, decoded alone (TensorFlow's default decoding, within
+    a level or two of PIL's). Then normalised with ImageNet's channel mean and
     deviation.
 
     The official code only crops (RandomCrop, CenterCrop), so its image folders must
@@ -201,20 +304,66 @@ def sibnn(image_bytes, training: bool, seed, size: int = 224) -> Any:
         >>> sibnn(jpeg, False, None).shape
         TensorShape([224, 224, 3])
     """
+    return _imagenet_normalize(_sibnn_crop(image_bytes, training, seed, size)[None])[0]
+
+
+def _sibnn_crop(image_bytes, training: bool, seed, size: int = 224):
+    """``sibnn``'s crop of the resized image, uint8 (before normalisation)."""
     import tensorflow as tf
+
+    import bnno.data.crops as crops
+    import bnno.data.resize as resize
+
+    shape = tf.image.extract_jpeg_shape(image_bytes)[:2]
+    short = tf.reduce_min(shape)
+    side = size * 256 // 224
+    resized = tf.where(shape == short, side, shape * side // short)
+    if training:
+        draws = tf.random.stateless_uniform([3], _split(seed)[0], dtype=tf.float64)
+        # torchvision's RandomCrop: randint(0, n) for each offset; its flip: rand() < 0.5.
+        room = tf.cast(resized - size + 1, tf.float64)
+        top, left = tf.unstack(tf.cast(tf.floor(draws[:2] * room), tf.int32))
+        flip = draws[2] < 0.5
+    else:
+        offsets = tf.round(tf.cast(resized - size, tf.float32) / 2.0)
+        top, left = tf.unstack(tf.cast(offsets, tf.int32))
+        flip = False
+    y0, y1 = resize.support(shape[0], resized[0], "bilinear", top, size)
+    x0, x1 = resize.support(shape[1], resized[1], "bilinear", left, size)
+    part = crops.decode_window(image_bytes, (y0, x0, y1 - y0, x1 - x0), shape)
+    image = resize.resize_window(part, shape, resized, (top, left, size, size), (y0, x0),
+                                 "bilinear", flip)
+    return tf.ensure_shape(tf.cast(image, tf.uint8), [size, size, 3])
+
+
+def _sibnn_training_crop(image_bytes, training: bool, seed, size: int = 224):
+    return (_sibnn_crop(image_bytes, True, seed, size),)
+
+
+def _imagenet_normalize(images):
+    """ImageNet's normalisation of a batch (uint8), float32, in one XLA loop."""
     from larq_zoo.training.data import MEAN_RGB, STDDEV_RGB
 
-    image = _resize_shorter(tf.io.decode_jpeg(image_bytes, channels=3), size * 256 // 224,
-                            "bilinear")
-    if training and seed is not None:
-        image = tf.image.stateless_random_crop(image, [size, size, 3], seed=seed)
-        image = tf.image.stateless_random_flip_left_right(image, seed=seed[::-1])
-    elif training:
-        image = tf.image.random_flip_left_right(tf.image.random_crop(image, [size, size, 3]))
-    else:
-        image = _center_crop(image, size)
-    image = tf.ensure_shape(image, [size, size, 3])
-    return (image - MEAN_RGB) / STDDEV_RGB
+    return _normalize_function()(images, tuple(MEAN_RGB), tuple(STDDEV_RGB))
+
+
+@functools.cache
+def _normalize_function():
+    import tensorflow as tf
+
+    def normalize(images, mean, std):
+        return (tf.cast(images, tf.float32) - mean) / std
+
+    normalize = tf.function(normalize, jit_compile=True, autograph=False, reduce_retracing=True)
+
+    def on_cpu(images, mean, std):
+        with tf.device("/CPU:0"):
+            return normalize(images, mean, std)
+
+    return on_cpu
+
+
+sibnn.training_stages = TrainingStages(_sibnn_training_crop, _imagenet_normalize)
 
 
 def _resize_shorter(image, side: int, method: str):
