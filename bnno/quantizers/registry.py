@@ -27,8 +27,8 @@ Example:
     Traceback (most recent call last):
     ...
     bnno.errors.BnnoError: 'sibnn' cannot be the kernel_quantizer; choose one of: approx_sign, \
-bnext_weight, channel_scale, magnitude_aware_sign, sibnn_weight, ste_heaviside, ste_sign, \
-swish_sign, xnor_weight
+bnext_weight, channel_scale, magnitude_aware_sign, react_weight, sibnn_weight, ste_heaviside, \
+ste_sign, swish_sign, xnor_weight
 """
 
 from __future__ import annotations
@@ -161,7 +161,8 @@ def names(role: str | None = None) -> list[str]:
     Example:
         >>> import bnno.quantizers
         >>> names("activation")
-        ['approx_sign', 'bnext_sign', 'sibnn', 'ste_heaviside', 'ste_sign', 'swish_sign']
+        ['approx_sign', 'bnext_sign', 'react_sign', 'sibnn', 'ste_heaviside', 'ste_sign', \
+'swish_sign']
     """
     return sorted(n for n, e in _ENTRIES.items() if role is None or role in e.roles)
 

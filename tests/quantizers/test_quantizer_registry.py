@@ -71,6 +71,10 @@ REFERENCES = {
     "xnor_weight": (xnor_weight, xnor_weight_grad),
     # α at its start (1 per channel): α·w, gradient α·g
     "channel_scale": (lambda w: w, lambda w, g: g),
+    # ReActNet's BinaryActivation and HardBinaryConv (liuzechun/ReActNet)
+    "react_sign": (np.sign, lambda x, g: g * np.maximum(2 - 2 * np.abs(x), 0)),
+    "react_weight": (lambda w: _channel_mean(np.abs(w)) * np.sign(w),
+                     lambda w, g: g * _inside(w, 1.0)),
 }
 
 
