@@ -127,8 +127,9 @@ def test_hparams_commands(cli):
     [
         (["train", "resnet", "--dataset", "cifar10"],
          "choose one of: alexnet, binary_alexnet, binarynet, binarynet_batch, birealnet, "
-         "birealnet_batch, bnext_18, bnext_l, bnext_m, bnext_s, bnext_t, sibnn_alexnet, "
-         "sibnn_mlp, sibnn_resnet18, sibnn_vgg, xnornet, xnornet_batch"),
+         "birealnet_batch, bnext_18, bnext_l, bnext_m, bnext_s, bnext_t, reactnet_a, "
+         "reactnet_resnet18, resnet34, sibnn_alexnet, sibnn_mlp, sibnn_resnet18, sibnn_vgg, "
+         "xnornet, xnornet_batch"),
         (["train", "binarynet", "--dataset", "svhn"],
          "unknown dataset 'svhn'; give a tfds image-classification dataset (cifar10, "
          "cifar100, imagenet2012, mnist, fashion_mnist, svhn_cropped, ...; list them with"),
