@@ -16,7 +16,7 @@ importing them closes no cycle.
 Example:
     >>> from bnno import optimizers
     >>> optimizers.names()
-    ['adam', 'adamw', 'bop', 'bop2ndorder']
+    ['adam', 'adamw', 'bop', 'bop2ndorder', 'cema']
     >>> opt = optimizers.build({"optimizer": "adam", "learning_rate": 5e-3}, 195)
     >>> type(opt).__name__, opt.get_config()["learning_rate"]
     ('Adam', 0.005)

@@ -14,7 +14,7 @@ hooks import it when they run.
 Example:
     >>> import bnno.optimizers  # registers bnno's optimizers
     >>> names()
-    ['adam', 'adamw', 'bop', 'bop2ndorder']
+    ['adam', 'adamw', 'bop', 'bop2ndorder', 'cema']
     >>> get("bop").logged
     ('learning_rate', 'gamma', 'threshold')
 """
@@ -160,7 +160,8 @@ def get(name: str) -> Entry:
         >>> get("sgd")
         Traceback (most recent call last):
         ...
-        bnno.errors.BnnoError: unknown optimizer 'sgd'; use one of: adam, adamw, bop, bop2ndorder
+        bnno.errors.BnnoError: unknown optimizer 'sgd'; use one of: adam, adamw, bop, bop2ndorder, \
+cema
     """
     try:
         return _ENTRIES[name]
@@ -196,7 +197,7 @@ def logged() -> tuple[str, ...]:
     Example:
         >>> import bnno.optimizers
         >>> logged()
-        ('learning_rate', 'gamma', 'threshold', 'sigma')
+        ('learning_rate', 'gamma', 'threshold', 'sigma', 'alpha')
     """
     found: dict[str, None] = {}
     for entry in _ENTRIES.values():

@@ -17,6 +17,7 @@ MINIMAL = {
     "adamw": {"learning_rate": 1e-2, "weight_decay": 1e-2, "weight_decay_low": 1e-8},
     "bop": {"learning_rate": 1e-2, "threshold": 1e-6, "gamma": 1e-3},
     "bop2ndorder": {"learning_rate": 1e-2, "threshold": 1e-6, "gamma": 1e-3, "sigma": 1e-2},
+    "cema": {"learning_rate": 1e-2, "alpha": 1e-2, "gamma": 1e-1},
 }
 
 X = np.array([[0.5, -1.0, 2.0, 0.1], [-0.3, 0.8, -1.5, 1.2]], dtype=np.float32)
