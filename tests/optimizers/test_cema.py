@@ -136,3 +136,25 @@ def test_its_config_round_trips_with_a_schedule():
     opt = Cema(alpha=LinearEpochs(1e-5, 256, 2502), gamma=1e-3)
     again = Cema.from_config(opt.get_config(), custom_objects={"LinearEpochs": LinearEpochs})
     assert again.get_config() == opt.get_config()
+
+
+def test_reactnet_a_trains_its_plain_sign_kernels_with_cema():
+    from bnno import hparams, models
+    from bnno.training.build import build_model, compile_model
+
+    hp = hparams.resolve("reactnet_a", "step2", "optimizer=cema,alpha=0.5,gamma=0.5,"
+                         "kernel_quantizer=none,width_multiplier=0.0625",
+                         models.hparam_types("reactnet_a"))
+    tf.keras.utils.set_random_seed(0)
+    net = build_model("reactnet_a", hp, (32, 32, 3), 10)
+    compile_model(net, hp, steps_per_epoch=1)
+    kernels = optimizers.binary_kernels(net)
+    assert len(kernels) == 31  # every binary convolution, nothing else
+    before = [k.numpy().copy() for k in kernels]
+    assert all(set(np.unique(b)) == {-1.0, 1.0} for b in before)  # signs of U(±1e-3)
+    x = np.random.default_rng(0).normal(size=(4, 32, 32, 3)).astype("float32")
+    net.run_eagerly = True  # one step: tracing would cost more than running it
+    net.train_on_batch(x, tf.keras.utils.to_categorical([0, 1, 2, 3], 10))
+    after = np.concatenate([k.numpy().ravel() for k in kernels])
+    assert set(np.unique(after)) == {-1.0, 1.0}
+    assert (after != np.concatenate([b.ravel() for b in before])).any()
