@@ -178,16 +178,24 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
     bnno train bnext_t --dataset ~/imagenet --hparams-set bop --init runs/bnext_t_official
     """
     from bnno.config import plan
+    from bnno.config.stages import plan_stages
     from bnno.data import Source
     from bnno.training.train import TrainingStopped, TrainOptions
     from bnno.training.train import train as run
 
-    config = plan(model, dataset, hparams_set,
-                  _overrides(overrides, preprocess_fn, steps_per_epoch, validation_steps),
-                  seed=seed, strategy=strategy, init=init, skip_bad_images=skip_bad_images)
+    given = _overrides(overrides, preprocess_fn, steps_per_epoch, validation_steps)
+    settings = dict(seed=seed, strategy=strategy, init=init, skip_bad_images=skip_bad_images)
+    source = Source(data_dir, manual_dir, skip_bad_images)
+    train_options = TrainOptions(tensorboard=tensorboard, verbose=verbose)
+    stages = plan_stages(model, dataset, hparams_set, given, **settings)
     try:
-        path = run(config, output_dir, Source(data_dir, manual_dir, skip_bad_images),
-                   TrainOptions(tensorboard=tensorboard, verbose=verbose))
+        if stages:  # a set trained in stages: each in a sub-directory of the run
+            from bnno.training.stages import train_stages
+
+            path = train_stages(stages, output_dir, source, train_options)
+        else:
+            path = run(plan(model, dataset, hparams_set, given, **settings), output_dir,
+                       source, train_options)
     except TrainingStopped as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)

@@ -92,6 +92,27 @@ def _random_resized_crop(image_bytes, seed, size: int):
     return tf.cast(tf.round(tf.clip_by_value(crop, 0.0, 255.0)), tf.uint8)
 
 
+def _resize_shorter(image, side: int):
+    """torchvision's ``Resize(side)`` of a PIL image: the shorter side to ``side``, the
+    longer to ``int(side · long / short)``, bilinear with antialiasing, 8-bit values."""
+    import tensorflow as tf
+
+    shape = tf.shape(image)[:2]
+    size = tf.where(shape == tf.reduce_min(shape), side, shape * side // tf.reduce_min(shape))
+    image = tf.image.resize(image, size, method="bilinear", antialias=True)
+    return tf.round(tf.clip_by_value(image, 0.0, 255.0))
+
+
+def _center_crop(image, size: int):
+    """torchvision's ``CenterCrop(size)``: offsets ``round((side − size) / 2)``, ties to
+    even."""
+    import tensorflow as tf
+
+    top, left = tf.unstack(tf.cast(tf.round(tf.cast(tf.shape(image)[:2] - size, tf.float32)
+                                            / 2.0), tf.int32))
+    return image[top:top + size, left:left + size]
+
+
 def reactnet(image_bytes, training: bool, seed, size: int = 224) -> Any:
     """The official ReActNet preprocessing of one JPEG (see the module docstring).
 
@@ -104,8 +125,6 @@ def reactnet(image_bytes, training: bool, seed, size: int = 224) -> Any:
     """
     import tensorflow as tf
 
-    from bnno.data.preprocessing import _center_crop, _resize_shorter
-
     if training:
         if seed is None:
             seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int64)
@@ -115,6 +134,6 @@ def reactnet(image_bytes, training: bool, seed, size: int = 224) -> Any:
         image = tf.cast(image, tf.float32)
     else:
         image = tf.io.decode_jpeg(image_bytes, channels=3)
-        image = _center_crop(_resize_shorter(image, size * 256 // 224, "bilinear"), size)
+        image = _center_crop(_resize_shorter(image, size * 256 // 224), size)
     image = tf.ensure_shape(image, [size, size, 3])
     return (image / 255.0 - MEAN) / STD

@@ -34,8 +34,8 @@ import larq as lq
 import tensorflow as tf
 
 from bnno import quantizers
+from bnno.layers.padding import Pad
 from bnno.models.bnext_layers import LearnableBias
-from bnno.models.layers import Pad
 from bnno.models.torch_init import TorchUniform, torch_initializers
 from bnno.quantizers import QuantizerSpec
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from bnno.models.layers import Pad
+from bnno.layers.padding import Pad
 from bnno.models.reactnet_layers import (
     LearnableBias,
     average_pool,

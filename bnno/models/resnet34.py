@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from bnno.models.layers import Pad
+from bnno.layers.padding import Pad
 from bnno.models.reactnet_layers import batch_norm, scaled_widths
 from bnno.models.registry import register
 from bnno.models.torch_init import torch_initializers

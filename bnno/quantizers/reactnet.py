@@ -9,6 +9,8 @@ of the piecewise quadratic that the code puts behind it (−1 below −1, x² + 
 −x² + 2x on [0, 1), 1 from 1 on), i.e. max(0, 2 − 2|x|), Bi-Real Net's ApproxSign. larq's
 ``approx_sign`` has that gradient but maps 0 to +1. The learnable threshold of the
 paper's RSign is the ``LearnableBias`` layer before it (``bnno.models.reactnet_layers``).
+Export rewrites its layers into LCE's form with larq's sign, as BNext's
+(``bnno.layers.zero_sign``).
 
 ``ReActWeight`` (hparam name ``react_weight``) binarizes the latent kernels of step 2 as
 the official ``HardBinaryConv``: α·sign(w) with α = mean |w| per output channel (every
@@ -33,11 +35,13 @@ from __future__ import annotations
 import larq as lq
 import tensorflow as tf
 
+from bnno.layers.zero_sign import zero_sign_rewrite
 from bnno.quantizers.registry import register
 from bnno.quantizers.sign_flips import CountsSignFlips
 
 
-@register("react_sign", roles=("activation",))
+@register("react_sign", roles=("activation",), kind="sign", export="rewrite",
+          rewrite=zero_sign_rewrite)
 class ReActSign(lq.quantizers.Quantizer):
     """sign(x) with sign(0) = 0; gradient max(0, 2 − 2|x|) (the official ApproxSign).
 
@@ -65,7 +69,7 @@ class ReActSign(lq.quantizers.Quantizer):
         return sign(inputs)
 
 
-@register("react_weight", roles=("kernel",), scaled=True)
+@register("react_weight", roles=("kernel",), kind="scaled")
 class ReActWeight(CountsSignFlips, lq.quantizers._BaseQuantizer):
     """α·sign(w), α = mean |w| per output channel (constant in the backward pass);
     gradient 1 where −1 ≤ w ≤ 1, else 0.

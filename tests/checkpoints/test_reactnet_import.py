@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 
 from bnno.checkpoints import pth, reactnet, torchvision_resnet
-from bnno.checkpoints.importer import import_checkpoint, state_dict
 from bnno.checkpoints.named_layers import assign, keys
+from bnno.checkpoints.registry import state_dict
+from bnno.config import stored
 from bnno.errors import BnnoError
-from bnno.training import runs
+from bnno.training.importing import import_checkpoint
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 NARROW = {"width_multiplier": 0.0625}
@@ -59,11 +60,12 @@ def test_an_imported_checkpoint_computes_the_official_logits(tmp_path, model, fo
     from bnno.training.loading import load_trained
 
     path = import_checkpoint(model, FIXTURES / f"{model}_narrow.pth.tar", tmp_path / "run")
-    spec = runs.read(path)
-    assert spec["dataset"] == "cifar10" and spec["hparams"]["width_multiplier"] == 0.0625
-    assert spec["imported"] == {"checkpoint": f"{model}_narrow.pth.tar", "epoch": 3,
-                                "best_top1_acc": 41.5, "step": 2, "binary_weights": form}
-    net, _ = load_trained(path, spec, (32, 32, 3), 10)
+    config = stored.read(path)
+    assert config.data.dataset == "cifar10"
+    assert config.model.hparams["width_multiplier"] == 0.0625
+    assert config.imported == {"checkpoint": f"{model}_narrow.pth.tar", "epoch": 3,
+                               "best_top1_acc": 41.5, "step": 2, "binary_weights": form}
+    net, _ = load_trained(path, config, (32, 32, 3), 10)
     assert_official(logits_of(net), np.load(FIXTURES / f"{model}_narrow_logits.npy"))
 
 

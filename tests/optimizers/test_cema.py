@@ -6,6 +6,7 @@ Adam trains the rest."""
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import overrides
 
 from bnno import optimizers
 from bnno.optimizers.keras.cema import Cema
@@ -72,8 +73,8 @@ def test_six_steps_equal_the_official_rule_with_alpha_decayed_per_epoch(alpha0, 
     params, grads = data()
     variables = binary_variables(params)
     real = tf.Variable(np.zeros(3, "float32"))
-    hp = {"optimizer": "cema", "alpha": 1.0, "gamma": gamma, "learning_rate": 0.01}
-    opt = optimizers.build(hp, steps_per_epoch=2)
+    opt = optimizers.build("cema", {"alpha": 1.0, "gamma": gamma, "learning_rate": 0.01},
+                           2, 6)
     # The set's alpha schedule: α0 · (1 − e/E), as LinearEpochs(offset=0) gives it.
     cema = opt.optimizers[0]
     cema._set_hyper("alpha", LinearEpochs(alpha0, epochs=3, steps_per_epoch=2))
@@ -105,8 +106,8 @@ def test_a_resumed_optimizer_continues_exactly_where_it_stopped(tmp_path):
     def fresh():
         variables = binary_variables(params)
         real = tf.Variable(np.zeros(3, "float32"))
-        opt = optimizers.build({"optimizer": "cema", "alpha": 0.2, "gamma": 0.3,
-                                "learning_rate": 0.01}, steps_per_epoch=2)
+        opt = optimizers.build("cema", {"alpha": 0.2, "gamma": 0.3, "learning_rate": 0.01},
+                               2, 6)
         return variables, real, opt
 
     through, real_through, opt_through = fresh()
@@ -139,15 +140,14 @@ def test_its_config_round_trips_with_a_schedule():
 
 
 def test_reactnet_a_trains_its_plain_sign_kernels_with_cema():
-    from bnno import hparams, models
+    from bnno.config.plan import check_set
     from bnno.training.build import build_model, compile_model
 
-    hp = hparams.resolve("reactnet_a", "step2", "optimizer=cema,alpha=0.5,gamma=0.5,"
-                         "kernel_quantizer=none,width_multiplier=0.0625",
-                         models.hparam_types("reactnet_a"))
+    checked = check_set("reactnet_a", "cema", overrides("alpha=0.5,gamma=0.5,"
+                                                        "width_multiplier=0.0625"))
     tf.keras.utils.set_random_seed(0)
-    net = build_model("reactnet_a", hp, (32, 32, 3), 10)
-    compile_model(net, hp, steps_per_epoch=1)
+    net = build_model(checked.model, "cema", (32, 32, 3), 10)
+    compile_model(net, checked.optimizer, 1, 1)
     kernels = optimizers.binary_kernels(net)
     assert len(kernels) == 31  # every binary convolution, nothing else
     before = [k.numpy().copy() for k in kernels]

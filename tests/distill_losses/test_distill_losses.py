@@ -4,7 +4,8 @@
 import numpy as np
 import tensorflow as tf
 
-from bnno.training.distribution_loss import distribution_loss
+from bnno import distill_losses
+from bnno.distill_losses.distribution import distribution_loss
 
 
 def official(student, teacher):
@@ -32,3 +33,15 @@ def test_value_and_gradients_equal_the_official_loss():
     p_t = np.exp(teacher) / np.exp(teacher).sum(1, keepdims=True)
     np.testing.assert_allclose(tape.gradient(loss, s).numpy(), (p_s - p_t) / 6, atol=1e-7)
     assert tape.gradient(loss, t) is None
+
+
+def test_the_registered_loss_of_one_teacher_is_the_official_one():
+    rng = np.random.default_rng(1)
+    student, teacher = rng.normal(size=(4, 5)), rng.normal(size=(4, 5))
+    loss = distill_losses.get("distribution")(tf.constant(student, tf.float32),
+                                               [tf.constant(teacher, tf.float32)])
+    np.testing.assert_allclose(float(loss), official(student, teacher), rtol=1e-6)
+    # Today's consecutive loss of one teacher is half its cross entropy.
+    half = distill_losses.get("consecutive")(tf.constant(student, tf.float32),
+                                              [tf.constant(teacher, tf.float32)])
+    np.testing.assert_allclose(float(half), official(student, teacher) / 2, rtol=1e-6)

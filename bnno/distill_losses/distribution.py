@@ -1,5 +1,6 @@
-"""ReActNet's distributional loss (the official ``DistributionLoss``,
-liuzechun/ReActNet ``utils/KD_loss.py``; AdamBNN's and CEMA's copies are the same).
+"""The ``distribution`` distillation loss: ReActNet's distributional loss (the official
+``DistributionLoss``, liuzechun/ReActNet ``utils/KD_loss.py``; AdamBNN's and CEMA's
+copies are the same).
 
 The soft cross-entropy of the student's logits to the teacher's softmax, at
 temperature 1, averaged over the batch, with no label term:
@@ -8,7 +9,8 @@ temperature 1, averaged over the batch, with no label term:
 that requires gradients; here the teacher's probabilities are held constant
 (``stop_gradient``). The official training scripts train on this loss alone (their
 label-smoothing loss is built but unused) with torchvision's pretrained ResNet-34 as the
-teacher, run in evaluation mode on the student's augmented batch.
+teacher, run in evaluation mode on the student's augmented batch. With more than one
+teacher (bnno's assistants) the loss is the mean of each teacher's.
 
 Example:
     >>> import tensorflow as tf
@@ -21,6 +23,8 @@ Example:
 from __future__ import annotations
 
 import tensorflow as tf
+
+from bnno.distill_losses.registry import register
 
 
 def distribution_loss(student_logits, teacher_logits):
@@ -35,3 +39,16 @@ def distribution_loss(student_logits, teacher_logits):
     teacher = tf.stop_gradient(tf.nn.softmax(tf.cast(teacher_logits, tf.float32), axis=-1))
     log_student = tf.nn.log_softmax(tf.cast(student_logits, tf.float32), axis=-1)
     return tf.reduce_mean(-tf.reduce_sum(teacher * log_student, axis=-1))
+
+
+@register("distribution")
+def distribution(student_logits, teacher_logits: list):
+    """``distribution_loss`` to each teacher of the list, averaged over the teachers.
+
+    Example:
+        >>> logits = tf.constant([[1.0, 2.0, 3.0]])
+        >>> round(float(distribution(logits, [logits, logits])), 5)
+        0.8324
+    """
+    return tf.add_n([distribution_loss(student_logits, t) for t in teacher_logits]) / len(
+        teacher_logits)
