@@ -24,3 +24,17 @@ def test_the_config_rebuilds_the_schedule():
     schedule = LinearEpochs(1.25e-3, 128, 5004, offset=1)
     again = LinearEpochs(**schedule.get_config())
     assert float(again(5004 * 64)) == float(schedule(5004 * 64))
+
+
+def test_sets_name_it_as_the_linear_epochs_schedule():
+    from bnno import schedules
+    from bnno.errors import BnnoError
+
+    value = schedules.validate("learning_rate", {"schedule": "linear_epochs", "initial": 1.0,
+                                                 "epochs": 4, "offset": 1})
+    built = schedules.build(value, steps_per_epoch=3)
+    assert [float(built(step)) for step in (0, 3, 11)] == MEASURED[1][:2] + [0.0]
+    del value["offset"]
+    assert float(schedules.build(value, 3)(0)) == 1.0  # offset 0 by default
+    with pytest.raises(BnnoError, match="needs the field 'epochs'"):
+        schedules.validate("alpha", {"schedule": "linear_epochs", "initial": 1e-4})
