@@ -102,3 +102,26 @@ def test_narrow_widths_keep_the_official_ratios():
     widths = [model.get_layer(f"feature.{i}.move23").output_shape[-1] for i in range(1, 14)]
     assert widths == [16, 32, 32, 64, 64] + [128] * 6 + [256] * 2
     assert model.get_layer("feature.0.conv1").strides == (1, 1)  # CIFAR-sized: stride 1
+
+
+@pytest.mark.parametrize("builder", [reactnet_a, reactnet_resnet18])
+def test_the_rank4_decay_group_is_the_official_weight_parameters(builder):
+    # The official step-1 scripts decay ``p.ndimension() == 4 or 'conv' in pname``
+    # (liuzechun/ReActNet */1_step1/train.py:77-88): conv kernels and the learnable
+    # biases, stored as (1, C, 1, 1); not batch norm, PReLU or the classifier.
+    import gzip
+    import json
+    from pathlib import Path
+
+    from bnno.optimizers.l2 import decayed
+
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures"
+    with gzip.open(fixtures / "reactnet_layouts.json.gz", "rt", encoding="utf-8") as f:
+        layout = json.load(f)[f"{builder.__name__}_step1"]
+    buffers = ("running_mean", "running_var", "num_batches_tracked")
+    official = {k for k, shape in layout.items() if not k.endswith(buffers)
+                and (len(shape) == 4 or "conv" in k)}
+    net = builder((32, 32, 3), 10, width_multiplier=0.0625, kernel_quantizer=None)
+    found = {v.name.split(":")[0].replace("/kernel", ".weight").replace("/", ".")
+             for v in decayed(net, "rank4")}
+    assert found == official and len(official) > 40
