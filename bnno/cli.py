@@ -375,16 +375,29 @@ def hparams_list(model) -> None:
 def hparams_show(model, set_name, overrides) -> None:
     """The resolved set SET_NAME of MODEL, with overrides applied, as JSON.
 
-    Its description and source come first, as in a set of an hparam file.
+    Its description and source come first, as in a set of an hparam file; a set trained
+    in stages shows each stage resolved, with how it carries weights.
     """
     from bnno.config.plan import check_set
+    from bnno.config.stages import carry_of
 
-    checked = check_set(model, set_name, hparams.parse_overrides(overrides))
+    given = hparams.parse_overrides(overrides)
+    checked = check_set(model, set_name, given)
     for note in checked.notes:
         click.echo(note, err=True)  # stdout stays valid JSON
     meta = hparams.metadata(checked.model.name, set_name)
-    sections = {k: v for k, v in checked.recipe.sections.items() if v}
-    click.echo(json.dumps({**meta, **sections}, indent=2))
+    raw = hparams.stages(checked.model.name, set_name)
+    if not raw:
+        sections = {k: v for k, v in checked.recipe.sections.items() if v}
+        click.echo(json.dumps({**meta, **sections}, indent=2))
+        return
+    shown = {}
+    for i, (stage, values) in enumerate(raw.items()):
+        carry, carry_from = carry_of(values, f"stage '{stage}'", first=i == 0)
+        recipe = check_set(model, set_name, given, stage=stage).recipe
+        shown[stage] = {**{k: v for k, v in recipe.sections.items() if v},
+                        **({"carry": carry, "carry_from": carry_from} if i else {})}
+    click.echo(json.dumps({**meta, "stages": shown}, indent=2))
 
 
 @hparams_group.command("doc")
