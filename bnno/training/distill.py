@@ -154,6 +154,8 @@ class Distiller(tf.keras.Model):
         ((None, 3), 0)
         >>> net.trainable_weights == student.trainable_weights
         True
+        >>> any("teacher_phase" in w.name for w in net.weights)  # weights: the student's
+        False
     """
 
     def __init__(self, student: tf.keras.Model, teachers: list[tf.keras.Model],
@@ -162,8 +164,16 @@ class Distiller(tf.keras.Model):
         self._distill_loss = distill_losses.get(loss)
         self._frozen = _Frozen(logits=logits_of(self), assistants=teachers[:-1],
                                main=teachers[-1])
-        self.phase = tf.Variable(0, trainable=False, dtype=tf.int64, name="teacher_phase")
+        # Not a weight of the model: the weights file stays the student's (the phase is
+        # set again at the start of every epoch).
+        self._frozen.phase = tf.Variable(0, trainable=False, dtype=tf.int64,
+                                         name="teacher_phase")
         self.distill_loss = tf.keras.metrics.Mean(name="distill_loss")
+
+    @property
+    def phase(self) -> tf.Variable:
+        """The index of the assistant teaching now (``PhaseCallback`` sets it)."""
+        return self._frozen.phase
 
     def _teacher_logits(self, x) -> list:
         frozen = self._frozen

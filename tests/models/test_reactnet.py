@@ -125,3 +125,28 @@ def test_the_rank4_decay_group_is_the_official_weight_parameters(builder):
     found = {v.name.split(":")[0].replace("/kernel", ".weight").replace("/", ".")
              for v in decayed(net, "rank4")}
     assert found == official and len(official) > 40
+
+
+def test_the_imagenet_command_runs_both_steps_with_its_teacher(mock_tfds, cli, tmp_path):
+    """``bnno train reactnet_a --dataset imagenet2012 --hparams-set reactnet`` on mock
+    JPEGs: the official augmentation, the DistributionLoss to the ResNet-34 teacher
+    (untrained here: no weights file), both steps in one run directory."""
+    import json
+
+    from bnno import runs
+
+    out = tmp_path / "run"
+    code, stdout, err = cli(
+        "train", "reactnet_a", "--dataset", "imagenet2012", "--hparams-set", "reactnet",
+        "--hparams", "width_multiplier=0.0625,batch_size=2,epochs=1,learning_rate.epochs=1,"
+        "teacher_weights=none", "--output-dir", str(out), "--steps-per-epoch", "1",
+        "--validation-steps", "1", "--no-tensorboard", "--verbose", "0")
+    assert code == 0, err
+    assert [s["name"] for s in json.loads((out / runs.STAGES_FILE).read_text())["stages"]] == [
+        "step1", "step2"]
+    for step, quantizer in (("step1", None), ("step2", "react_weight")):
+        spec = runs.read(out / step)
+        assert spec["model"]["hparams"]["kernel_quantizer"] == quantizer
+        assert spec["trainer"]["distill_loss"] == "distribution"
+        assert spec["data"]["preprocess_fn"] == "reactnet"
+        assert runs.read_metrics(out / step)[0]["loss"] > 0  # the distillation loss
