@@ -56,6 +56,10 @@ def plan(model: str, dataset: str, hparams_set: str | None = None,
     check_strategy(strategy)
     checked = check_set(model, hparams_set, overrides, for_dataset=True, stage=stage)
     model = checked.model.name
+    notes = checked.notes
+    if stage is None and checked.stage is not None:
+        notes += (f"set '{checked.hparams_set}' trains in stages; this run is its last, "
+                  f"'{checked.stage}', alone (bnno train runs them all)",)
     if seed is not None and not 0 <= seed < 2**31:
         raise BnnoError(f"seed must be between 0 and 2147483647, got {seed}")
     return RunConfig(
@@ -64,7 +68,7 @@ def plan(model: str, dataset: str, hparams_set: str | None = None,
         hparams_set=checked.hparams_set,
         seed=seed if seed is not None else random.randrange(2**31), seed_given=seed is not None,
         strategy=strategy, init=check_init(init, model) if init else None,
-        notes=checked.notes)
+        notes=notes)
 
 
 class Checked(NamedTuple):

@@ -91,6 +91,12 @@ def test_stages_share_one_seed_and_only_the_first_starts_from_init(staged_sets):
     assert stages[0].config.seed == stages[1].config.seed
     assert not stages[1].config.seed_given
     assert plan_stages("binarynet", "cifar10", "bop") is None
+    # Planned as one run (a sweep, a comparison), a staged set says what it trains.
+    from bnno.config import plan
+
+    assert plan("binarynet", "cifar10", "test_only_staged").notes == (
+        "set 'test_only_staged' trains in stages; this run is its last, 'binary', alone "
+        "(bnno train runs them all)",)
 
 
 class Recorder(tf.keras.callbacks.Callback):
