@@ -6,14 +6,15 @@ weights, then one with both binary. How the weights of one stage reach the next 
 stage's declaration:
 
 * ``carry``: ``all`` (every weight of the model, the default), ``all_but_binary_kernels``
-  (the binary layers' kernels start from the new stage's initialiser, everything else
-  is carried) or ``none`` (a fresh start);
+  (the kernels the new stage binarizes, those with a kernel quantizer, start from its
+  initialiser; everything else is carried) or ``none`` (a fresh start);
 * ``carry_from``: the weights of the stage before to carry: ``final`` (its last epoch,
   the default) or ``best`` (its epoch of best validation accuracy).
 
 The optimizer state is never carried: each stage starts its optimizer and schedules
 anew, as a separate run would. The first stage starts as any run does (from ``--init``,
-if given). Every stage gets the same seed.
+if given). Every stage gets the same seed. Stages change quantizers and training, not
+the network: every stage builds the same layers.
 
 Example:
     >>> staged = plan_stages("binarynet", "cifar10", "bop", seed=1)  # a set of one run

@@ -39,9 +39,9 @@ from bnno.training.train import TrainOptions, train
 class CarryWeights(tf.keras.callbacks.Callback):
     """At the start of a stage's first epoch, give the model the weights of the stage
     before (run ``path``, whose config is ``config``): its ``carry_from`` weights
-    (``final`` or ``best``), every weight with ``carry="all"``, all but the binary
-    layers' kernels with ``all_but_binary_kernels``. Weights are matched by layer and
-    weight name.
+    (``final`` or ``best``), every weight with ``carry="all"``, all but the kernels the
+    model binarizes (those with a kernel quantizer) with ``all_but_binary_kernels``
+    (``carry_weights``).
 
     Example:
         Given to the second stage's ``train`` as an extra callback (``train_stages``
