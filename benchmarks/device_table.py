@@ -1,13 +1,14 @@
-"""The device table: BNext-T, Si-BNN ResNet-18, Bi-Real Net and binarynet in LCE.
+"""The device table: BNext-T, Si-BNN ResNet-18, Bi-Real Net, binarynet, ReActNet-A and
+ReAct-ResNet-18 in LCE.
 
 Each model is made inference-ready and converted as ``bnno export`` does, with random
-weights (BNext's kernels at the end of training, sign(w)) or the weights of a run
-directory (``--run MODEL=DIR``, e.g. an imported BNext-T). Per model it prints the
-binary convolutions in the flatbuffer against the binary layers of the Keras model,
-the flatbuffer's size against the float32 weights, and one-image latency in LCE
-against Keras (``bnno.deploy.benchmark.measure``: same process, same threads,
-alternating). LCE's optimised kernels are for 64-bit Arm; on x86-64 it runs reference
-kernels, so latencies measured there are not device figures.
+weights (kernels at the end of their epoch-dependent schedule: BNext's are sign(w)) or the
+weights of a run directory (``--run MODEL=DIR``, e.g. an imported BNext-T; a run in stages
+gives its last stage). Per model it prints the binary convolutions in the flatbuffer
+against the binary layers of the Keras model, the flatbuffer's size against the float32
+weights, and one-image latency in LCE against Keras (``bnno.deploy.benchmark.measure``:
+same process, same threads, alternating). LCE's optimised kernels are for 64-bit Arm; on
+x86-64 it runs reference kernels, so latencies measured there are not device figures.
 
     python benchmarks/device_table.py --threads 2 --runs 20 --json device.json
 """
@@ -23,33 +24,45 @@ import json
 
 import numpy as np
 
-from bnno import hparams, models, runs
+from bnno import runs
+from bnno.config import stored
+from bnno.config.plan import check_set
 from bnno.deploy import benchmark, convert, inference, metadata
-from bnno.deploy.sign_conv import is_binary_layer
+from bnno.deploy.inference import is_binary_layer
+from bnno.quantizers.registry import EPOCH_HOOK
 from bnno.training.build import build_model
 from bnno.training.loading import load_trained
-from bnno.training.temperature import temperatures
 
-# (model, hparam set, input shape, classes)
+# (model, hparam set, input shape, classes); ReActNet-A at 32×32 has a 3×3 binary
+# convolution on a 2×2 map, exported with ones padding (bnno.layers.zero_sign).
 MODELS = [
     ("bnext_t", "imagenet", (224, 224, 3), 1000),
     ("sibnn_resnet18", "sibnn", (224, 224, 3), 1000),
     ("birealnet", "bop", (224, 224, 3), 1000),
     ("binarynet", "bop", (32, 32, 3), 10),
+    ("reactnet_a", "reactnet", (224, 224, 3), 1000),
+    ("reactnet_resnet18", "reactnet", (224, 224, 3), 1000),
+    ("reactnet_a", "reactnet", (32, 32, 3), 10),
 ]
 
 
 def random_model(name: str, set_name: str, shape: tuple, classes: int):
-    hp = hparams.resolve(name, set_name, None, models.hparam_types(name))
-    net = build_model(name, hp, shape, classes)
-    for t in temperatures(net):
-        t.assign(1e-8)  # below every cutoff: BNext's kernels are sign(w)
+    checked = check_set(name, set_name)  # a set in stages: its last
+    net = build_model(checked.model, checked.optimizer.name, shape, classes, flip_ratio=False)
+    epochs = checked.trainer.epochs
+    for layer in net.layers:
+        quantizer = getattr(layer, "kernel_quantizer", None)
+        if hasattr(quantizer, EPOCH_HOOK):
+            quantizer.on_epochs_done(epochs, epochs)  # BNext: T = 0.9^512, sign(w)
     rng = np.random.default_rng(0)
     for layer in net.layers:
         if is_binary_layer(layer) and hasattr(layer, "kernel"):
             # A latent weight of exactly 0 binarizes to 0 under Si-BNN's sign; training
-            # never leaves one there, a random draw can.
+            # never leaves one there, a random draw can. ReActNet's step-2 kernels start
+            # all positive (U[0, 1e-3)); trained ones have both signs.
             w = layer.kernel.numpy()
+            if (w >= 0).all() and not (w == 1).all():
+                w = rng.uniform(-1e-3, 1e-3, w.shape)
             layer.kernel.assign(np.where(w == 0, rng.choice([-1e-3, 1e-3], w.shape), w))
     return net
 
@@ -77,7 +90,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--run", action="append", default=[], metavar="MODEL=DIR",
                         help="Use a run directory's weights for MODEL (repeatable).")
-    parser.add_argument("--only", nargs="*", help="Models to include (default: all four).")
+    parser.add_argument("--only", nargs="*", help="Models to include (default: all).")
     parser.add_argument("--json", help="Also write the rows to this file.")
     args = parser.parse_args()
 
@@ -88,8 +101,8 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         if name in run_dirs:
-            spec = runs.read(run_dirs[name])
-            net = load_trained(run_dirs[name], spec, shape, classes)[0]
+            path = runs.stage_dir(run_dirs[name])
+            net = load_trained(path, stored.read(path), shape, classes)[0]
         else:
             net = random_model(name, set_name, shape, classes)
         rows.append(row(name, net, args.threads, args.runs, args.warmup))

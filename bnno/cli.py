@@ -202,16 +202,24 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
     bnno train bnext_t --dataset ~/imagenet --hparams-set bop --init runs/bnext_t_official
     """
     from bnno.config import plan
+    from bnno.config.stages import plan_stages
     from bnno.data import Source
     from bnno.training.train import TrainingStopped, TrainOptions
     from bnno.training.train import train as run
 
-    config = plan(model, dataset, hparams_set,
-                  _overrides(overrides, preprocess_fn, steps_per_epoch, validation_steps),
-                  seed=seed, strategy=strategy, init=init, skip_bad_images=skip_bad_images)
+    given = _overrides(overrides, preprocess_fn, steps_per_epoch, validation_steps)
+    settings = dict(seed=seed, strategy=strategy, init=init, skip_bad_images=skip_bad_images)
+    source = Source(data_dir, manual_dir, skip_bad_images)
+    train_options = TrainOptions(tensorboard=tensorboard, verbose=verbose)
+    stages = plan_stages(model, dataset, hparams_set, given, **settings)
     try:
-        path = run(config, output_dir, Source(data_dir, manual_dir, skip_bad_images),
-                   TrainOptions(tensorboard=tensorboard, verbose=verbose))
+        if stages:  # a set trained in stages: each in a sub-directory of the run
+            from bnno.training.stages import train_stages
+
+            path = train_stages(stages, output_dir, source, train_options)
+        else:
+            path = run(plan(model, dataset, hparams_set, given, **settings), output_dir,
+                       source, train_options)
     except TrainingStopped as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)
@@ -396,17 +404,30 @@ def hparams_list(model) -> None:
 def hparams_show(model, set_name, overrides) -> None:
     """The resolved set SET_NAME of MODEL, with overrides applied, as JSON.
 
-    Its description and source come first, as in a set of an hparam file.
+    Its description and source come first, as in a set of an hparam file; a set trained
+    in stages shows each stage resolved, with how it carries weights.
     """
     _load_registries()  # before the registries' packages are imported
     from bnno.config.plan import check_set
+    from bnno.config.stages import carry_of
 
-    checked = check_set(model, set_name, hparams.parse_overrides(overrides))
+    given = hparams.parse_overrides(overrides)
+    checked = check_set(model, set_name, given)
     for note in checked.notes:
         click.echo(note, err=True)  # stdout stays valid JSON
     meta = hparams.metadata(checked.model.name, set_name)
-    sections = {k: v for k, v in checked.recipe.sections.items() if v}
-    click.echo(json.dumps({**meta, **sections}, indent=2))
+    raw = hparams.stages(checked.model.name, set_name)
+    if not raw:
+        sections = {k: v for k, v in checked.recipe.sections.items() if v}
+        click.echo(json.dumps({**meta, **sections}, indent=2))
+        return
+    shown = {}
+    for i, (stage, values) in enumerate(raw.items()):
+        carry, carry_from = carry_of(values, f"stage '{stage}'", first=i == 0)
+        recipe = check_set(model, set_name, given, stage=stage).recipe
+        shown[stage] = {**{k: v for k, v in recipe.sections.items() if v},
+                        **({"carry": carry, "carry_from": carry_from} if i else {})}
+    click.echo(json.dumps({**meta, "stages": shown}, indent=2))
 
 
 @hparams_group.command("doc")

@@ -23,6 +23,12 @@ dotted by section (``optimizer.momentum=0.9``, ``model.activation.rho=0.2``); a 
 inside a value sets one field of a schedule (``gamma.decay_rate=0.5``) or one option of a
 quantizer (``activation.rho=0.2``).
 
+A set may train in ``stages``, one run after another (a two-step recipe): ``"stages":
+{"step1": {...}, "step2": {...}}`` in order, each stage holding sections that override
+the set's, and how the weights of the stage before carry over (``carry``,
+``carry_from``: see ``bnno.config.stages``). A set that extends a staged set has its
+stages unless it gives its own. ``resolve`` with a ``stage`` resolves that stage.
+
 Besides bnno's own folder, plugins add folders of hparam files (``add_folder``); the sets
 of one model may come from several folders.
 
@@ -40,6 +46,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -54,7 +61,10 @@ if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
 SECTIONS = ("model", "optimizer", "trainer", "data")
-RESERVED = ("extends", "description", "source")
+RESERVED = ("extends", "description", "source", "stages")
+# What a stage holds besides its sections: its description and how the weights of the
+# stage before reach it (``bnno.config.stages`` checks them).
+STAGE_KEYS = ("description", "carry", "carry_from")
 
 # Keys that were renamed: the old name still works in hparam files, --hparams and the
 # run.json of older runs. ``rho`` became an option of the activation quantizer.
@@ -241,6 +251,45 @@ def metadata(model: str, name: str) -> dict[str, str]:
     return found
 
 
+def stages(model: str, name: str) -> dict[str, dict]:
+    """The stages of the set ``name`` of ``model``, in order, each as written (its
+    sections and ``STAGE_KEYS``); empty for a set trained in one run. A set has the
+    stages of the nearest set in its ``extends`` chain that gives any.
+
+    Raises:
+        BnnoError: ``stages`` that is not an object of stage objects, or a stage name
+            that is not lower_case letters, digits and _.
+
+    Example:
+        >>> stages("binarynet", "bop")
+        {}
+    """
+    for level in reversed(_chain(load_file(model), model, name)):
+        if "stages" not in level:
+            continue
+        found = level["stages"]
+        if not isinstance(found, dict) or not found or not all(
+                isinstance(v, dict) for v in found.values()):
+            raise BnnoError(f"hparam set '{name}' of '{model}': 'stages' must map stage "
+                            "names to objects of sections")
+        for stage in found:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", stage):
+                raise BnnoError(f"hparam set '{name}' of '{model}': stage name {stage!r} must "
+                                "be lower_case letters, digits and _")
+        return dict(found)
+    return {}
+
+
+def stage_names(model: str, name: str) -> list[str]:
+    """The names of the stages of set ``name`` in order (empty: one run).
+
+    Example:
+        >>> stage_names("binarynet", "default")
+        []
+    """
+    return list(stages(model, name))
+
+
 def _chain(sets: dict[str, dict], model: str, name: str) -> list[dict]:
     """The set ``name`` and the sets it extends, the root first."""
     chain: list[dict] = []
@@ -392,8 +441,11 @@ def merged(levels: Iterable[Recipe], schema: Schema) -> Recipe:
 
 
 def resolve(model: str, set_name: str, overrides: Mapping[str, Any] | None, schema: Schema,
-            fixed: Mapping[str, Any] | None = None, alias: str | None = None) -> Recipe:
-    """The set ``set_name`` of ``model`` with ``overrides`` applied, every value checked.
+            fixed: Mapping[str, Any] | None = None, alias: str | None = None,
+            stage: str | None = None) -> Recipe:
+    """The set ``set_name`` of ``model`` with ``overrides`` applied, every value checked;
+    with ``stage``, that stage of the set (its sections over the set's, before the
+    overrides).
 
     Args:
         model: model name (the files ``hparams/<model>.json``).
@@ -403,10 +455,11 @@ def resolve(model: str, set_name: str, overrides: Mapping[str, Any] | None, sche
         fixed: model values the model's name fixes (an alias's): they replace the set's,
             and an override may not change them.
         alias: the name that fixes them, for the message.
+        stage: a stage of the set (``stages``).
 
     Raises:
-        BnnoError: unknown set or key, a value of the wrong type, or an override of a
-            fixed value.
+        BnnoError: unknown set, stage or key, a value of the wrong type, or an override
+            of a fixed value.
 
     Example:
         A set of bnno's binarynet, with its schema as ``bnno.config`` makes it::
@@ -421,6 +474,13 @@ def resolve(model: str, set_name: str, overrides: Mapping[str, Any] | None, sche
         name = raw.get("optimizer")
         optimizer = (name.get("name") if isinstance(name, dict) else name) or optimizer
         levels.append(sectioned(raw, schema, optimizer, where))
+    if stage is not None:
+        found = stages(model, set_name)
+        if stage not in found:
+            raise BnnoError(f"{where} has no stage '{stage}'; its stages: "
+                            f"{', '.join(found) or 'none'}")
+        raw = {k: v for k, v in found[stage].items() if k not in STAGE_KEYS}
+        levels.append(sectioned(raw, schema, optimizer, f"{where}, stage '{stage}'"))
     recipe = merged(levels, schema)
     for key, value in (fixed or {}).items():
         recipe.sections["model"][key] = schema.model[key].check(key, value)

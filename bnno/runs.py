@@ -12,6 +12,10 @@ A run directory holds::
                               epoch and accuracy are attributes of the file)
     stopped.json              written when the loss became NaN: the epoch and batch
 
+A run of a set in stages (``bnno.config.stages``) is a directory holding ``stages.json``
+(the model, dataset, set and stages) and one such run directory per stage, named after
+it (``step1/``, ``step2/``); ``stage_dir`` finds the stage a command works on.
+
 This module reads and writes those files; it knows nothing of what a config means
 (``bnno.config`` turns a ``run.json`` into a config, of any version bnno wrote), so that
 listing runs needs neither TensorFlow nor the registries.
@@ -46,6 +50,7 @@ STOPPED_FILE = "stopped.json"
 # Beside the checkpoint: the sizes of its files, so that a damaged one shows without
 # reading it (``checkpointed_epochs``).
 CHECKPOINT_FILES = "files.json"
+STAGES_FILE = "stages.json"
 
 # The weights a run can be evaluated, exported or examined with.
 WEIGHTS = ("final", "best", "last-checkpoint")
@@ -66,6 +71,49 @@ def default_dir(model: str, dataset: str, hparams_set: str, root: str = "runs") 
         n += 1
         path = Path(root) / f"{stem}-{n}"
     return path
+
+
+def stage_dir(path: str | Path) -> Path:
+    """The run directory that ``path`` names: ``path`` itself, or for a run in stages
+    (it holds ``stages.json``) its last stage.
+
+    Raises:
+        BnnoError: a run in stages whose last stage has not started yet (the message
+            names the stage directory to give instead), or an unreadable ``stages.json``.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp())
+        >>> stage_dir(path) == path
+        True
+        >>> _ = (path / STAGES_FILE).write_text('{"stages": [{"name": "step1"}, '
+        ...                                     '{"name": "step2"}]}')
+        >>> create(path / "step1", {"model": "m"})
+        >>> stage_dir(path)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        bnno.errors.BnnoError: ... whose last stage, step2, has not started; give the stage's \
+directory: .../step1
+        >>> create(path / "step2", {"model": "m"})
+        >>> stage_dir(path).name
+        'step2'
+    """
+    path = Path(path)
+    if not (path / STAGES_FILE).is_file():
+        return path
+    try:
+        with open(path / STAGES_FILE, encoding="utf-8") as f:
+            names = [stage["name"] for stage in json.load(f)["stages"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise BnnoError(f"{path / STAGES_FILE} is corrupt; give the directory of one of "
+                        "its stages") from None
+    started = [name for name in names if (path / name / RUN_FILE).is_file()]
+    if names and started and started[-1] == names[-1]:
+        return path / names[-1]
+    hint = f"give the stage's directory: {path / started[-1]}" if started else \
+        "no stage has started"
+    raise BnnoError(f"{path} is a run in stages whose last stage, {names[-1] if names else '?'}, "
+                    f"has not started; {hint}")
 
 
 def weights_file(path: Path, model: str) -> Path:

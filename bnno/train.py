@@ -1,4 +1,5 @@
-"""bnno's Python entry points: ``plan`` a run, ``train`` it, ``evaluate`` it.
+"""bnno's Python entry points: ``plan`` a run, ``train`` it, ``evaluate`` it (and
+``plan_stages``/``train_stages`` for a set trained in stages).
 
 They live in ``bnno.config`` and ``bnno.training.train``; this module keeps the names the
 README documents in one short import.
@@ -14,7 +15,9 @@ Example:
 """
 
 from bnno.config import plan  # noqa: F401
+from bnno.config.stages import plan_stages  # noqa: F401
 from bnno.data import Source  # noqa: F401
+from bnno.training.stages import train_stages  # noqa: F401
 from bnno.training.train import (  # noqa: F401
     TrainingStopped,
     TrainOptions,

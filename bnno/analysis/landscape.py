@@ -132,7 +132,7 @@ def load_run_model(run_dir: str | Path, source: data.Source | None = None,
 
             model, config, ds, used = load_run_model("runs/binarynet-cifar10-bop-x")
     """
-    path = Path(run_dir)
+    path = runs.stage_dir(run_dir)  # a run in stages: its last stage
     config = stored.read(path)
     if initial and weights is not None:
         raise BnnoError("--initial and --weights exclude each other: the initial model has "

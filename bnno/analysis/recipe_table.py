@@ -78,14 +78,21 @@ def model_table(model: str) -> str:
     lines = [f"## {model}", "", "| " + " | ".join(head) + " |",
              "|" + "---|" * len(head)]
     for name in hparams.set_names(model):
-        hp = flat(hparams.resolve(model, name, None, schema))
         meta = hparams.metadata(model, name)
-        cells = [f"`{name}`"]
-        cells += [value_text(hp[k]) if k in hp else "" for k in COLUMNS]
-        cells.append(", ".join(f"{k} {value_text(v)}" for k, v in hp.items()
-                               if k not in COLUMNS))
-        cells.append(meta.get("source", ""))
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        stages = hparams.stages(model, name)
+        for stage in stages or [None]:  # a set in stages: a row per stage
+            hp = flat(hparams.resolve(model, name, None, schema, stage=stage))
+            carry = {k: v for k, v in stages.get(stage, {}).items() if k in ("carry",
+                                                                          "carry_from")}
+            if stage:
+                hp = {"stage": stage, **hp}
+            cells = [f"`{name}`"]
+            cells += [value_text(hp[k]) if k in hp else "" for k in COLUMNS]
+            cells.append(", ".join(f"{k} {value_text(v)}" for k, v in {**hp, **carry}.items()
+                                   if k not in COLUMNS))
+            first = stage is None or stage == next(iter(stages))
+            cells.append(meta.get("source", "") if first else "")  # once per set
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     lines.append("")
     for alias, fixed in models.aliases(model).items():
         pinned = ", ".join(f"{k} {value_text(v)}" for k, v in fixed.items())
@@ -93,6 +100,8 @@ def model_table(model: str) -> str:
                                                   if pinned else ""))
     for name in hparams.set_names(model):
         lines.append(f"- `{name}`: {hparams.metadata(model, name).get('description', '')}")
+        lines += [f"  - {stage}: {raw['description']}"
+                  for stage, raw in hparams.stages(model, name).items() if "description" in raw]
     return "\n".join(lines) + "\n"
 
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bnno import data, hparams, models, optimizers, plugins, quantizers, runs
+from bnno import data, distill_losses, hparams, models, optimizers, plugins, quantizers, runs
 from bnno.config.kernels import kernel_spec
 from bnno.config.run import DataConfig, ModelConfig, OptimizerConfig, RunConfig, TrainerConfig
 from bnno.config.schema import schema_for
@@ -30,7 +30,7 @@ from bnno.errors import BnnoError, choices
 def plan(model: str, dataset: str, hparams_set: str | None = None,
          overrides: Mapping[str, Any] | None = None, *, seed: int | None = None,
          strategy: str = "default", init: str | Path | None = None,
-         skip_bad_images: bool = False) -> RunConfig:
+         skip_bad_images: bool = False, stage: str | None = None) -> RunConfig:
     """Check every name and value of a run and return its config.
 
     ``model`` may be an alias (``alexnet``); the config records the registered name, and
@@ -42,11 +42,12 @@ def plan(model: str, dataset: str, hparams_set: str | None = None,
     folder of images is recorded by its absolute path, with its classes in label order
     and its input shape. ``init`` is a run to start from (``check_init``). When the
     overrides switch the optimizer, ``notes`` say which of the set's values gave way
-    (``bnno.config.switch``).
+    (``bnno.config.switch``). A set trained in stages plans its ``stage``, by default
+    its last (``bnno.config.stages`` plans them all).
 
     Raises:
-        BnnoError: unknown model, dataset, preprocess fn, set, key or strategy, or a bad
-            value.
+        BnnoError: unknown model, dataset, preprocess fn, set, stage, key or strategy, or
+            a bad value.
 
     Example:
         >>> plan("binarynet_batch", "cifar10", "bop2ndOrder").model.hparams["normalization"]
@@ -54,8 +55,12 @@ def plan(model: str, dataset: str, hparams_set: str | None = None,
     """
     plugins.load()
     check_strategy(strategy)
-    checked = check_set(model, hparams_set, overrides, for_dataset=True)
+    checked = check_set(model, hparams_set, overrides, for_dataset=True, stage=stage)
     model = checked.model.name
+    notes = checked.notes
+    if stage is None and checked.stage is not None:
+        notes += (f"set '{checked.hparams_set}' trains in stages; this run is its last, "
+                  f"'{checked.stage}', alone (bnno train runs them all)",)
     if seed is not None and not 0 <= seed < 2**31:
         raise BnnoError(f"seed must be between 0 and 2147483647, got {seed}")
     return RunConfig(
@@ -64,7 +69,7 @@ def plan(model: str, dataset: str, hparams_set: str | None = None,
         hparams_set=checked.hparams_set,
         seed=seed if seed is not None else random.randrange(2**31), seed_given=seed is not None,
         strategy=strategy, init=check_init(init, model) if init else None,
-        notes=checked.notes)
+        notes=notes)
 
 
 class Checked(NamedTuple):
@@ -76,15 +81,18 @@ class Checked(NamedTuple):
     optimizer: OptimizerConfig
     trainer: TrainerConfig
     notes: tuple[str, ...]
+    stage: str | None = None
 
 
 def check_set(model: str, hparams_set: str | None = None,
-              overrides: Mapping[str, Any] | None = None, for_dataset: bool = False) -> Checked:
+              overrides: Mapping[str, Any] | None = None, for_dataset: bool = False,
+              stage: str | None = None) -> Checked:
     """The set ``hparams_set`` (default: the model's first) of ``model`` (a name or an
     alias) with ``overrides``, every name and value checked as ``plan`` checks them:
     ``bnno hparams show`` prints a set only if a run could train it. The preprocessing
     is checked to be one of some dataset's, unless ``for_dataset`` (``plan`` checks it
-    against its dataset's).
+    against its dataset's). A set trained in stages is checked at its ``stage``, by
+    default its last.
 
     Raises:
         BnnoError: unknown model, set or key, a bad value, a quantizer or option that
@@ -100,8 +108,9 @@ def check_set(model: str, hparams_set: str | None = None,
     name, model = model, models.canonical(model)
     hparams_set = hparams_set or hparams.set_names(model)[0]
     entry = models.get_entry(model)
+    stage = stage or (hparams.stage_names(model, hparams_set) or [None])[-1]
     recipe = hparams.resolve(model, hparams_set, overrides, schema_for(model),
-                             models.fixed(name), name)
+                             models.fixed(name), name, stage)
     changed = switch(recipe, entry)
     notes = (_note(recipe.optimizer, hparams_set, changed),) if changed else ()
     model_config = ModelConfig(model, {**entry.defaults(), **recipe.sections["model"]})
@@ -110,12 +119,13 @@ def check_set(model: str, hparams_set: str | None = None,
     trainer = _trainer(recipe.sections["trainer"], hparams_set, model)
     if trainer.teachers:
         parse_teachers(trainer.teachers)
+    distill_losses.check(trainer.distill_loss)
     preprocess_fn = recipe.sections["data"].get("preprocess_fn")
     if not for_dataset and preprocess_fn is not None \
             and preprocess_fn not in data.preprocess_names():
         raise BnnoError(f"unknown preprocess fn '{preprocess_fn}'; choose one of: "
                         f"{choices(data.preprocess_names())}")
-    return Checked(hparams_set, recipe, model_config, optimizer, trainer, notes)
+    return Checked(hparams_set, recipe, model_config, optimizer, trainer, notes, stage)
 
 
 def _note(optimizer: str, hparams_set: str, changed: list[str]) -> str:
@@ -195,11 +205,12 @@ def check_init(path: str | Path, model: str) -> str:
         bnno.errors.BnnoError: --init no/such/run: ...
     """
     try:
-        found = runs.summary(runs.read(Path(path)))["model"]
-        runs.choose_weights(Path(path), model)
+        run = runs.stage_dir(path)  # a run in stages: its last stage
+        found = runs.summary(runs.read(run))["model"]
+        runs.choose_weights(run, model)
     except BnnoError as e:
         raise BnnoError(f"--init {path}: {e}") from None
     if found != model:
         raise BnnoError(f"--init {path} is a run of {found}; a run of {model} starts only "
                         f"from a run of {model}")
-    return str(Path(path).resolve())
+    return str(run.resolve())

@@ -19,7 +19,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 import bnno
 
@@ -75,9 +75,11 @@ class OptimizerConfig:
 class TrainerConfig:
     """How long and in what batches to train, and from whom to learn.
 
-    ``teachers`` names the models to distil from and ``teacher_weights`` their weights
-    (``bnno.training.distill``); ``l2_decay`` adds a coupled L2 term; ``steps_per_epoch``
-    and ``validation_steps`` shorten epochs and validation.
+    ``teachers`` names the models to distil from, ``teacher_weights`` their weights and
+    ``distill_loss`` the loss (``bnno.distill_losses``; ``bnno.training.distill``);
+    ``l2_decay`` adds a coupled L2 term on the variables of ``l2_decay_group``
+    (``bnno.optimizers.l2``: ``all`` or ``rank4``); ``steps_per_epoch`` and
+    ``validation_steps`` shorten epochs and validation.
 
     Example:
         >>> TrainerConfig(epochs=3, batch_size=64).l2_decay
@@ -87,8 +89,10 @@ class TrainerConfig:
     epochs: int
     batch_size: int
     l2_decay: float = 0.0
+    l2_decay_group: Literal["all", "rank4"] = "all"
     teachers: str | None = None
     teacher_weights: str | None = None
+    distill_loss: str = "consecutive"
     steps_per_epoch: int | None = None
     validation_steps: int | None = None
 

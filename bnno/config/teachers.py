@@ -3,8 +3,9 @@ is planned (the trainer loads them: ``bnno.training.distill``).
 
 ``teachers`` names a sequence joined by ``+`` (commas separate ``--hparams`` items); the
 last entry is the main teacher, the ones before it are assistants taken in turn. A
-teacher is a Keras application (``APPLICATIONS``) or the output dir of an earlier bnno
-run (an imported checkpoint included).
+teacher is a Keras application (``APPLICATIONS``), a model registered in bnno (such as
+``resnet34``: built by its builder, at its initial weights with ``teacher_weights=none``)
+or the output dir of an earlier bnno run (an imported checkpoint included).
 
 Example:
     >>> parse("efficientnet_b0+efficientnet_b2")
@@ -16,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bnno.errors import BnnoError, choices
+from bnno.models import registry as models
 
 # Teacher names -> the Keras Applications class that builds them.
 APPLICATIONS = {
@@ -37,11 +39,12 @@ def parse(teachers: str) -> list[str]:
         Traceback (most recent call last):
         ...
         bnno.errors.BnnoError: unknown teacher 'no_such_teacher'; use the output dir of a bnno \
-run or one of: ...
+run, a registered model or one of: ...
     """
     names = [t.strip() for t in teachers.split("+") if t.strip()]
     for name in names:
-        if name not in APPLICATIONS and not (Path(name) / "run.json").is_file():
-            raise BnnoError(f"unknown teacher '{name}'; use the output dir of a bnno run or "
-                            f"one of: {choices(APPLICATIONS)}")
+        if name not in APPLICATIONS and name not in models.names() \
+                and not (Path(name) / "run.json").is_file():
+            raise BnnoError(f"unknown teacher '{name}'; use the output dir of a bnno run, a "
+                            f"registered model or one of: {choices(APPLICATIONS)}")
     return names

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bnno.data.reactnet_preprocessing import reactnet
 from bnno.errors import BnnoError
 
 
@@ -419,4 +420,4 @@ PREPROCESS: dict[str, Callable] = {"default": default, "resize_and_flip": resize
                                    "crop_flip_normalize": crop_flip_normalize}
 # Preprocessing of datasets read as JPEG bytes; ``default`` is Larq Zoo's ImageNet one.
 JPEG_PREPROCESS: dict[str, Callable] = {"default": imagenet, "bnext": bnext,
-                                        "sibnn": sibnn}
+                                        "sibnn": sibnn, "reactnet": reactnet}

@@ -120,7 +120,7 @@ def export_run(
 
     output = check_format(output)
     source = source or data.Source()
-    path = Path(run_dir)
+    path = runs.stage_dir(run_dir)  # a run in stages: its last stage
     config = stored.read(path)
     runs.choose_weights(path, config.model.name, weights)  # fails before any data is read
     input_shape, num_classes = trained_shape(config.data, source.data_dir)

@@ -4,7 +4,8 @@
 forward pass (sign(0) = 0, so a zero-padded border stays 0 after binarization, as in
 the official code), straight-through gradient 1 where |x| <= 1.5. larq's
 ``SteSign(clip_value=1.5)`` has the same gradient but maps 0 to +1, which would turn
-padding into +1 (see ``bnno.models.bnext``), hence this class.
+padding into +1 (see ``bnno.models.bnext``), hence this class. Export rewrites its
+layers into LCE's form with larq's sign (``bnno.layers.zero_sign``).
 
 ``BNextWeight`` (hparam name ``bnext_weight``) binarizes latent weights progressively:
 ``clip(w / T, −1, 1)`` with a temperature ``T`` that falls by 0.9 per epoch (BNext's
@@ -28,60 +29,17 @@ Example:
 from __future__ import annotations
 
 import larq as lq
-import numpy as np
 import tensorflow as tf
 
-from bnno.layers.padding import Pad, inbound_layer, same_mode
-from bnno.layers.sign_conv import Rewrite, SignConv
+from bnno.layers.zero_sign import zero_sign_rewrite
 from bnno.quantizers.registry import register
 
 # The temperature's factor per epoch.
 DECAY = 0.9
 
-def lce_rewrite(layer, kernel: np.ndarray) -> Rewrite | None:
-    """The LCE form of a binary convolution on ``bnext_sign`` inputs (its ``rewrite`` hook,
-    see ``bnno.layers.sign_conv``): larq's sign, and the zero padding of the layer before
-    it (``Pad``) moved into the convolution as TF's "same".
-
-    Inside the image the two signs differ only on an exact 0.0. Where PyTorch's
-    symmetric padding differs from TF's "same" (stride 2 on an even size: TF pads the
-    bottom/right only), the input and output are mirrored around the convolution, whose
-    kernel is mirrored too: "same" on the mirrored map pads what was the top/left. A
-    padding without either form leaves the layer in float (None).
-
-    Example:
-        >>> x = tf.keras.Input((8, 8, 2))
-        >>> pad = Pad(1)
-        >>> conv = lq.layers.QuantConv2D(4, 3, strides=2, input_quantizer="bnext_sign",
-        ...                              kernel_quantizer="ste_sign")
-        >>> _ = conv(pad(x))
-        >>> found = lce_rewrite(conv, np.ones((3, 3, 2, 4), np.float32))
-        >>> found.layer.mirror, found.absorbed == (pad,)
-        (True, True)
-    """
-    if type(layer) is not lq.layers.QuantConv2D or layer.dilation_rate != (1, 1):
-        return None
-    pad = inbound_layer(layer)
-    if not isinstance(pad, Pad):
-        if layer.padding != "valid":
-            return None
-        # Unpadded (BNext's 1×1 modules): only the sign changes.
-        return Rewrite(SignConv(layer.filters, layer.kernel_size, layer.strides,
-                                name=layer.name), {"kernel": kernel})
-    if pad.value != 0.0 or len(pad._outbound_nodes) != 1 or layer.padding != "valid":
-        return None
-    modes = {same_mode(size, k, s, pad.pad) for size, k, s in
-             zip(pad.input_shape[1:3], layer.kernel_size, layer.strides, strict=True)}
-    if len(modes) != 1 or None in modes:
-        return None  # its zero padding has no "same" form: the layer stays float
-    mirror = modes.pop() == "mirror"
-    return Rewrite(SignConv(layer.filters, layer.kernel_size, layer.strides, padding="same",
-                            mirror=mirror, name=layer.name),
-                   {"kernel": kernel[::-1, ::-1] if mirror else kernel}, absorbed=(pad,))
-
 
 @register("bnext_sign", roles=("activation",), kind="sign", export="rewrite",
-          rewrite=lce_rewrite)
+          rewrite=zero_sign_rewrite)
 class BNextSign(lq.quantizers.Quantizer):
     """sign(x) with sign(0) = 0; gradient 1 where |x| <= ``clip_value`` (1.5), else 0.
 

@@ -14,8 +14,10 @@ steps per epoch. ``boundary_epochs: [40, 80]`` changes the value at the start of
 batch_size`` steps, the length the Bop paper's code gives its ImageNet schedules (or
 ``epochs × steps_per_epoch`` when epochs are shortened).
 
-The schedules are Keras' own, except ``warmup_cosine`` (``bnno.schedules.warmup_cosine``:
-BNext's per-epoch warm-up and cosine, which Keras lacks).
+The schedules are Keras' own, except ``warmup_cosine_epochs``
+(``bnno.schedules.warmup_cosine``: BNext's per-epoch warm-up and cosine, which Keras
+lacks) and ``linear_epochs`` (``bnno.schedules.linear_epochs``: ``initial · (1 − (e +
+offset)/epochs)`` in epoch ``e``, the per-epoch ``LambdaLR`` of the ReActNet lineage).
 
 Example:
     >>> sched = build({"schedule": "exponential_decay", "initial": 1e-4,
@@ -59,6 +61,11 @@ _FIELDS: dict[str, dict[str, tuple[type, Any]]] = {
         "warmup_epochs": (int, 0),
         "end": (float, 0.0),
         "cosine_epochs": (float, None),
+    },
+    "linear_epochs": {
+        "initial": (float, None),
+        "epochs": (int, None),
+        "offset": (int, 0),
     },
     "piecewise_constant": {
         "values": (list, None),
@@ -127,6 +134,9 @@ def validate(key: str, value: Any) -> float | dict:
                 f"schedule '{key}' ({kind}) needs exactly one of '{steps}' or '{epochs}'"
                 + (" (or neither, to decay over the whole run)" if kind in _WHOLE_RUN else "")
             )
+    if kind == "linear_epochs" and out["epochs"] < 1:
+        raise BnnoError(f"schedule '{key}' (linear_epochs) needs epochs >= 1, got "
+                        f"{out['epochs']}")
     if kind == "piecewise_constant":
         n_bounds = len(out.get("boundaries") or out.get("boundary_epochs"))
         if len(out["values"]) != n_bounds + 1:
@@ -214,6 +224,11 @@ def build(value: float | dict, steps_per_epoch: int, total_steps: int | None = N
         return WarmupCosineEpochs(value["initial"], value.get("warmup_initial", 0.0),
                                   value.get("warmup_epochs", 0), value.get("end", 0.0),
                                   value["cosine_epochs"], steps_per_epoch)
+    if kind == "linear_epochs":
+        from bnno.schedules.linear_epochs import LinearEpochs
+
+        return LinearEpochs(value["initial"], value["epochs"], steps_per_epoch,
+                            value.get("offset", 0))
     if kind == "cosine_decay":
         return s.CosineDecay(value["initial"], steps("decay_steps"), alpha=value.get("alpha", 0.0))
     # Keras switches to values[i+1] after step boundaries[i]; an epoch boundary e means

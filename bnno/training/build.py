@@ -58,9 +58,10 @@ def build_model(model: ModelConfig, optimizer: str, input_shape: tuple, num_clas
 
 
 def compile_model(model, optimizer: OptimizerConfig, steps_per_epoch: int, total_steps: int,
-                  l2_decay: float = 0.0) -> None:
+                  l2_decay: float = 0.0, l2_decay_group: str = "all") -> None:
     """Compile with ``optimizer``, categorical cross-entropy and accuracy metrics (top-5
-    too for more than 5 classes), with a coupled L2 term of ``l2_decay``.
+    too for more than 5 classes), with a coupled L2 term of ``l2_decay`` on the
+    variables of ``l2_decay_group`` (``bnno.optimizers.l2``).
 
     ``total_steps`` is the length of schedules that decay over the whole run.
 
@@ -80,7 +81,7 @@ def compile_model(model, optimizer: OptimizerConfig, steps_per_epoch: int, total
     if model.output_shape[-1] > 5:
         metrics.append(tf.keras.metrics.TopKCategoricalAccuracy(5, name="top5_accuracy"))
     if l2_decay:
-        l2.add_to(model, l2_decay)
+        l2.add_to(model, l2_decay, l2_decay_group)
     built = optimizers.build(optimizer.name, optimizer.options, steps_per_epoch, total_steps)
     # The optimizer's own set-up from the model (AdamW's decay groups, ScaledAdam's
     # per-kernel factors, the CaseOptimizer's split of variables between Bop and Adam).

@@ -9,12 +9,13 @@ learns from the pair (assistant ``k``, main). A teacher is a Keras application
 ImageNet weights with ``teacher_weights=imagenet`` when Keras finds them in its cache)
 or the output dir of an earlier bnno run.
 
-The loss, for each active teacher ``t``, is the soft-target cross entropy at temperature
-1, ``L_t = mean_b[−Σ_c softmax(z_t)·log_softmax(z_s)]``; per sample, the weights
-``α_{b,t}`` are the softmax over teachers of each teacher's per-sample cross entropy (no
-gradient through them); the loss is ``Σ_t mean_b(α_{b,t})·L_t / 2`` (the weighted batch
-means averaged over the pair of teachers, as the method's code does). Labels do not
-enter the loss; they only feed the accuracy metrics. Teachers run in inference mode on
+The loss is the recipe's ``distill_loss`` (``bnno.distill_losses``), by default
+``consecutive``: for each active teacher ``t``, the soft-target cross entropy at
+temperature 1, ``L_t = mean_b[−Σ_c softmax(z_t)·log_softmax(z_s)]``; per sample, the
+weights ``α_{b,t}`` are the softmax over teachers of each teacher's per-sample cross
+entropy (no gradient through them); the loss is ``Σ_t mean_b(α_{b,t})·L_t / 2`` (the
+weighted batch means averaged over the pair of teachers, as the method's code does).
+Labels do not enter the loss; they only feed the accuracy metrics. Teachers run in inference mode on
 the student's augmented batch, outside the gradient tape. Their cost shows as
 ``teacher_s`` in the progress bar and the metrics log: the seconds the active teachers
 take for one batch, timed at the start of every phase (a timer inside the training step
@@ -35,7 +36,12 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from bnno import distill_losses, models
 from bnno.config.teachers import APPLICATIONS, parse
+from bnno.distill_losses.consecutive import (  # noqa: F401  (their home before the registry)
+    distillation_loss,
+    soft_cross_entropy,
+)
 from bnno.errors import BnnoError
 
 
@@ -74,35 +80,6 @@ def logits_of(model: tf.keras.Model) -> tf.keras.Model:
     return tf.keras.Model(model.inputs, log_p)
 
 
-def soft_cross_entropy(teacher_logits, student_logits):
-    """Per-sample ``−Σ_c softmax(teacher)_c · log_softmax(student)_c``.
-
-    Example:
-        >>> round(float(soft_cross_entropy(tf.zeros((1, 2)), tf.zeros((1, 2)))[0]), 4)
-        0.6931
-    """
-    return -tf.reduce_sum(tf.nn.softmax(teacher_logits) * tf.nn.log_softmax(student_logits),
-                          axis=-1)
-
-
-def distillation_loss(student_logits, teacher_logits: list):
-    """The distillation loss of the active teachers' logits (see the module docstring).
-
-    Example:
-        Every logit 0 over 3 classes: each teacher's cross entropy is ln 3, each weight
-        1/2, so the loss is (ln 3 / 2 + ln 3 / 2) / 2:
-
-        >>> zeros = tf.zeros((2, 3))
-        >>> round(float(distillation_loss(zeros, [zeros, zeros])), 4)
-        0.5493
-    """
-    per_sample = tf.stack([soft_cross_entropy(t, student_logits) for t in teacher_logits],
-                          axis=1)  # (batch, teachers)
-    alpha = tf.stop_gradient(tf.nn.softmax(per_sample, axis=1))
-    batch_means = tf.reduce_mean(per_sample, axis=0)
-    return tf.reduce_sum(tf.reduce_mean(alpha, axis=0) * batch_means) / 2.0
-
-
 def load_teacher(name: str, input_shape: tuple, num_classes: int, weights: str | None,
                  normalized: bool = False) -> tf.keras.Model:
     """Teacher ``name`` as a frozen model giving logits for the student's input.
@@ -136,6 +113,12 @@ def load_teacher(name: str, input_shape: tuple, num_classes: int, weights: str |
         else:
             pixels = tf.keras.layers.Rescaling(127.5, 127.5)(image)
         teacher = tf.keras.Model(image, net(pixels))
+    elif name in models.names():
+        if weights is not None:
+            raise BnnoError(f"teacher {name} is a bnno model: import its weights (bnno import "
+                            f"{name} FILE --output-dir DIR) and give teachers=DIR, or set "
+                            "teacher_weights=none")
+        teacher = logits_of(models.get(name)(input_shape, num_classes))
     else:
         from bnno.config import stored
         from bnno.training.loading import load_trained
@@ -171,14 +154,26 @@ class Distiller(tf.keras.Model):
         ((None, 3), 0)
         >>> net.trainable_weights == student.trainable_weights
         True
+        >>> any("teacher_phase" in w.name for w in net.weights)  # weights: the student's
+        False
     """
 
-    def __init__(self, student: tf.keras.Model, teachers: list[tf.keras.Model], **kwargs):
+    def __init__(self, student: tf.keras.Model, teachers: list[tf.keras.Model],
+                 loss: str = "consecutive", **kwargs):
         super().__init__(student.inputs, student.outputs, name=student.name, **kwargs)
+        self._distill_loss = distill_losses.get(loss)
         self._frozen = _Frozen(logits=logits_of(self), assistants=teachers[:-1],
                                main=teachers[-1])
-        self.phase = tf.Variable(0, trainable=False, dtype=tf.int64, name="teacher_phase")
+        # Not a weight of the model: the weights file stays the student's (the phase is
+        # set again at the start of every epoch).
+        self._frozen.phase = tf.Variable(0, trainable=False, dtype=tf.int64,
+                                         name="teacher_phase")
         self.distill_loss = tf.keras.metrics.Mean(name="distill_loss")
+
+    @property
+    def phase(self) -> tf.Variable:
+        """The index of the assistant teaching now (``PhaseCallback`` sets it)."""
+        return self._frozen.phase
 
     def _teacher_logits(self, x) -> list:
         frozen = self._frozen
@@ -214,7 +209,7 @@ class Distiller(tf.keras.Model):
         teachers = [tf.stop_gradient(t) for t in self._teacher_logits(x)]
         with tf.GradientTape() as tape:
             logits = self._frozen.logits(x, training=True)
-            loss = distillation_loss(logits, teachers)
+            loss = self._distill_loss(logits, teachers)
             if self.losses:
                 loss += tf.add_n(self.losses)
         self.optimizer.minimize(loss, self.trainable_variables, tape=tape)
@@ -276,8 +271,10 @@ class PhaseCallback(tf.keras.callbacks.Callback):
 
 
 def distiller(student: tf.keras.Model, teachers: str, weights: str | None, epochs: int,
-              batch_size: int, normalized: bool = False) -> tuple[Distiller, PhaseCallback]:
-    """Wrap ``student`` for distillation from ``teachers``; also the phase callback.
+              batch_size: int, normalized: bool = False,
+              loss: str = "consecutive") -> tuple[Distiller, PhaseCallback]:
+    """Wrap ``student`` for distillation from ``teachers`` with the distillation ``loss``
+    (``bnno.distill_losses``); also the phase callback.
 
     Example:
         EfficientNet-B0 teaches the first half of 512 epochs and EfficientNet-B4 the
@@ -289,4 +286,4 @@ def distiller(student: tf.keras.Model, teachers: str, weights: str | None, epoch
     names = parse(teachers)
     shape, classes = tuple(student.input_shape[1:]), student.output_shape[-1]
     models = [load_teacher(n, shape, classes, weights, normalized) for n in names]
-    return Distiller(student, models), PhaseCallback(epochs, len(names) - 1, batch_size)
+    return Distiller(student, models, loss), PhaseCallback(epochs, len(names) - 1, batch_size)

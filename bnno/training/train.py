@@ -253,10 +253,11 @@ def _model(run: _Run) -> tuple[Any, list]:
             net, phases = distill.distiller(
                 net, trainer.teachers, trainer.teacher_weights, trainer.epochs,
                 trainer.batch_size // run.dist.num_replicas_in_sync,
-                normalized=run.ds.encoded)
+                normalized=run.ds.encoded, loss=trainer.distill_loss)
             first.append(phases)
         compile_model(net, config.optimizer, run.steps,
-                      run_length(trainer, run.ds.train_examples), trainer.l2_decay)
+                      run_length(trainer, run.ds.train_examples), trainer.l2_decay,
+                      trainer.l2_decay_group)
     return net, first
 
 
@@ -380,7 +381,7 @@ def evaluate(run_dir: str | Path, dataset: str | None = None,
             results = evaluate("runs/binarynet-cifar10-bop-20261121-120000", weights="best")
     """
     source = source or data.Source()
-    path = Path(run_dir)
+    path = runs.stage_dir(run_dir)  # a run in stages: its last stage
     config = stored.read(path)
     runs.choose_weights(path, config.model.name, weights)  # fails before any data is read
     ds = load_run_data(config, source, dataset)
