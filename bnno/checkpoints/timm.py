@@ -89,7 +89,8 @@ def _se(block: efficientnet.Block) -> list[Module]:
 
 
 def efficientnet_layout(num_classes: int = 1000, width_multiplier: float = 1.0,
-                        depth_multiplier: float = 1.0, channels: int = 3) -> list[Module]:
+                        depth_multiplier: float = 1.0, channels: int = 3,
+                        channel_divisor: int = 8) -> list[Module]:
     """timm's EfficientNet modules for the multipliers, in forward order.
 
     Example:
@@ -97,7 +98,8 @@ def efficientnet_layout(num_classes: int = 1000, width_multiplier: float = 1.0,
         >>> len(keys(layout)), keys(layout)["blocks.0.1.se.conv_reduce.weight"]
         (439, (4, 16, 1, 1))
     """
-    stem, blocks, head = efficientnet.architecture(width_multiplier, depth_multiplier)
+    stem, blocks, head = efficientnet.architecture(width_multiplier, depth_multiplier,
+                                                   channel_divisor)
     modules = [_conv("conv_stem", stem, channels, 3), _bn("bn1", stem)]
     for b in blocks:
         n = b.name
@@ -225,11 +227,12 @@ def read(path: str | Path) -> dict[str, np.ndarray]:
     return state
 
 
-def _shortest(fits: Callable[[float], bool], default: float) -> float | None:
-    """``default`` if it fits, else the multiplier with the fewest decimals (up to 3,
-    below 4) that does; None if none does."""
-    if fits(default):
-        return default
+def _shortest(fits: Callable[[float], bool], *preferred: float) -> float | None:
+    """The first of ``preferred`` that fits, else the multiplier with the fewest decimals
+    (up to 3, below 4) that does; None if none does."""
+    for value in preferred:
+        if fits(value):
+            return value
     for digits in (1, 2, 3):
         for k in range(1, 4 * 10**digits):
             if fits(round(k / 10**digits, digits)):
@@ -252,20 +255,28 @@ def _rows(state: dict[str, np.ndarray], key: str) -> int | None:
     return int(value.shape[0]) if value is not None and value.ndim >= 1 else None
 
 
-def _efficientnet_widths(m: float) -> list[int]:
-    return [efficientnet.round_channels(c, m) for c in
+def _efficientnet_widths(m: float, divisor: int) -> list[int]:
+    return [efficientnet.round_channels(c, m, divisor) for c in
             (32, *(s[-1] for s in efficientnet.STAGES), 1280)]
 
 
 def _infer_efficientnet(state: dict[str, np.ndarray], model: str) -> dict[str, Any]:
-    width, depth = efficientnet.VARIANTS[model]
+    # The model's own multipliers first, then the other variants' (their weights are
+    # then refused under this name), then the shortest decimals.
+    widths, depths = zip(efficientnet.VARIANTS[model], *efficientnet.VARIANTS.values(),
+                         strict=True)
+    width, depth = widths[0], depths[0]
     counts = _counts(state, r"blocks\.(\d+)\.(\d+)\.", len(efficientnet.STAGES))
-    depth = _shortest(lambda d: efficientnet.repeats(d) == counts, depth) or depth
+    depth = _shortest(lambda d: efficientnet.repeats(d) == counts, *depths) or depth
     last = [f"blocks.{s}.{n - 1}.{'conv_pw' if s == 0 else 'conv_pwl'}.weight"
             for s, n in enumerate(counts)]
     seen = [_rows(state, k) for k in ("conv_stem.weight", *last, "conv_head.weight")]
-    width = _shortest(lambda m: _efficientnet_widths(m) == seen, width) or width
-    return {"width_multiplier": width, "depth_multiplier": depth}
+    for divisor in (8, 4, 2, 1):  # timm's default first
+        found = _shortest(lambda m, d=divisor: _efficientnet_widths(m, d) == seen, *widths)
+        if found is not None:
+            return {"width_multiplier": found, "depth_multiplier": depth,
+                    "channel_divisor": divisor}
+    return {"width_multiplier": width, "depth_multiplier": depth, "channel_divisor": 8}
 
 
 def _infer_convnext(state: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -289,8 +300,9 @@ def infer(state: dict[str, np.ndarray], model: str) -> dict[str, Any] | None:
 
     Example:
         >>> state = {k: np.zeros(s) for k, s in keys(efficientnet_layout(10, 0.25, 1.2)).items()}
-        >>> infer(state, "efficientnet_b2")
-        {'num_classes': 10, 'channels': 3, 'width_multiplier': 0.25, 'depth_multiplier': 1.2}
+        >>> infer(state, "efficientnet_b2")  # doctest: +NORMALIZE_WHITESPACE
+        {'num_classes': 10, 'channels': 3, 'width_multiplier': 0.25, 'depth_multiplier': 1.2,
+         'channel_divisor': 8}
     """
     stem, fc = state.get(STEM[model]), state.get(CLASSIFIER[model])
     if stem is None or fc is None or stem.ndim != 4 or fc.ndim != 2:
@@ -360,7 +372,7 @@ def check(state: dict[str, np.ndarray], model: str) -> dict[str, Any]:
         _check_variant(args, model)
         return args
     fits = {name: _problem(_as(state, name), name) for name in MODELS}
-    best = max(MODELS, key=lambda name: fits[name][1])
+    best = max(MODELS, key=lambda name: (fits[name][1], name == model))
     if fits[best][0] is None:
         hint = f"it fits {best} (all keys and shapes)"
     elif fits[best][1] == 0:
@@ -377,7 +389,7 @@ def _check_variant(args: dict[str, Any], model: str) -> None:
         return
     found = (args["width_multiplier"], args["depth_multiplier"])
     for other, multipliers in efficientnet.VARIANTS.items():
-        if other != model and found == multipliers:
+        if other != model and found == multipliers and args["channel_divisor"] == 8:
             raise BnnoError(f"the checkpoint is timm's {other} (width {found[0]}, depth "
                             f"{found[1]}); import it as {other}")
 
@@ -447,8 +459,8 @@ def fill(net, modules: list[Module], state: dict[str, np.ndarray],
 
 
 DEFAULTS = {"convnext_tiny": {"width_multiplier": 1.0, "depths": "3-3-9-3"},
-            **{m: dict(zip(("width_multiplier", "depth_multiplier"), v, strict=True))
-               for m, v in efficientnet.VARIANTS.items()}}
+            **{m: {"width_multiplier": w, "depth_multiplier": d, "channel_divisor": 8}
+               for m, (w, d) in efficientnet.VARIANTS.items()}}
 
 
 @register(*MODELS)

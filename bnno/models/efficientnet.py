@@ -31,6 +31,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
+from bnno.errors import BnnoError
 from bnno.models.registry import register
 from bnno.models.timm_layers import DropPath, conv, make_divisible
 
@@ -59,14 +60,14 @@ class Block(NamedTuple):
     skip: bool
 
 
-def round_channels(channels: int, width_multiplier: float) -> int:
-    """timm's ``round_channels`` (divisor 8).
+def round_channels(channels: int, width_multiplier: float, divisor: int = 8) -> int:
+    """timm's ``round_channels``.
 
     Example:
         >>> [round_channels(c, 1.1) for c in (32, 40, 80, 1280)]
         [32, 48, 88, 1408]
     """
-    return make_divisible(channels * width_multiplier)
+    return make_divisible(channels * width_multiplier, divisor)
 
 
 def repeats(depth_multiplier: float) -> list[int]:
@@ -80,8 +81,11 @@ def repeats(depth_multiplier: float) -> list[int]:
     return [max(1, int(math.ceil(r * depth_multiplier))) for _, r, *_ in STAGES]
 
 
-def architecture(width_multiplier: float, depth_multiplier: float) -> tuple[int, list[Block], int]:
-    """The stem width, every block and the head width for the multipliers.
+def architecture(width_multiplier: float, depth_multiplier: float,
+                 channel_divisor: int = 8) -> tuple[int, list[Block], int]:
+    """The stem width, every block and the head width for the multipliers and timm's
+    ``channel_divisor`` (of the stage widths; expanded widths stay multiples of 8, as
+    timm's ``make_divisible`` default).
 
     Example:
         >>> stem, blocks, head = architecture(1.0, 1.0)
@@ -90,11 +94,11 @@ def architecture(width_multiplier: float, depth_multiplier: float) -> tuple[int,
         >>> blocks[1].name, blocks[1].mid, blocks[1].se, blocks[1].stride, blocks[1].skip
         ('blocks.1.0', 96, 4, 2, False)
     """
-    stem = round_channels(32, width_multiplier)
+    stem = round_channels(32, width_multiplier, channel_divisor)
     blocks, inp = [], stem
     for stage, ((kind, _, kernel, stride, expansion, width), count) in enumerate(
             zip(STAGES, repeats(depth_multiplier), strict=True)):
-        out = round_channels(width, width_multiplier)
+        out = round_channels(width, width_multiplier, channel_divisor)
         for i in range(count):
             s = stride if i == 0 else 1
             mid = make_divisible(inp * expansion) if kind == "ir" else inp
@@ -103,7 +107,7 @@ def architecture(width_multiplier: float, depth_multiplier: float) -> tuple[int,
             blocks.append(Block(f"blocks.{stage}.{i}", kind, inp, out, mid, kernel, s, se,
                                 s == 1 and inp == out))
             inp = out
-    return stem, blocks, round_channels(1280, width_multiplier)
+    return stem, blocks, round_channels(1280, width_multiplier, channel_divisor)
 
 
 def _conv_init():
@@ -151,8 +155,8 @@ def _block(x, block: Block, drop_path: float):
 
 
 def efficientnet(input_shape: tuple[int, ...], num_classes: int, *, width_multiplier: float,
-                 depth_multiplier: float, drop_rate: float = 0.0, drop_path_rate: float = 0.0,
-                 name: str = "efficientnet") -> tf.keras.Model:
+                 depth_multiplier: float, channel_divisor: int = 8, drop_rate: float = 0.0,
+                 drop_path_rate: float = 0.0, name: str = "efficientnet") -> tf.keras.Model:
     """timm's EfficientNet with the given multipliers; the registered builders call this.
 
     Example:
@@ -160,7 +164,9 @@ def efficientnet(input_shape: tuple[int, ...], num_classes: int, *, width_multip
         >>> net.output_shape, net.layers[-2].name
         ((None, 10), 'logits')
     """
-    stem, blocks, head = architecture(width_multiplier, depth_multiplier)
+    if channel_divisor < 1:
+        raise BnnoError(f"channel_divisor must be a positive integer, got {channel_divisor}")
+    stem, blocks, head = architecture(width_multiplier, depth_multiplier, channel_divisor)
     image = tf.keras.Input(input_shape)
     x = _bn(conv(image, stem, 3, 2, name="conv_stem", initializer=_conv_init()), "bn1")
     for i, block in enumerate(blocks):
@@ -182,10 +188,11 @@ def _register(name: str, description: str):
 
     def builder(input_shape: tuple[int, ...], num_classes: int, *,
                 width_multiplier: float = width, depth_multiplier: float = depth,
-                drop_rate: float = 0.0, drop_path_rate: float = 0.0) -> tf.keras.Model:
+                channel_divisor: int = 8, drop_rate: float = 0.0,
+                drop_path_rate: float = 0.0) -> tf.keras.Model:
         return efficientnet(input_shape, num_classes, width_multiplier=width_multiplier,
-                            depth_multiplier=depth_multiplier, drop_rate=drop_rate,
-                            drop_path_rate=drop_path_rate, name=name)
+                            depth_multiplier=depth_multiplier, channel_divisor=channel_divisor,
+                            drop_rate=drop_rate, drop_path_rate=drop_path_rate, name=name)
 
     builder.__name__ = builder.__qualname__ = name
     builder.__doc__ = f"""{description}
@@ -203,6 +210,8 @@ def _register(name: str, description: str):
             are rounded to multiples of 8 as timm rounds them.
         depth_multiplier: timm's ``depth_multiplier`` ({depth}): blocks per stage are
             ``ceil(repeats × depth_multiplier)``.
+        channel_divisor: timm's ``channel_divisor`` (8): stage widths are multiples of it
+            (4 gives the very narrow models that test imports).
         drop_rate: dropout before the classifier while training (timm's ``drop_rate``).
         drop_path_rate: timm's ``drop_path_rate`` (stochastic depth, training only).
 
