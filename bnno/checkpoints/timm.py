@@ -38,7 +38,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from bnno.checkpoints import pth, safetensors
+from bnno.checkpoints.pth import load as load_pth
+from bnno.checkpoints.safetensors import is_safetensors
+from bnno.checkpoints.safetensors import load as load_safetensors
 from bnno.checkpoints.registry import Mapping, register
 from bnno.errors import BnnoError
 from bnno.models import convnext, efficientnet
@@ -206,10 +208,10 @@ def read(path: str | Path) -> dict[str, np.ndarray]:
             state = read("efficientnet_b0_ra-3dd342df.pth")
             state = read("model.safetensors")  # Hugging Face hub: timm/efficientnet_b0.ra_in1k
     """
-    if safetensors.is_safetensors(path):
-        checkpoint: Any = safetensors.load(path)
+    if is_safetensors(path):
+        checkpoint: Any = load_safetensors(path)
     else:
-        checkpoint = pth.load(path)
+        checkpoint = load_pth(path)
     if isinstance(checkpoint, dict):
         for entry in ("state_dict", "model"):
             if isinstance(checkpoint.get(entry), dict):
