@@ -39,9 +39,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from bnno.checkpoints.pth import load as load_pth
+from bnno.checkpoints.registry import Mapping, register
 from bnno.checkpoints.safetensors import is_safetensors
 from bnno.checkpoints.safetensors import load as load_safetensors
-from bnno.checkpoints.registry import Mapping, register
 from bnno.errors import BnnoError
 from bnno.models import convnext, efficientnet
 
