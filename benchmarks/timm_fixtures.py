@@ -1,8 +1,8 @@
 """Generate the timm import fixtures in tests/fixtures/ from timm's own code.
 
 Not run by the test suite: it needs PyTorch, timm 0.6.11 (the version BNext's
-``requirements.txt`` pins; the fixtures were made with timm 0.6.11, PyTorch 2.14 and
-safetensors 0.7 on Python 3.11) and the ``safetensors`` package. It writes:
+``requirements.txt`` pins) and the ``safetensors`` package; the fixtures were made with
+timm 0.6.11, PyTorch 2.14.1 and safetensors 0.8.0 on Python 3.11.7. It writes:
 
 - ``efficientnet_b0/b2/b4_narrow.pth``, ``convnext_tiny_narrow.pth``: timm state dicts
   (as timm's released weight files hold them) of narrow models built by timm's own
@@ -11,10 +11,12 @@ safetensors 0.7 on Python 3.11) and the ``safetensors`` package. It writes:
   1.2, 1.8: 16, 23 and 32 blocks, every block kind, stride and skip of the full models),
   and ``_create_convnext`` with widths (4, 8, 16, 32) and depths (2, 2, 3, 2) — with
   random, non-trivial weights: batch-norm statistics, layer-norm affines, layer scales
-  far from their 1e-6 start. EfficientNet-B0's file is in PyTorch's legacy (pre-1.6)
-  format, as older released weights are; the others are zip files. The EfficientNets'
-  tensors are stored as float16 (values rounded to float16 before the reference runs)
-  to keep the files small; ConvNeXt's are float32.
+  far from their 1e-6 start; batch-norm statistics are those of a batch of random
+  images (as training leaves them), perturbed. The EfficientNets' files are in PyTorch's
+  legacy (pre-1.6) format, as older released weights may be, and smaller than zip files;
+  B4's omits ``num_batches_tracked``, as newer files may; ConvNeXt's is a zip file. The
+  EfficientNets' tensors are stored as float16 (values rounded to float16 before the
+  reference runs) to keep the files small; ConvNeXt's are float32.
 - ``<model>_narrow.safetensors``: the same state dicts written by ``safetensors.torch``
   with ``{"format": "pt"}`` metadata, the form timm publishes on the Hugging Face hub.
 - ``convnext_tiny_narrow_facebook.pth``: the ConvNeXt in Facebook's original layout
@@ -247,7 +249,6 @@ def main() -> None:
             logits = model.eval()(images).numpy()
         classes = len(set(logits.argmax(1).tolist()))
         if classes < 4:
-            print(logits)
             raise SystemExit(f"{name}: only {classes} distinct top-1 classes")
         np.save(out / f"{name}_narrow_logits.npy", logits)
         top2 = np.sort(logits, axis=1)[:, -2:]
