@@ -122,8 +122,9 @@ def get(model: str) -> Importer:
 
 
 def state_dict(checkpoint: Any) -> dict[str, np.ndarray]:
-    """The tensors of a loaded checkpoint: its ``state_dict`` entry (or the object itself
-    when it is one), with the ``module.`` prefix of a ``DataParallel`` model removed.
+    """The tensors of a loaded checkpoint: its ``state_dict`` entry (the official training
+    scripts' files), its ``model`` entry (Facebook's ConvNeXt files), or the object itself
+    when it is one, with the ``module.`` prefix of a ``DataParallel`` model removed.
 
     Raises:
         BnnoError: there is no state dict of arrays in it.
@@ -131,11 +132,16 @@ def state_dict(checkpoint: Any) -> dict[str, np.ndarray]:
     Example:
         >>> state_dict({"epoch": 3, "state_dict": {"module.fc.bias": np.zeros(2)}})
         {'fc.bias': array([0., 0.])}
+        >>> state_dict({"model": {"head.bias": np.zeros(1)}})
+        {'head.bias': array([0.])}
     """
-    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
+    state = checkpoint
+    if isinstance(checkpoint, dict):
+        state = next((checkpoint[k] for k in ("state_dict", "model")
+                      if isinstance(checkpoint.get(k), dict)), checkpoint)
     if not isinstance(state, dict) or not state:
         raise BnnoError("the checkpoint holds no state dict (a dict of tensors, or a dict "
-                        "with a 'state_dict' entry)")
+                        "with a 'state_dict' or 'model' entry)")
     out = {}
     for key, value in state.items():
         if not isinstance(key, str) or not isinstance(value, np.ndarray):

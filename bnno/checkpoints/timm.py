@@ -17,8 +17,9 @@ original ConvNeXt files, which timm 0.6.11 downloads for ``convnext_tiny``
 Values: convolution kernels OIHW → HWIO, depthwise kernels (C, 1, k, k) → (k, k, C, 1),
 dense weights transposed; batch norm (ε 1e-5) and layer norm (ε 1e-6) as they are.
 
-Both forms timm publishes are read without running code from them: ``.pth`` by
-``bnno.checkpoints.pth``, ``.safetensors`` by ``bnno.checkpoints.safetensors`` (``read``).
+Both forms timm publishes are read without running code from them, the reader chosen by
+the file's content (``bnno.checkpoints.files``, which ``bnno import`` uses): ``.pth`` by
+``bnno.checkpoints.pth``, ``.safetensors`` by ``bnno.checkpoints.safetensors``.
 
 Example:
     Check timm's EfficientNet-B2 weights, then fill a built model::
@@ -38,10 +39,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from bnno.checkpoints.pth import load as load_pth
-from bnno.checkpoints.registry import Mapping, register
-from bnno.checkpoints.safetensors import is_safetensors
-from bnno.checkpoints.safetensors import load as load_safetensors
+from bnno.checkpoints.files import load as load_checkpoint
+from bnno.checkpoints.registry import Mapping, register, state_dict
 from bnno.errors import BnnoError
 from bnno.models import convnext, efficientnet
 
@@ -194,9 +193,10 @@ def from_facebook(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def read(path: str | Path) -> dict[str, np.ndarray]:
-    """The state dict of a timm checkpoint file: a ``.safetensors`` file (read by
-    ``bnno.checkpoints.safetensors``) or a PyTorch file (``bnno.checkpoints.pth``) holding
-    a state dict, a ``state_dict`` entry or Facebook's ``model`` entry; ``module.``
+    """The state dict of a timm checkpoint file, as ``bnno import`` reads it: the reader
+    of its content (``bnno.checkpoints.files``: a ``.safetensors`` file without pickle, or
+    a PyTorch file), then the tensors of the file, of its ``state_dict`` entry or of
+    Facebook's ``model`` entry (``bnno.checkpoints.registry.state_dict``); ``module.``
     prefixes removed.
 
     Raises:
@@ -208,25 +208,7 @@ def read(path: str | Path) -> dict[str, np.ndarray]:
             state = read("efficientnet_b0_ra-3dd342df.pth")
             state = read("model.safetensors")  # Hugging Face hub: timm/efficientnet_b0.ra_in1k
     """
-    if is_safetensors(path):
-        checkpoint: Any = load_safetensors(path)
-    else:
-        checkpoint = load_pth(path)
-    if isinstance(checkpoint, dict):
-        for entry in ("state_dict", "model"):
-            if isinstance(checkpoint.get(entry), dict):
-                checkpoint = checkpoint[entry]
-                break
-    if not isinstance(checkpoint, dict) or not checkpoint:
-        raise BnnoError(f"{path} holds no state dict (a dict of tensors, or one in a "
-                        "'state_dict' or 'model' entry)")
-    state = {}
-    for key, value in checkpoint.items():
-        if not isinstance(key, str) or not isinstance(value, np.ndarray):
-            raise BnnoError(f"the state dict of {path} holds {str(key)[:60]!r}, which is not "
-                            "a tensor")
-        state[key.removeprefix("module.")] = value
-    return state
+    return state_dict(load_checkpoint(path))
 
 
 def _shortest(fits: Callable[[float], bool], *preferred: float) -> float | None:

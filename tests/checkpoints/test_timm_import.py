@@ -190,3 +190,40 @@ def test_read_unwraps_state_dict_and_model_entries_and_refuses_other_content(tmp
     path.write_bytes(b"not a checkpoint at all")
     with pytest.raises(BnnoError, match="is not a readable PyTorch checkpoint"):
         timm.read(path)
+
+
+@pytest.mark.parametrize("file", ["convnext_tiny_narrow.safetensors",
+                                  "convnext_tiny_narrow_facebook.pth"])
+def test_bnno_import_reads_safetensors_and_facebooks_files_by_content(file, tmp_path,
+                                                                       monkeypatch):
+    """``bnno import`` reads a .safetensors file without pickle (here under a .pth name:
+    the reader is chosen by content) and Facebook's {"model": ...} file; the run gives
+    timm's logits."""
+    import pickle
+
+    from bnno.checkpoints import files
+    from bnno.config import stored
+    from bnno.training.importing import import_checkpoint
+    from bnno.training.loading import load_trained
+
+    source = tmp_path / "weights.pth"
+    source.write_bytes((FIXTURES / file).read_bytes())
+    if file.endswith(".safetensors"):
+        def no_pickle(*args, **kwargs):
+            raise AssertionError("a safetensors file was unpickled")
+
+        monkeypatch.setattr(pickle, "Unpickler", no_pickle)
+        monkeypatch.setattr(pickle, "load", no_pickle)
+        assert files.kind(source) == "safetensors"
+    run = import_checkpoint("convnext_tiny", source, tmp_path / "run")
+    config = stored.read(run)
+    assert dict(config.model.hparams) == {**config.model.hparams, **NARROW["convnext_tiny"]}
+    assert config.imported["key_names"] == ("facebook" if "facebook" in file else "timm")
+    inputs = np.load(FIXTURES / "timm_inputs.npy").astype(np.float32)
+    net, _ = load_trained(run, config, inputs.shape[1:], 10, flip_ratio=False)
+    import tensorflow as tf
+
+    logits = tf.keras.Model(net.input, net.get_layer("logits").output)(inputs).numpy()
+    reference = np.load(FIXTURES / "convnext_tiny_narrow_logits.npy")
+    assert np.abs(logits - reference).max() <= 1e-4 * np.abs(reference).max()
+    tf.keras.backend.clear_session()
