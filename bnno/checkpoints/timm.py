@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -40,7 +41,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from bnno.checkpoints.files import load as load_checkpoint
-from bnno.checkpoints.registry import Mapping, register, state_dict
+from bnno.checkpoints.registry import Mapping, register, register_source, state_dict
 from bnno.errors import BnnoError
 from bnno.models import convnext, efficientnet
 
@@ -475,3 +476,75 @@ def timm_weights(state: dict[str, np.ndarray], model: str) -> Mapping:
 
     return Mapping(hparams, args["num_classes"], assign,
                    {"key_names": "facebook" if facebook else "timm"})
+
+
+class Pretrained(NamedTuple):
+    """Where timm's ImageNet weights of a model come from: the file timm 0.6.11 downloads
+    for ``pretrained=True`` (``url``, saved under its last part in torch hub's
+    ``checkpoints`` folder) and the Hugging Face hub repository that publishes the same
+    weights as ``model.safetensors`` for newer timm."""
+
+    url: str
+    hub: str
+
+    @property
+    def file(self) -> str:
+        """The file's name, the last part of ``url``."""
+        return self.url.rsplit("/", 1)[1]
+
+
+_RELEASES = "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/"
+# timm 0.6.11's default_cfgs (timm/models/efficientnet.py, convnext.py). In newer timm a
+# bare "convnext_tiny" is another checkpoint (in12k_ft_in1k): the hub name says fb_in1k.
+PRETRAINED = {
+    "efficientnet_b0": Pretrained(_RELEASES + "efficientnet_b0_ra-3dd342df.pth",
+                                  "timm/efficientnet_b0.ra_in1k"),
+    "efficientnet_b2": Pretrained(_RELEASES + "efficientnet_b2_ra-bcdf34b7.pth",
+                                  "timm/efficientnet_b2.ra_in1k"),
+    "efficientnet_b4": Pretrained(_RELEASES + "efficientnet_b4_ra2_320-7eb33cd5.pth",
+                                  "timm/efficientnet_b4.ra2_in1k"),
+    "convnext_tiny": Pretrained("https://dl.fbaipublicfiles.com/convnext/"
+                                "convnext_tiny_1k_224_ema.pth", "timm/convnext_tiny.fb_in1k"),
+}
+
+
+def torch_hub_checkpoints() -> Path:
+    """The folder where PyTorch (and so timm) keeps downloaded weights:
+    ``$TORCH_HOME/hub/checkpoints``, ``TORCH_HOME`` defaulting to
+    ``$XDG_CACHE_HOME/torch`` (``~/.cache/torch``), as ``torch.hub.get_dir`` has it.
+
+    Example:
+        >>> torch_hub_checkpoints().parts[-2:]
+        ('hub', 'checkpoints')
+    """
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
+    home = os.environ.get("TORCH_HOME") or os.path.join(cache, "torch")
+    return Path(home).expanduser() / "hub" / "checkpoints"
+
+
+def pretrained_file(model: str) -> Path:
+    """The file of timm's ImageNet weights of ``model`` that timm 0.6.11 would have
+    downloaded (``PRETRAINED``), in torch hub's folder.
+
+    Raises:
+        BnnoError: it is not there; the message gives the URL to download and the other
+            ways to give the weights.
+
+    Example:
+        The file ``teacher_weights=timm`` imports for EfficientNet-B0 (by default
+        ``~/.cache/torch/hub/checkpoints/efficientnet_b0_ra-3dd342df.pth``)::
+
+            path = pretrained_file("efficientnet_b0")
+    """
+    found = PRETRAINED[model]
+    path = torch_hub_checkpoints() / found.file
+    if not path.is_file():
+        raise BnnoError(f"timm's {model} weights {found.file} are not in {path.parent}; "
+                        f"download {found.url} there (timm 0.6.11's pretrained file), or give "
+                        f"teacher_weights the path of that file or of model.safetensors of "
+                        f"{found.hub}, a run of bnno import, or none")
+    return path
+
+
+for _model in PRETRAINED:
+    register_source("timm", _model, lambda m=_model: pretrained_file(m))
