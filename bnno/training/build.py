@@ -27,9 +27,10 @@ def build_model(model: ModelConfig, optimizer: str, input_shape: tuple, num_clas
 
     The builder gets its declared hparams only; the kernel settings it declares are those
     of the optimizer (``bnno.config.kernels``). A latent-free optimizer's binary kernels
-    start at ±1. Every metric a quantizer keeps (larq's ``flip_ratio`` of binary kernels,
-    unless ``flip_ratio`` is false, and a quantizer's own) is named after its layer:
-    ``<metric>/<layer name>``.
+    start as the official Bop code starts them: real, until its first update writes ±1
+    (``bnno.optimizers.kernels.start_kernels``). Every metric a quantizer keeps (the
+    ``flip_ratio`` of binary kernels, unless ``flip_ratio`` is false, and a quantizer's
+    own) is named after its layer: ``<metric>/<layer name>``.
 
     Example:
         >>> import numpy as np
@@ -37,8 +38,9 @@ def build_model(model: ModelConfig, optimizer: str, input_shape: tuple, num_clas
         >>> from bnno.training.flips import flip_metrics
         >>> config = plan("binarynet", "mnist", "bop", {"filters": 4, "dense_units": 8})
         >>> model = build_model(config.model, "bop", (28, 28, 1), 10)
-        >>> np.unique(model.layers[0].kernel.numpy())  # Bop's kernels start at ±1
-        array([-1.,  1.], dtype=float32)
+        >>> kernel = model.layers[0].kernel.numpy()  # Glorot's draw until Bop's first step
+        >>> len(np.unique(kernel)) > 2, bool(np.abs(kernel).max() < 1)
+        (True, True)
         >>> metrics = flip_metrics(model)
         >>> len(metrics)  # six convolutions and three dense layers
         9
@@ -52,7 +54,7 @@ def build_model(model: ModelConfig, optimizer: str, input_shape: tuple, num_clas
     net = entry.build(tuple(input_shape), num_classes, **kwargs)
     _name_quantizer_metrics(net)
     if optimizers.latent_free(optimizer):
-        optimizers.binarize_kernels(net)
+        optimizers.start_kernels(net)
     return net
 
 

@@ -245,7 +245,9 @@ def _model(run: _Run) -> tuple[Any, list]:
         if config.init and not run.first_epoch:
             print(f"Starting from {config.init} "
                   f"({loading.init_from(net, config.init, config.model)}).")
-            if optimizers.latent_free(config.optimizer.name):  # a latent run's kernels: ±1
+            # A latent-weight run's network is that of its kernels' signs: it starts there
+            # (not from its latent weights as real values, as a fresh run starts).
+            if optimizers.latent_free(config.optimizer.name):
                 optimizers.binarize_kernels(net)
         if trainer.teachers:
             from bnno.training import distill
