@@ -273,5 +273,6 @@ def _check_binary(name: str, kernel: np.ndarray) -> None:
     if not np.all(magnitude == magnitude[:1]) or np.any(magnitude == 0):
         raise BnnoError(
             f"layer '{name}' is tagged binary but its kernel is not ±α per output channel; "
-            "LCE cannot run it as a binary layer"
+            "LCE cannot run it as a binary layer (a latent-free kernel holds ±1 only after "
+            "its optimizer's first update)"
         )
