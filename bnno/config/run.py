@@ -77,11 +77,18 @@ class TrainerConfig:
 
     ``teachers`` names the models to distil from and ``teacher_weights`` their weights
     (``bnno.training.distill``); ``l2_decay`` adds a coupled L2 term; ``steps_per_epoch``
-    and ``validation_steps`` shorten epochs and validation.
+    and ``validation_steps`` shorten epochs and validation. ``drop_last`` leaves out the
+    last partial batch of every epoch (TensorFlow code's ``examples // batch_size`` steps,
+    and PyTorch's ``DataLoader(drop_last=True)``); false trains it, as PyTorch's default
+    ``DataLoader`` does: ⌈examples / batch_size⌉ steps per epoch (391 on CIFAR-10 at
+    batch 128). A run.json written before the field existed reads as true, the behaviour
+    it was trained with.
 
     Example:
         >>> TrainerConfig(epochs=3, batch_size=64).l2_decay
         0.0
+        >>> TrainerConfig(epochs=3, batch_size=64).drop_last
+        True
     """
 
     epochs: int
@@ -91,6 +98,7 @@ class TrainerConfig:
     teacher_weights: str | None = None
     steps_per_epoch: int | None = None
     validation_steps: int | None = None
+    drop_last: bool = True
 
 
 @dataclass(frozen=True)

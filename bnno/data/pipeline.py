@@ -97,11 +97,13 @@ class Pipelines:
         epochs: int,
         steps_per_epoch: int | None = None,
         shard: tuple[int, int] | None = None,
+        drop_last: bool = True,
     ):
         """Batches for epochs ``first_epoch .. epochs-1``, one epoch after another.
 
         Each epoch is shuffled and augmented from (seed, epoch) alone and holds
-        ``steps_per_epoch`` full batches (default: all full batches of the split).
+        ``steps_per_epoch`` batches (default: all full batches of the split, and with
+        ``drop_last`` false the last partial one too).
         With ``shard=(n, i)`` this pipeline keeps every n-th example of each shuffled
         epoch from the i-th on, before preprocessing: n workers then decode disjoint
         parts of the same epoch (``batch_size`` and ``steps_per_epoch`` are then this
@@ -118,7 +120,8 @@ class Pipelines:
         fn = self.preprocess_fn(preprocess)
         examples = self._examples(self.train_split)
         shards, index = shard or (1, 0)
-        steps = steps_per_epoch or self.train_examples // (batch_size * shards)
+        full, partial = divmod(self.train_examples, batch_size * shards)
+        steps = steps_per_epoch or full + (1 if partial and not drop_last else 0)
         buffer = self.shuffle_buffer
 
         def one_epoch(epoch):
@@ -139,7 +142,7 @@ class Pipelines:
                 return fn(image, True, element_seed), label
 
             ds = self._tolerant(ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE))
-            return ds.batch(batch_size, drop_remainder=True).take(steps)
+            return ds.batch(batch_size, drop_remainder=drop_last).take(steps)
 
         epochs_ds = tf.data.Dataset.range(first_epoch, epochs)
         return self._options(epochs_ds.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE))

@@ -88,19 +88,28 @@ def compile_model(model, optimizer: OptimizerConfig, steps_per_epoch: int, total
     model.compile(optimizer=built, loss="categorical_crossentropy", metrics=metrics)
 
 
-def run_length(trainer: TrainerConfig, train_examples: int) -> int:
+def run_length(trainer: TrainerConfig, train_examples: int,
+               drop_last: bool | None = None) -> int:
     """Optimizer steps of a whole run: the length of schedules that decay over the run.
 
     The Bop paper's code computes ``epochs × examples // batch_size`` (a few steps more
-    than ``epochs × (examples // batch_size)`` are trained); runs with shortened epochs
+    than ``epochs × (examples // batch_size)`` are trained); a run that trains the last
+    partial batch of every epoch (``drop_last`` false, by default the trainer's own) takes
+    the steps it trains, ``epochs × ⌈examples / batch_size⌉``; runs with shortened epochs
     take ``epochs × steps_per_epoch``.
 
     Example:
         >>> run_length(TrainerConfig(epochs=150, batch_size=1024), 1_281_167)
         187670
+        >>> run_length(TrainerConfig(epochs=100, batch_size=256, drop_last=False), 1_281_167)
+        500500
     """
     if trainer.steps_per_epoch:
         return trainer.epochs * trainer.steps_per_epoch
+    if drop_last is None:
+        drop_last = trainer.drop_last
+    if not drop_last:
+        return trainer.epochs * -(-train_examples // trainer.batch_size)
     return trainer.epochs * train_examples // trainer.batch_size
 
 
