@@ -46,7 +46,7 @@ def _first_update(net):
     with tf.GradientTape() as tape:
         loss = tf.reduce_mean(tf.keras.losses.categorical_crossentropy(y, net(x, training=True)))
     grads = tape.gradient(loss, net.trainable_variables)
-    net.optimizer.apply_gradients(zip(grads, net.trainable_variables))
+    net.optimizer.apply_gradients(zip(grads, net.trainable_variables, strict=True))
     by_id = {id(v): g.numpy() for v, g in zip(net.trainable_variables, grads, strict=True)}
     return before, [by_id[id(k)] for k in kernels], [k.numpy() for k in kernels]
 
