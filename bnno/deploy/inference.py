@@ -99,10 +99,17 @@ def inference_model(model: tf.keras.Model) -> tf.keras.Model:
 
 def _binarized(layer) -> np.ndarray:
     """The kernel of ``layer`` through its own trained quantizer, checked to be ±α per
-    output channel when the quantizer is binary."""
+    output channel when the quantizer is binary.
+
+    A binarizer with PyTorch's sign (``bnext_weight``, ``sibnn_weight``) gives 0 for a
+    latent weight that is exactly 0; LCE stores one bit per weight, so such a weight is
+    exported as +α, larq's sign(0) (the exported function differs only there).
+    """
     quantizer = layer.kernel_quantizer
     kernel = np.asarray(quantizer(tf.convert_to_tensor(layer.kernel)))
     if _precision(quantizer) == 1:
+        magnitude = np.abs(kernel.reshape(-1, kernel.shape[-1])).max(axis=0)
+        kernel = np.where(kernel == 0, magnitude, kernel).astype(kernel.dtype)
         _check_binary(layer.name, kernel)
     return kernel
 
