@@ -292,7 +292,9 @@ def export(run_dir, output, check_examples, weights, data_dir, manual_dir, allow
                    f"{', '.join(result['float_layers']) or 'unknown'}")
     check = result.get("check")
     if check:
-        click.echo(f"Agrees with Keras on {check['examples']} test images: top-1 "
+        images = ("generated images (the run's dataset is not on this machine)"
+                  if result["check_inputs"] == "generated" else "test images")
+        click.echo(f"Agrees with Keras on {check['examples']} {images}: top-1 "
                    f"{check['top1_agreement']:.2%}, outputs within {OUTPUT_ATOL} on "
                    f"{check['outputs_within_atol']:.2%} (max difference "
                    f"{check['max_abs_diff']:.2g})")

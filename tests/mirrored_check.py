@@ -75,14 +75,16 @@ def step_results():
     # optimizers apply the all-reduced gradient; a replica's own gradient is only half.
     x, y = np.concatenate([half, half]), np.concatenate([labels, labels])
     default = tf.distribute.get_strategy()
-    # τ near the median |m| = γ|g| after one step, so a halved gradient would flip far
-    # fewer weights; in the widest relative gap there, so rounding differences between
-    # one device and two (summation order) cannot move a weight across it.
+    # τ near the median |w·m| = |w|·γ|g| after one step (the kernels start as their real
+    # initial draw, as the Bop code starts), so a halved gradient would flip far fewer
+    # weights; in the widest relative gap there, so rounding differences between one
+    # device and two (summation order) cannot move a weight across it.
     with tf.GradientTape() as tape:
         loss = tf.keras.losses.categorical_crossentropy(y, init(x, training=True))
         loss = tf.reduce_mean(loss)
     grads = tape.gradient(loss, optimizers.binary_kernels(init))
-    m = np.sort(np.concatenate([OPTIONS["gamma"] * np.abs(g.numpy()).ravel() for g in grads]))
+    m = np.sort(np.concatenate([OPTIONS["gamma"] * np.abs(g.numpy() * w).ravel()
+                                for g, w in zip(grads, before, strict=True)]))
     lo, hi = int(0.4 * len(m)), int(0.6 * len(m))
     i = lo + int(np.argmax((m[lo + 1:hi + 1] - m[lo:hi]) / np.maximum(m[lo:hi], 1e-30)))
     threshold = float((m[i] + m[i + 1]) / 2)
@@ -91,8 +93,10 @@ def step_results():
     mirrored = one_step(mirrored_strategy, weights, x, y, threshold)
 
     def flips(model):
-        return [(k.numpy() != b) for k, b in zip(optimizers.binary_kernels(model), before,
-                                                 strict=True)]
+        # Against the signs of the initial real kernels, which the first update writes
+        # where nothing flips.
+        return [(k.numpy() != np.where(b < 0, -1.0, 1.0))
+                for k, b in zip(optimizers.binary_kernels(model), before, strict=True)]
 
     f1, f2 = flips(single), flips(mirrored)
     bn1, bn2 = bn_state(single), bn_state(mirrored)

@@ -9,6 +9,10 @@ into the built Keras model (``state_dict`` takes the state dict out of a loaded 
 Modules of ``bnno.checkpoints`` register importers with ``register``; another paper's
 checkpoints are one more module.
 
+A module may also name where published weights of a model are found on this machine
+(``register_source``): ``source("timm", "efficientnet_b0")`` is the file of timm's
+ImageNet weights, which distillation (``teacher_weights=timm``) imports like any other.
+
 Example:
     >>> from bnno import checkpoints
     >>> "bnext_t" in names()
@@ -24,6 +28,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,6 +56,9 @@ class Mapping:
 
 Importer = Callable[[dict, str], Mapping]
 _REGISTRY: Registry[Importer] = Registry("checkpoint importer")
+# "<source>/<model>" -> the function that finds that model's file of that source (or
+# raises a BnnoError saying where to put it).
+_SOURCES: Registry[Callable[[], Path]] = Registry("weights source")
 
 
 def register(*models: str) -> Callable[[Importer], Importer]:
@@ -138,9 +146,65 @@ def get(model: str) -> Importer:
     return _REGISTRY.get(model)
 
 
+def register_source(source: str, model: str, find: Callable[[], Path]) -> None:
+    """``find()`` gives the file of ``model``'s weights that ``source`` names, or raises a
+    one-line ``BnnoError`` saying where to get it.
+
+    Example:
+        >>> register_source("doctest_only", "m", lambda: Path("m.pth"))
+        >>> source("doctest_only", "m"), sources("m")
+        (PosixPath('m.pth'), ['doctest_only'])
+        >>> unregister_source("doctest_only", "m")
+    """
+    _SOURCES.add(f"{source}/{model}", find)
+
+
+def unregister_source(source: str, model: str) -> None:
+    """Forget the weights ``source`` of ``model``.
+
+    Example:
+        >>> sources("m")
+        []
+    """
+    _SOURCES.remove(f"{source}/{model}")
+
+
+def sources(model: str) -> list[str]:
+    """The named weight sources of ``model``, sorted.
+
+    Example:
+        >>> from bnno import checkpoints
+        >>> sources("efficientnet_b0")
+        ['timm']
+    """
+    return sorted(n.split("/")[0] for n in _SOURCES.names() if n.split("/", 1)[1] == model)
+
+
+def source(name: str, model: str) -> Path:
+    """The file of ``model``'s weights that the source ``name`` names.
+
+    Raises:
+        BnnoError: no such source for ``model``, or the file is not there (the message
+            says where to get it).
+
+    Example:
+        >>> source("nowhere", "binarynet")
+        Traceback (most recent call last):
+        ...
+        bnno.errors.BnnoError: there are no 'nowhere' weights of binarynet; its weight \
+sources: none
+    """
+    key = f"{name}/{model}"
+    if key not in _SOURCES:
+        raise BnnoError(f"there are no '{name}' weights of {model}; its weight sources: "
+                        f"{choices(sources(model)) or 'none'}")
+    return _SOURCES.get(key)()
+
+
 def state_dict(checkpoint: Any) -> dict[str, np.ndarray]:
-    """The tensors of a loaded checkpoint: its ``state_dict`` entry (or the object itself
-    when it is one), with the ``module.`` prefix of a ``DataParallel`` model removed.
+    """The tensors of a loaded checkpoint: its ``state_dict`` entry (the official training
+    scripts' files), its ``model`` entry (Facebook's ConvNeXt files), or the object itself
+    when it is one, with the ``module.`` prefix of a ``DataParallel`` model removed.
 
     Raises:
         BnnoError: there is no state dict of arrays in it.
@@ -148,11 +212,16 @@ def state_dict(checkpoint: Any) -> dict[str, np.ndarray]:
     Example:
         >>> state_dict({"epoch": 3, "state_dict": {"module.fc.bias": np.zeros(2)}})
         {'fc.bias': array([0., 0.])}
+        >>> state_dict({"model": {"head.bias": np.zeros(1)}})
+        {'head.bias': array([0.])}
     """
-    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
+    state = checkpoint
+    if isinstance(checkpoint, dict):
+        state = next((checkpoint[k] for k in ("state_dict", "model")
+                      if isinstance(checkpoint.get(k), dict)), checkpoint)
     if not isinstance(state, dict) or not state:
         raise BnnoError("the checkpoint holds no state dict (a dict of tensors, or a dict "
-                        "with a 'state_dict' entry)")
+                        "with a 'state_dict' or 'model' entry)")
     out = {}
     for key, value in state.items():
         if not isinstance(key, str) or not isinstance(value, np.ndarray):

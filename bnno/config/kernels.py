@@ -1,12 +1,14 @@
 """The binary kernels a model gets for its optimizer: which quantizer, which constraint.
 
-With a latent-free optimizer (``optimizer: bop``) the binary kernels hold ±1 themselves
-and are tagged ``precision=1``, so larq's ``Bop`` claims them inside a ``CaseOptimizer``
-(``bnno.optimizers.bop``): by ``NoOp(precision=1)``, or by a latent-free quantizer of
-its own (``channel_scale``, which keeps a per-channel scale α as a float variable beside
-them). With any other optimizer the kernels are latent weights binarized by the model's
-``kernel_quantizer``. Either way larq's ``flip_ratio`` metric is attached to every binary
-kernel.
+With a latent-free optimizer (``optimizer: bop``) the binary kernels are trained as they
+are (real until the optimizer's first update writes ±1, then ±1) and are tagged
+``precision=1``, so larq's ``Bop`` claims them inside a ``CaseOptimizer``
+(``bnno.optimizers.bop``): by ``LatentFreeKernel`` (larq's ``NoOp(precision=1)`` whose
+flip ratio counts sign changes, ``bnno.quantizers.sign_flips``), or by a latent-free
+quantizer of its own (``channel_scale``, which keeps a per-channel scale α as a float
+variable beside them). With any other optimizer the kernels are latent weights binarized
+by the model's ``kernel_quantizer``. Either way a ``flip_ratio`` metric is attached to
+every binary kernel.
 
 Example:
     >>> import bnno.plugins
@@ -31,10 +33,11 @@ def kernel_spec(hparams: Mapping[str, Any], optimizer: str,
     """The ``kernel_quantizer``/``kernel_constraint`` builder arguments of a model with
     ``hparams`` trained by ``optimizer``.
 
-    With a latent-free optimizer and no ``kernel_quantizer``, a Keras config of larq's
-    ``NoOp(precision=1)``; otherwise the quantizer spec with the flip-ratio metric added
-    (unless ``flip_ratio`` is false), which the model's builder resolves
-    (``bnno.quantizers.resolve``), filling in the options it gives that quantizer.
+    With a latent-free optimizer and no ``kernel_quantizer``, a Keras config of
+    ``LatentFreeKernel`` (larq's ``NoOp(precision=1)`` counting sign flips); otherwise the
+    quantizer spec with the flip-ratio metric added (unless ``flip_ratio`` is false),
+    which the model's builder resolves (``bnno.quantizers.resolve``), filling in the
+    options it gives that quantizer.
 
     Raises:
         BnnoError: an unknown kernel quantizer, a latent-weight quantizer or a constraint
@@ -45,7 +48,7 @@ def kernel_spec(hparams: Mapping[str, Any], optimizer: str,
         >>> import bnno.plugins
         >>> bnno.plugins.load()
         >>> kernel_spec({}, "bop")["kernel_quantizer"]["class_name"]
-        'NoOp'
+        'LatentFreeKernel'
         >>> kernel_spec({"kernel_quantizer": "channel_scale"}, "bop")
         {'kernel_quantizer': {'name': 'channel_scale', 'metrics': ['flip_ratio']}, \
 'kernel_constraint': None}
@@ -71,7 +74,9 @@ None); drop them from --hparams (a set's own give way when --hparams switches th
                 f"kernel_constraint none (got {hparams.get('kernel_constraint')}); drop them "
                 "from --hparams (a set's own give way when --hparams switches the optimizer)")
         if name is None:
-            quantizer = {"class_name": "NoOp", "config": {"precision": 1, "metrics": metrics}}
+            from bnno.quantizers import sign_flips  # noqa: F401  (registers it with Keras)
+
+            quantizer = {"class_name": "LatentFreeKernel", "config": {"metrics": metrics}}
         else:
             quantizer = {"name": name, **options, "metrics": metrics}
         return {"kernel_quantizer": quantizer, "kernel_constraint": None}

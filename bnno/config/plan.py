@@ -23,7 +23,7 @@ from bnno.config.run import DataConfig, ModelConfig, OptimizerConfig, RunConfig,
 from bnno.config.schema import schema_for
 from bnno.config.strategy import check_name as check_strategy
 from bnno.config.switch import switch
-from bnno.config.teachers import parse as parse_teachers
+from bnno.config.teachers import resolve as resolve_teachers
 from bnno.errors import BnnoError, choices
 
 
@@ -118,7 +118,7 @@ def check_set(model: str, hparams_set: str | None = None,
     _check_model(model_config, optimizer.name)
     trainer = _trainer(recipe.sections["trainer"], hparams_set, model)
     if trainer.teachers:
-        parse_teachers(trainer.teachers)
+        resolve_teachers(trainer.teachers, trainer.teacher_weights)
     distill_losses.check(trainer.distill_loss)
     preprocess_fn = recipe.sections["data"].get("preprocess_fn")
     if not for_dataset and preprocess_fn is not None \

@@ -79,11 +79,18 @@ class TrainerConfig:
     ``distill_loss`` the loss (``bnno.distill_losses``; ``bnno.training.distill``);
     ``l2_decay`` adds a coupled L2 term on the variables of ``l2_decay_group``
     (``bnno.optimizers.l2``: ``all`` or ``rank4``); ``steps_per_epoch`` and
-    ``validation_steps`` shorten epochs and validation.
+    ``validation_steps`` shorten epochs and validation. ``drop_last`` leaves out the
+    last partial batch of every epoch (TensorFlow code's ``examples // batch_size`` steps,
+    and PyTorch's ``DataLoader(drop_last=True)``); false trains it, as PyTorch's default
+    ``DataLoader`` does: ⌈examples / batch_size⌉ steps per epoch (391 on CIFAR-10 at
+    batch 128). A run.json written before the field existed reads as true, the behaviour
+    it was trained with.
 
     Example:
         >>> TrainerConfig(epochs=3, batch_size=64).l2_decay
         0.0
+        >>> TrainerConfig(epochs=3, batch_size=64).drop_last
+        True
     """
 
     epochs: int
@@ -95,6 +102,7 @@ class TrainerConfig:
     distill_loss: str = "consecutive"
     steps_per_epoch: int | None = None
     validation_steps: int | None = None
+    drop_last: bool = True
 
 
 @dataclass(frozen=True)

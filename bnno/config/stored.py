@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 from bnno import hparams, models, optimizers, plugins, runs
 from bnno.config.run import DataConfig, ModelConfig, OptimizerConfig, RunConfig, TrainerConfig
 from bnno.config.schema import schema_for
+from bnno.config.teachers import upgraded
 from bnno.errors import BnnoError
 
 # What may differ when a run is resumed: more epochs, other validation, another
@@ -72,7 +74,14 @@ def from_json(spec: Mapping[str, Any]) -> RunConfig:
     optimizer = optimizers.get(config.optimizer.name)
     return config.replace(
         model=ModelConfig(entry.name, {**entry.defaults(), **config.model.hparams}),
-        optimizer=OptimizerConfig(optimizer.name, optimizer.check(config.optimizer.options)))
+        optimizer=OptimizerConfig(optimizer.name, optimizer.check(config.optimizer.options)),
+        trainer=_upgraded(config.trainer))
+
+
+def _upgraded(trainer: TrainerConfig) -> TrainerConfig:
+    # Runs from when the bare names efficientnet_b0, ... were Keras applications.
+    return dataclasses.replace(trainer, teachers=upgraded(trainer.teachers,
+                                                          trainer.teacher_weights))
 
 
 def _from_version_1(spec: Mapping[str, Any]) -> RunConfig:
@@ -91,7 +100,7 @@ def _from_version_1(spec: Mapping[str, Any]) -> RunConfig:
     return RunConfig(
         model=ModelConfig(model, {**entry.defaults(), **values["model"]}),
         optimizer=OptimizerConfig(name, optimizers.get(name).check(options)),
-        trainer=TrainerConfig(**trainer), data=data,
+        trainer=_upgraded(TrainerConfig(**trainer)), data=data,
         hparams_set=spec.get("hparams_set") or "", seed=spec.get("seed", 0),
         seed_given=spec.get("seed_given", False), strategy=spec.get("strategy", "default"),
         init=spec.get("init"), imported=spec.get("imported"),

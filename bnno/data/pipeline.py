@@ -112,11 +112,13 @@ class Pipelines:
         epochs: int,
         steps_per_epoch: int | None = None,
         shard: tuple[int, int] | None = None,
+        drop_last: bool = True,
     ):
         """Batches for epochs ``first_epoch .. epochs-1``, one epoch after another.
 
         Each epoch is shuffled and augmented from (seed, epoch) alone and holds
-        ``steps_per_epoch`` full batches (default: all full batches of the split). A
+        ``steps_per_epoch`` batches (default: all full batches of the split, and with
+        ``drop_last`` false the last partial one too). A
         preprocessing function with ``training_stages`` runs its first step per example
         and its second per batch.
         With ``shard=(n, i)`` this pipeline keeps every n-th example of each shuffled
@@ -135,7 +137,8 @@ class Pipelines:
         fn, per_batch = self._training_steps(preprocess)
         examples = self._examples(self.train_split)
         shards, index = shard or (1, 0)
-        steps = steps_per_epoch or self.train_examples // (batch_size * shards)
+        full, partial = divmod(self.train_examples, batch_size * shards)
+        steps = steps_per_epoch or full + (1 if partial and not drop_last else 0)
         buffer = self.shuffle_buffer
 
         def one_epoch(epoch):
@@ -156,7 +159,7 @@ class Pipelines:
                 return fn(image, True, element_seed), label
 
             ds = self._tolerant(ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE))
-            ds = ds.batch(batch_size, drop_remainder=True).take(steps)
+            ds = ds.batch(batch_size, drop_remainder=drop_last).take(steps)
             if per_batch is None:
                 return ds
             return ds.map(lambda images, labels: (per_batch(*images), labels),

@@ -95,7 +95,11 @@ def export_run(
     or the last checkpoint of an unfinished run. The check runs
     ``check_examples`` test images (preprocessed as in training) through Keras and through
     LCE's interpreter; ``output`` is written only if they agree (see ``agreement``).
-    ``check_examples=0`` skips the check.
+    When the run's dataset is not on this machine (an imported ImageNet checkpoint,
+    say), the check runs on generated images instead: random pixels, encoded as JPEG for
+    datasets of encoded images, preprocessed as the test images would be
+    (``check_inputs``). The result's ``check_inputs`` and the flatbuffer's metadata say
+    which were used. ``check_examples=0`` skips the check.
 
     Every binary layer of the model (binary inputs and kernel) must become one
     ``LceBconv2d``, except those whose quantizers declare that LCE runs them in float
@@ -133,12 +137,12 @@ def export_run(
         # A folder run's class names, in the order of the model's outputs.
         **({"classes": list(config.data.classes)} if config.data.classes else {}),
     }
+    inputs = "none"
     if check_examples:
         # Read the images before converting: LCE's converter, once loaded, makes TensorFlow
         # warn about every tf.data pipeline (it registers the op definitions of the older
         # TensorFlow it was built with).
-        ds = load_run_data(config, source)
-        images = _test_images(ds, config.data.preprocess_fn, check_examples)
+        images, inputs = check_inputs(config, source, check_examples, load_run_data)
     ready = inference_model(net)
     flatbuffer = convert_ready(ready)
     binary = [layer.name for layer in net.layers if is_binary_layer(layer)]
@@ -155,14 +159,15 @@ def export_run(
             f"pass --allow-float to write it anyway; {output} was not written")
     result: dict[str, Any] = {"weights": used, "binary_ops": ops,
                               "binary_layers": len(binary), "float_layers": floats,
-                              "float_by_design": by_design}
+                              "float_by_design": by_design, "check_inputs": inputs}
     flatbuffer = add_metadata(flatbuffer, {**metadata, **result})
     if check_examples:
         check = agreement(net.predict(images, verbose=0), lce_predict(flatbuffer, images, threads))
         result["check"] = check
         if not check["passed"]:
+            kind = "generated" if inputs == "generated" else "test"
             raise BnnoError(
-                f"the exported model does not agree with Keras on {check['examples']} test "
+                f"the exported model does not agree with Keras on {check['examples']} {kind} "
                 f"images (top-1 {check['top1_agreement']:.2%}, outputs within {OUTPUT_ATOL} "
                 f"on {check['outputs_within_atol']:.2%}; both must be >= {TOP1_MIN:.0%}); "
                 f"{output} was not written"
@@ -173,6 +178,50 @@ def export_run(
     except OSError as e:
         raise BnnoError(f"cannot write {output}: {e.strerror}") from None
     return {"output": str(output), "bytes": len(flatbuffer), **result}
+
+
+def check_inputs(config, source: data.Source, count: int, load) -> tuple[np.ndarray, str]:
+    """``count`` images for the self-check and where they come from: ``"dataset"`` (the
+    run's test images, preprocessed as in evaluation) when the run's dataset is on this
+    machine (a folder, or a prepared tfds dataset), else ``"generated"`` (seeded random
+    pixels, JPEG-encoded for datasets of encoded images, through the run's preprocessing
+    for evaluation). Nothing is downloaded or prepared. ``load`` reads the run's dataset
+    (``bnno.training.loading.load_run_data``).
+
+    Raises:
+        BnnoError: a folder dataset that is not there any more.
+
+    Example:
+        The check of an imported ImageNet checkpoint on a machine without ImageNet::
+
+            images, where = check_inputs(config, data.Source(), 256, load_run_data)
+            # where == "generated"
+    """
+    described = data.describe(config.data.dataset, source.data_dir, config.data.image_size,
+                              config.data.classes)
+    if _on_disk(described):
+        return _test_images(load(config, source), config.data.preprocess_fn, count), "dataset"
+    return _generated_images(described, config.data.preprocess_fn, count), "generated"
+
+
+def _on_disk(ds) -> bool:
+    builder = getattr(ds, "builder", None)
+    return builder is None or builder.data_path.joinpath("dataset_info.json").exists()
+
+
+def _generated_images(ds, preprocess_fn: str, count: int) -> np.ndarray:
+    import tensorflow as tf
+
+    fn = ds.preprocess_fn(preprocess_fn)
+    height, width, channels = ds.input_shape
+    pixels = np.random.default_rng(0).integers(
+        0, 256, (count, height + 32 if ds.encoded else height,
+                 width + 32 if ds.encoded else width, channels), dtype=np.uint8)
+    images = []
+    for image in pixels:
+        value = tf.io.encode_jpeg(image) if ds.encoded else tf.constant(image)
+        images.append(fn(value, False, None).numpy())
+    return np.stack(images).astype(np.float32)
 
 
 def _test_images(ds, preprocess_fn: str, count: int) -> np.ndarray:

@@ -99,10 +99,17 @@ def inference_model(model: tf.keras.Model) -> tf.keras.Model:
 
 def _binarized(layer) -> np.ndarray:
     """The kernel of ``layer`` through its own trained quantizer, checked to be ±α per
-    output channel when the quantizer is binary."""
+    output channel when the quantizer is binary.
+
+    A binarizer with PyTorch's sign (``bnext_weight``, ``sibnn_weight``) gives 0 for a
+    latent weight that is exactly 0; LCE stores one bit per weight, so such a weight is
+    exported as +α, larq's sign(0) (the exported function differs only there).
+    """
     quantizer = layer.kernel_quantizer
     kernel = np.asarray(quantizer(tf.convert_to_tensor(layer.kernel)))
     if _precision(quantizer) == 1:
+        magnitude = np.abs(kernel.reshape(-1, kernel.shape[-1])).max(axis=0)
+        kernel = np.where(kernel == 0, magnitude, kernel).astype(kernel.dtype)
         _check_binary(layer.name, kernel)
     return kernel
 
@@ -273,5 +280,6 @@ def _check_binary(name: str, kernel: np.ndarray) -> None:
     if not np.all(magnitude == magnitude[:1]) or np.any(magnitude == 0):
         raise BnnoError(
             f"layer '{name}' is tagged binary but its kernel is not ±α per output channel; "
-            "LCE cannot run it as a binary layer"
+            "LCE cannot run it as a binary layer (a latent-free kernel holds ±1 only after "
+            "its optimizer's first update)"
         )

@@ -1,8 +1,9 @@
 """BNext-T, -S, -M and -L (Guo et al., 2023, "Join the High Accuracy Club on ImageNet
 with A Binary Neural Network Ticket"), as in the official code.
 
-A 3×3 full-precision stem (batch norm, no activation; stride 2 on ImageNet, 1 on small
-inputs such as CIFAR), then blocks of one 3×3 binary module and one or two 1×1 binary
+A 3×3 full-precision stem (batch norm, no activation; stride 2 for 1000 classes, 1 for
+any other class count, as the official constructor chooses it by ``num_classes != 1000``,
+not by the input's size), then blocks of one 3×3 binary module and one or two 1×1 binary
 feed-forward modules (see ``bnext_layers.binary_module``): block 1 uses a plain 3×3
 module, later blocks alternate the ELM attention (even blocks, every down-sampling
 block among them) and the plain module. Where the width doubles, two independent 1×1
@@ -97,8 +98,9 @@ def bnext(input_shape: tuple[int, ...], num_classes: int, size: str, *,
     widths = [max(8, int(round(w * width_multiplier))) for w in layout]
     settings = quantizer_settings(activation, kernel_quantizer, kernel_constraint, 1.5, 1e-7)
     image = tf.keras.Input(input_shape)
-    small = min(input_shape[0], input_shape[1]) <= 64  # CIFAR-sized: stride-1 stem
-    x = tf.keras.layers.Conv2D(widths[0], 3, strides=1 if small else 2, use_bias=False,
+    # The official BNext(num_classes) strides its stem for ImageNet's 1000 classes only.
+    x = tf.keras.layers.Conv2D(widths[0], 3, strides=2 if num_classes == 1000 else 1,
+                               use_bias=False,
                                **torch_initializers(3 * 3 * input_shape[-1]))(Pad(1)(image))
     x = torch_bn(x)
     for i in range(1, len(widths)):
@@ -183,9 +185,9 @@ def _register(size: str, name: str, description: str):
             narrow = {name}((32, 32, 3), 10, width_multiplier=0.25)
 
     Args:
-        input_shape: image shape (height, width, channels); 64×64 or smaller uses a
-            stride-1 stem (the official code's CIFAR setting).
-        num_classes: size of the softmax output.
+        input_shape: image shape (height, width, channels).
+        num_classes: size of the softmax output; other than 1000, the stem has stride 1
+            (the official code's choice, whatever the input's size).
         width_multiplier: scales every width (1.0 is the paper's model; smaller values
             give narrow models for quick experiments).
         kernel_quantizer: weight binarizer; ``bnext_weight`` is the temperature one.

@@ -1,8 +1,9 @@
 """BNext-18 (Guo et al., 2023): BNext's binary modules on the ResNet-18 layout, as in
 the official code.
 
-Stem: 7×7/2 convolution, batch norm and a 3×3/2 max pool, no activation (on inputs of
-64×64 or smaller: a 3×3/1 convolution and batch norm, no pool). Four stages of 64, 128,
+Stem: 7×7/2 convolution, batch norm and a 3×3/2 max pool, no activation, for 1000 classes;
+for any other class count a 3×3/1 convolution and batch norm, no pool (the official
+constructor chooses by ``num_classes == 1000``, not by the input's size). Four stages of 64, 128,
 256, 512 channels with two blocks each; a block is an ELM-attention 3×3 module (whose
 convolution changes the width and, at a stage start, the resolution) followed by a plain
 3×3 module. The ELM module's shortcut is PReLU(input), at a stage start through a 2×2
@@ -65,7 +66,7 @@ def bnext_18(
     widths = [max(8, int(round(w * width_multiplier))) for w in (64, 128, 256, 512)]
     image = tf.keras.Input(input_shape)
     channels = input_shape[-1]
-    if min(input_shape[0], input_shape[1]) <= 64:
+    if num_classes != 1000:  # the official BNext18(num_classes)
         x = torch_bn(tf.keras.layers.Conv2D(widths[0], 3, use_bias=False,
                                             **torch_initializers(9 * channels))(Pad(1)(image)))
     else:

@@ -26,6 +26,7 @@ from bnno import import_members
 from bnno.optimizers.kernels import (  # noqa: F401
     binarize_kernels,
     binary_kernels,
+    start_kernels,
     step_count,
 )
 from bnno.optimizers.registry import (  # noqa: F401

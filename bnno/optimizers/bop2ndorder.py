@@ -3,7 +3,8 @@
 As ``bop``, a ``CaseOptimizer``: the ±1 kernels (tagged ``precision=1``) go to
 ``Bop2ndOrder(threshold, gamma, sigma, bias_correction)``
 (``bnno.optimizers.keras.bop2ndorder``), every other variable to legacy Adam with
-``learning_rate``. ``bias_correction: true`` is the paper's bias-corrected variant.
+``learning_rate``. ``bias_correction: true`` is the official code's bias-corrected
+optimizer (``Bop2ndOrder_unbiased``: m/γ and v/σ with the current γ and σ).
 
 ``epochs_decay`` with ``threshold_decay``, ``gamma_decay`` and ``sigma_decay`` are the
 keys of the Bop2ndOrder README's schedule experiments (``bop2ndOrder_testExp``): every

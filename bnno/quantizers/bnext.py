@@ -81,7 +81,12 @@ class BNextSign(lq.quantizers.Quantizer):
 class BNextWeight(lq.quantizers.Quantizer):
     """Progressive weight binarizer: clip(w/T, −1, 1), sign(w) once T < ``cutoff``.
 
-    ``temperature`` starts at 1; ``on_epochs_done`` sets it to 0.9^epochs done.
+    ``temperature`` starts at 1; ``on_epochs_done`` sets it to 0.9^epochs done. The sign
+    is PyTorch's, as the official ``real_weights.sign()``: an exact 0 weight binarizes to
+    0 (at every temperature, as 0/T is 0). LCE stores one bit per binary weight, so
+    ``bnno export`` writes +1 for such a weight (larq's and LCE's sign(0);
+    ``bnno.deploy.inference``), which changes the exported function only where a latent
+    weight is exactly 0.
 
     Example:
         >>> import tensorflow as tf
@@ -97,6 +102,8 @@ class BNextWeight(lq.quantizers.Quantizer):
         ...     binary = q(w)
         >>> binary.numpy()
         array([ 1., -1.,  1.], dtype=float32)
+        >>> q(tf.constant([0.0, -0.0, 1e-30])).numpy()  # PyTorch's sign: sign(0) = 0
+        array([0., 0., 1.], dtype=float32)
         >>> tape.gradient(binary, w).numpy()  # identity, even where |w| > 1
         array([1., 1., 1.], dtype=float32)
     """
@@ -131,7 +138,7 @@ class BNextWeight(lq.quantizers.Quantizer):
     def call(self, inputs):
         t = self.temperature
         soft = tf.clip_by_value(inputs / tf.maximum(t, 1e-8), -1.0, 1.0)
-        hard = tf.where(inputs >= 0, 1.0, -1.0)
+        hard = tf.sign(inputs)  # sign(0) = 0, as torch.sign
         binary = tf.where(t < self.cutoff, hard, soft)
         # Identity straight-through gradient, as the official code's
         # ``w_b.detach() - w.detach() + w``.

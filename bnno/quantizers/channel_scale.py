@@ -7,11 +7,14 @@ itself holds ±1. ``ChannelScale`` (hparam name ``channel_scale``) keeps α as a
 variable of its own, one value per output channel (the last axis of the kernel), and
 returns α·kernel. The kernel is tagged ``precision=1``, so larq's ``CaseOptimizer``
 gives it to Bop; α is not tagged and goes to the optimizer of the real-valued variables
-(Adam). Before training, ``bnno.optimizers.kernels.binarize_kernels`` sets α to mean |w|
+(Adam). Before training, ``bnno.optimizers.kernels.start_kernels`` sets α to mean |w|
 per channel of the initial kernel (``start_from``) and the kernel to sign(w), so the
 model starts as the same function as its latent-weight form (its binarizers clip to
 [−1, 1] first, which changes nothing for initial kernels inside that range, as every
-initialiser bnno's models use gives).
+initialiser bnno's models use gives). This start is bnno's own: the official Bop code
+trains plain kernels only, which start real-valued until Bop's first update writes ±1
+(``start_kernels``); a real kernel times α = mean |w| would start a model of no
+latent-weight form's function, so scaled kernels start signed.
 
 Its ``flip_ratio`` metric counts sign changes of α·kernel
 (``bnno.quantizers.sign_flips.CountsSignFlips``).

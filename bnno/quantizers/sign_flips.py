@@ -47,3 +47,31 @@ class CountsSignFlips:
             self.flip_ratio = SignFlipRatio(name=f"flip_ratio/{self.name}")
             self.flip_ratio.build(input_shape)
         lq.quantizers.Quantizer.build(self, input_shape)
+
+
+@lq.utils.register_keras_custom_object
+class LatentFreeKernel(CountsSignFlips, lq.quantizers.NoOp):
+    """larq's ``NoOp(precision=1)``, the tag of kernels a latent-free optimizer trains,
+    whose ``flip_ratio`` counts sign changes.
+
+    Such kernels hold the initialiser's real values until the optimizer's first update
+    writes ±1 (``bnno.optimizers.kernels.start_kernels``). larq's int8 ``FlipRatio`` would
+    read those values as 0 and count the first update as flipping every weight; counting
+    signs, a weight flips in the first update where its ±1 differs from the sign of its
+    initial value, the flip of the official Bop rule.
+
+    Example:
+        >>> q = LatentFreeKernel(metrics=["flip_ratio"])
+        >>> for kernel in ([0.02, -0.03], [1.0, 1.0], [1.0, 1.0]):
+        ...     _ = q(tf.constant(kernel))
+        >>> float(q.flip_ratio.result())  # one flip in two updates of two weights
+        0.25
+        >>> q.precision
+        1
+    """
+
+    precision = 1
+
+    def __init__(self, **kwargs):
+        kwargs.pop("precision", None)  # in a saved config; always 1
+        super().__init__(precision=1, **kwargs)

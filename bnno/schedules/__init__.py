@@ -11,8 +11,9 @@ Lengths are given in optimizer steps (``decay_steps``, ``boundaries``) or in epo
 steps per epoch. ``boundary_epochs: [40, 80]`` changes the value at the start of the
 41st and 81st epoch (0-based epochs 40 and 80). A ``polynomial_decay`` or
 ``cosine_decay`` without a length decays over the whole run: ``epochs × examples //
-batch_size`` steps, the length the Bop paper's code gives its ImageNet schedules (or
-``epochs × steps_per_epoch`` when epochs are shortened).
+batch_size`` steps, the length the Bop paper's code gives its ImageNet schedules (``epochs
+× ⌈examples / batch_size⌉``, the steps trained, for a run that trains the last partial
+batch of every epoch; ``epochs × steps_per_epoch`` when epochs are shortened).
 
 The schedules are Keras' own, except ``warmup_cosine_epochs``
 (``bnno.schedules.warmup_cosine``: BNext's per-epoch warm-up and cosine, which Keras

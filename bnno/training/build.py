@@ -27,9 +27,10 @@ def build_model(model: ModelConfig, optimizer: str, input_shape: tuple, num_clas
 
     The builder gets its declared hparams only; the kernel settings it declares are those
     of the optimizer (``bnno.config.kernels``). A latent-free optimizer's binary kernels
-    start at ±1. Every metric a quantizer keeps (larq's ``flip_ratio`` of binary kernels,
-    unless ``flip_ratio`` is false, and a quantizer's own) is named after its layer:
-    ``<metric>/<layer name>``.
+    start as the official Bop code starts them: real, until its first update writes ±1
+    (``bnno.optimizers.kernels.start_kernels``). Every metric a quantizer keeps (the
+    ``flip_ratio`` of binary kernels, unless ``flip_ratio`` is false, and a quantizer's
+    own) is named after its layer: ``<metric>/<layer name>``.
 
     Example:
         >>> import numpy as np
@@ -37,8 +38,9 @@ def build_model(model: ModelConfig, optimizer: str, input_shape: tuple, num_clas
         >>> from bnno.training.flips import flip_metrics
         >>> config = plan("binarynet", "mnist", "bop", {"filters": 4, "dense_units": 8})
         >>> model = build_model(config.model, "bop", (28, 28, 1), 10)
-        >>> np.unique(model.layers[0].kernel.numpy())  # Bop's kernels start at ±1
-        array([-1.,  1.], dtype=float32)
+        >>> kernel = model.layers[0].kernel.numpy()  # Glorot's draw until Bop's first step
+        >>> len(np.unique(kernel)) > 2, bool(np.abs(kernel).max() < 1)
+        (True, True)
         >>> metrics = flip_metrics(model)
         >>> len(metrics)  # six convolutions and three dense layers
         9
@@ -53,7 +55,7 @@ def build_model(model: ModelConfig, optimizer: str, input_shape: tuple, num_clas
     net = entry.build(tuple(input_shape), num_classes, **kwargs)
     _name_quantizer_metrics(net)
     if optimizers.latent_free(optimizer):
-        optimizers.binarize_kernels(net)
+        optimizers.start_kernels(net)
     return net
 
 
@@ -89,19 +91,28 @@ def compile_model(model, optimizer: OptimizerConfig, steps_per_epoch: int, total
     model.compile(optimizer=built, loss="categorical_crossentropy", metrics=metrics)
 
 
-def run_length(trainer: TrainerConfig, train_examples: int) -> int:
+def run_length(trainer: TrainerConfig, train_examples: int,
+               drop_last: bool | None = None) -> int:
     """Optimizer steps of a whole run: the length of schedules that decay over the run.
 
     The Bop paper's code computes ``epochs × examples // batch_size`` (a few steps more
-    than ``epochs × (examples // batch_size)`` are trained); runs with shortened epochs
+    than ``epochs × (examples // batch_size)`` are trained); a run that trains the last
+    partial batch of every epoch (``drop_last`` false, by default the trainer's own) takes
+    the steps it trains, ``epochs × ⌈examples / batch_size⌉``; runs with shortened epochs
     take ``epochs × steps_per_epoch``.
 
     Example:
         >>> run_length(TrainerConfig(epochs=150, batch_size=1024), 1_281_167)
         187670
+        >>> run_length(TrainerConfig(epochs=100, batch_size=256, drop_last=False), 1_281_167)
+        500500
     """
     if trainer.steps_per_epoch:
         return trainer.epochs * trainer.steps_per_epoch
+    if drop_last is None:
+        drop_last = trainer.drop_last
+    if not drop_last:
+        return trainer.epochs * -(-train_examples // trainer.batch_size)
     return trainer.epochs * train_examples // trainer.batch_size
 
 

@@ -4,10 +4,12 @@ from a main teacher and from assistant teachers taken in turn.
 ``teachers`` names a sequence (``bnno.config.teachers``): the last entry is the main
 teacher, the ones before it are assistants; training is cut into as many equal phases as
 there are assistants, and phase ``k`` (epoch ``e`` is in phase ``⌊e / (epochs / n)⌋``)
-learns from the pair (assistant ``k``, main). A teacher is a Keras application
-(``efficientnet_b0``, ``efficientnet_b2``, ``efficientnet_b4``, ``convnext_tiny``;
-ImageNet weights with ``teacher_weights=imagenet`` when Keras finds them in its cache)
-or the output dir of an earlier bnno run.
+learns from the pair (assistant ``k``, main). A teacher is the output dir of an earlier
+bnno run, a registered bnno model (``efficientnet_b0``: bnno's model of timm's
+architecture, the one BNext's official trainer distils from) with the weights
+``teacher_weights`` gives it (a checkpoint file read as ``bnno import`` reads it, a run
+dir, or ``none``), or a Keras application under its own name (``keras_efficientnet_b0``;
+ImageNet weights with ``teacher_weights=imagenet`` when Keras finds them in its cache).
 
 The loss is the recipe's ``distill_loss`` (``bnno.distill_losses``), by default
 ``consecutive``: for each active teacher ``t``, the soft-target cross entropy at
@@ -23,10 +25,12 @@ is refused when a seeded run enables op determinism).
 
 Example:
     Wrap a student ``model`` for 512 epochs at batch size 512 with EfficientNet-B0 as the
-    assistant and EfficientNet-B2 as the main teacher; ``switch`` is the callback that
-    sets the phase::
+    assistant and EfficientNet-B2 as the main teacher (timm's weights files);
+    ``switch`` is the callback that sets the phase::
 
-        net, switch = distiller(model, "efficientnet_b0+efficientnet_b2", None, 512, 512)
+        net, switch = distiller(model, "efficientnet_b0+efficientnet_b2",
+                                "efficientnet_b0_ra-3dd342df.pth+efficientnet_b2_ra-bcdf34b7.pth",
+                                512, 512)
 """
 
 from __future__ import annotations
@@ -36,8 +40,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from bnno import distill_losses, models
-from bnno.config.teachers import APPLICATIONS, parse
+from bnno import distill_losses
+from bnno.config.teachers import KERAS, Teacher, resolve
 from bnno.distill_losses.consecutive import (  # noqa: F401  (their home before the registry)
     distillation_loss,
     soft_cross_entropy,
@@ -80,54 +84,88 @@ def logits_of(model: tf.keras.Model) -> tf.keras.Model:
     return tf.keras.Model(model.inputs, log_p)
 
 
-def load_teacher(name: str, input_shape: tuple, num_classes: int, weights: str | None,
+def load_teacher(teacher: Teacher, input_shape: tuple, num_classes: int,
                  normalized: bool = False) -> tf.keras.Model:
-    """Teacher ``name`` as a frozen model giving logits for the student's input.
+    """``teacher`` (``bnno.config.teachers``) as a frozen model giving logits for the
+    student's input.
 
-    Keras applications take 0–255 pixels and rescale them themselves; bnno's pipelines
-    give the student images in [-1, 1], or normalised by ImageNet's channel mean and
-    deviation (``normalized``), so the teacher gets the pixels back.
+    A bnno model or a run's model gets the student's batch as it is, as BNext's trainer
+    feeds its teachers (timm's models there, ImageNet-normalised like the student's
+    images). A Keras application takes 0–255 pixels and rescales them itself; bnno's
+    pipelines give the student images in [-1, 1], or normalised by ImageNet's channel mean
+    and deviation (``normalized``), so it gets the pixels back.
+
+    Raises:
+        BnnoError: a weights file that is missing (a source's file not on this machine)
+            or does not fit its model or has another class count than the student, or
+            Keras weights that cannot be loaded.
 
     Example:
-        An untrained EfficientNet-B0 for ImageNet-sized inputs, or the model of an earlier
-        bnno run (the run's output dir as the name)::
+        An untrained EfficientNet-B0 (bnno's, timm's architecture) and a run's model::
 
-            teacher = load_teacher("efficientnet_b0", (224, 224, 3), 1000, None)
-            teacher = load_teacher("runs/teacher-imagenet-x", (224, 224, 3), 1000, None)
+            teacher = load_teacher(Teacher("efficientnet_b0", "model", "none"),
+                                   (224, 224, 3), 1000)
+            teacher = load_teacher(Teacher("runs/teacher-x", "run"), (224, 224, 3), 1000)
     """
-    if name in APPLICATIONS:
-        app = getattr(tf.keras.applications, APPLICATIONS[name])
-        try:
-            net = app(weights=weights, input_shape=input_shape, classes=num_classes,
-                      classifier_activation=None)
-        except Exception as e:  # download refused, wrong classes for ImageNet weights
-            raise BnnoError(f"cannot load teacher {name} with weights={weights}: {e}. Put "
-                            "the weights file in Keras' cache (~/.keras/models) or set "
-                            "teacher_weights=none") from None
-        image = tf.keras.Input(input_shape)
-        if normalized:
-            from larq_zoo.training.data import MEAN_RGB, STDDEV_RGB
-
-            pixels = tf.keras.layers.Normalization(mean=MEAN_RGB, variance=[
-                s * s for s in STDDEV_RGB], invert=True)(image)
-        else:
-            pixels = tf.keras.layers.Rescaling(127.5, 127.5)(image)
-        teacher = tf.keras.Model(image, net(pixels))
-    elif name in models.names():
-        if weights is not None:
-            raise BnnoError(f"teacher {name} is a bnno model: import its weights (bnno import "
-                            f"{name} FILE --output-dir DIR) and give teachers=DIR, or set "
-                            "teacher_weights=none")
-        teacher = logits_of(models.get(name)(input_shape, num_classes))
-    else:
+    if teacher.kind == "keras":
+        net = _keras_teacher(teacher, input_shape, num_classes, normalized)
+    elif teacher.kind == "run" or Path(teacher.weights or "").joinpath("run.json").is_file():
         from bnno.config import stored
         from bnno.training.loading import load_trained
 
-        config = stored.read(Path(name))
-        net = load_trained(Path(name), config, input_shape, num_classes, flip_ratio=False)[0]
-        teacher = logits_of(net)
-    teacher.trainable = False
-    return teacher
+        path = Path(teacher.name if teacher.kind == "run" else teacher.weights)
+        net = logits_of(load_trained(path, stored.read(path), input_shape, num_classes,
+                                     flip_ratio=False)[0])
+    else:
+        net = logits_of(_model_teacher(teacher, input_shape, num_classes))
+    net.trainable = False
+    return net
+
+
+def _model_teacher(teacher: Teacher, input_shape: tuple, num_classes: int) -> tf.keras.Model:
+    """A bnno model as a teacher: random weights, or a checkpoint file read as ``bnno
+    import`` reads it (the model's importer, the reader of the file's content)."""
+    from bnno import models
+
+    entry = models.get_entry(teacher.name)
+    if teacher.weights == "none":
+        return entry.build(tuple(input_shape), num_classes)
+    from bnno.checkpoints.files import load
+    from bnno.checkpoints.registry import get as importer_of
+    from bnno.checkpoints.registry import source, sources, state_dict
+
+    file = Path(teacher.weights)
+    if teacher.weights in sources(entry.name):
+        file = source(teacher.weights, entry.name)  # where that source keeps its file
+    mapping = importer_of(entry.name)(state_dict(load(file)), entry.name)
+    if mapping.num_classes != num_classes:
+        raise BnnoError(f"teacher {teacher.name}'s checkpoint {file} has "
+                        f"{mapping.num_classes} classes, the student {num_classes}")
+    net = entry.build(tuple(input_shape), num_classes, **mapping.hparams)
+    mapping.assign(net)
+    return net
+
+
+def _keras_teacher(teacher: Teacher, input_shape: tuple, num_classes: int,
+                   normalized: bool) -> tf.keras.Model:
+    app = getattr(tf.keras.applications, KERAS[teacher.name])
+    weights = None if teacher.weights == "none" else teacher.weights
+    try:
+        net = app(weights=weights, input_shape=input_shape, classes=num_classes,
+                  classifier_activation=None)
+    except Exception as e:  # download refused, wrong classes for ImageNet weights
+        raise BnnoError(f"cannot load teacher {teacher.name} with weights={weights}: {e}. Put "
+                        "the weights file in Keras' cache (~/.keras/models) or set "
+                        "teacher_weights=none") from None
+    image = tf.keras.Input(input_shape)
+    if normalized:
+        from larq_zoo.training.data import MEAN_RGB, STDDEV_RGB
+
+        pixels = tf.keras.layers.Normalization(mean=MEAN_RGB, variance=[
+            s * s for s in STDDEV_RGB], invert=True)(image)
+    else:
+        pixels = tf.keras.layers.Rescaling(127.5, 127.5)(image)
+    return tf.keras.Model(image, net(pixels))
 
 
 class _Frozen:
@@ -273,17 +311,23 @@ class PhaseCallback(tf.keras.callbacks.Callback):
 def distiller(student: tf.keras.Model, teachers: str, weights: str | None, epochs: int,
               batch_size: int, normalized: bool = False,
               loss: str = "consecutive") -> tuple[Distiller, PhaseCallback]:
-    """Wrap ``student`` for distillation from ``teachers`` with the distillation ``loss``
+    """Wrap ``student`` for distillation from ``teachers`` with ``weights`` (the
+    ``teachers`` and ``teacher_weights`` of a recipe) and the distillation ``loss``
     (``bnno.distill_losses``); also the phase callback.
+
+    Raises:
+        BnnoError: a teacher that cannot be loaded (``load_teacher``), such as timm's
+            weights (``teacher_weights=timm``) that are not on this machine.
 
     Example:
         EfficientNet-B0 teaches the first half of 512 epochs and EfficientNet-B4 the
-        second, EfficientNet-B2 is the main teacher throughout::
+        second, EfficientNet-B2 is the main teacher throughout, with timm's weights::
 
             net, callback = distiller(student, "efficientnet_b0+efficientnet_b4+"
-                                      "efficientnet_b2", None, 512, 512)
+                                      "efficientnet_b2", "b0.pth+b4.pth+b2.safetensors",
+                                      512, 512)
     """
-    names = parse(teachers)
+    found = resolve(teachers, weights)
     shape, classes = tuple(student.input_shape[1:]), student.output_shape[-1]
-    models = [load_teacher(n, shape, classes, weights, normalized) for n in names]
-    return Distiller(student, models, loss), PhaseCallback(epochs, len(names) - 1, batch_size)
+    models = [load_teacher(t, shape, classes, normalized) for t in found]
+    return Distiller(student, models, loss), PhaseCallback(epochs, len(found) - 1, batch_size)

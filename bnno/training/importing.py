@@ -6,7 +6,9 @@ set for that dataset and the builder hparams the checkpoint implies (a narrow wi
 fewer blocks), plus the final weights file. ``run.json`` also records where the weights
 came from (``imported``), so that ``bnno train`` never resumes into it. ``bnno
 evaluate``, ``export``, ``landscape`` and distillation (``teachers=DIR``) then read it
-as any run.
+as any run. The file is read by the reader of its content (``bnno.checkpoints.files``):
+a PyTorch file (``.pth``, ``.pth.tar``; the tensors of the file, of its ``state_dict``
+entry or of Facebook's ``model`` entry) or a ``.safetensors`` file (read without pickle).
 
 Example:
     Import the official BNext-T and evaluate it on ImageNet::
@@ -23,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from bnno import data, hparams, models, plugins, runs
-from bnno.checkpoints.pth import load as load_pth
+from bnno.checkpoints.files import load as load_checkpoint
 from bnno.checkpoints.registry import get as importer_of
 from bnno.checkpoints.registry import state_dict
 from bnno.config import plan
@@ -70,7 +72,7 @@ def import_checkpoint(model: str, checkpoint: str | Path,
     file = Path(checkpoint)
     if output_dir is not None:
         _check_empty(Path(output_dir))
-    loaded = load_pth(file)
+    loaded = load_checkpoint(file)  # by content: safetensors or a PyTorch file
     mapping = importer(state_dict(loaded), model)
     if mapping.num_classes not in DATASETS:
         raise BnnoError(f"the checkpoint has {mapping.num_classes} classes; bnno imports "

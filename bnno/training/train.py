@@ -138,9 +138,16 @@ def train(config: RunConfig, output_dir: str | Path | None = None,
         return _fit(run, resuming)
 
 
+def _drop_last(config: RunConfig) -> bool:
+    # Across workers every worker must run the same number of full batches.
+    return config.trainer.drop_last or config.strategy == "multi_worker"
+
+
 def _steps_per_epoch(config: RunConfig, ds) -> int:
     batch = config.trainer.batch_size
-    steps = config.trainer.steps_per_epoch or ds.train_examples // batch
+    full, partial = divmod(ds.train_examples, batch)
+    steps = config.trainer.steps_per_epoch or full + (
+        1 if partial and not _drop_last(config) else 0)
     if steps < 1:
         raise BnnoError(f"batch_size {batch} is larger than the {ds.train_examples} training "
                         "examples")
@@ -245,7 +252,9 @@ def _model(run: _Run) -> tuple[Any, list]:
         if config.init and not run.first_epoch:
             print(f"Starting from {config.init} "
                   f"({loading.init_from(net, config.init, config.model)}).")
-            if optimizers.latent_free(config.optimizer.name):  # a latent run's kernels: ±1
+            # A latent-weight run's network is that of its kernels' signs: it starts there
+            # (not from its latent weights as real values, as a fresh run starts).
+            if optimizers.latent_free(config.optimizer.name):
                 optimizers.binarize_kernels(net)
         if trainer.teachers:
             from bnno.training import distill
@@ -256,8 +265,8 @@ def _model(run: _Run) -> tuple[Any, list]:
                 normalized=run.ds.encoded, loss=trainer.distill_loss)
             first.append(phases)
         compile_model(net, config.optimizer, run.steps,
-                      run_length(trainer, run.ds.train_examples), trainer.l2_decay,
-                      trainer.l2_decay_group)
+                      run_length(trainer, run.ds.train_examples, _drop_last(config)),
+                      trainer.l2_decay, trainer.l2_decay_group)
     return net, first
 
 
@@ -288,7 +297,8 @@ def _inputs(run: _Run):
     epochs, seed = config.trainer.epochs, config.seed
     val_steps = config.trainer.validation_steps
     if not dist.extended._in_multi_worker_mode():
-        train = ds.train(batch, preprocess, seed, run.first_epoch, epochs, run.steps)
+        train = ds.train(batch, preprocess, seed, run.first_epoch, epochs, run.steps,
+                         drop_last=_drop_last(config))
         return train, ds.test(batch, preprocess, val_steps), val_steps
 
     def per_worker(context: tf.distribute.InputContext):

@@ -386,9 +386,9 @@ def test_summary_prints_ops_beside_the_readme(cli):
     assert code == 0 and "published" not in json.loads(stdout)
 
 
-def test_imagenet_command_trains_with_keras_teachers(mock_tfds, cli, tmp_path):
+def test_imagenet_command_trains_with_its_teachers(mock_tfds, cli, tmp_path):
     """The issue's ImageNet command on mock JPEGs: BNext's augmentation, AdamW, and the
-    EfficientNet-B0/B2 pair (random weights here: no download)."""
+    EfficientNet-B0/B2 pair (timm's architectures; random weights here: no download)."""
     out = tmp_path / "run"
     code, _, err = cli("train", "bnext_t", "--dataset", "imagenet2012", "--hparams-set",
                        "imagenet", "--hparams", "width_multiplier=0.125,batch_size=2,epochs=1,"

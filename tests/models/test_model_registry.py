@@ -33,6 +33,9 @@ TINY_WIDTHS = {"width_multiplier": 0.05, "filters": 4, "dense_units": 8, "units"
 # BNext halves its input four times and refuses a side that would be odd on the way
 # (its official code's average pools would silently drop a row): 28 × 28 is refused.
 REFUSED = {(m, (28, 28, 1)) for m in ("bnext_t", "bnext_s", "bnext_m", "bnext_l", "bnext_18")}
+# ConvNeXt's stem divides the side by 4 and three unpadded 2×2 stride-2 convolutions halve
+# it: timm's model fails under 32 × 32, and bnno's refuses it.
+REFUSED |= {("convnext_tiny", (28, 28, 1))}
 
 # The training steps run on CIFAR-sized images; every other dataset shape gets a build.
 STEP_SHAPE = (32, 32, 3)

@@ -101,7 +101,7 @@ def test_sec52_gamma_decays_tenfold_every_100_epochs_of_batch_50():
     np.testing.assert_allclose(values, [1e-4, 1e-4, 1e-5, 1e-6], rtol=1e-5)
 
 
-def test_bop_model_kernels_are_plus_minus_one_before_and_after_steps():
+def test_bop_model_kernels_are_real_before_and_plus_minus_one_after_steps():
     hp = {**bop_hp(threshold=1e-6, gamma=1e-3), "filters": 4, "dense_units": 8,
           "kernel_size": 3}
     model = build_flat("binarynet", hp, (32, 32, 3), 10)
@@ -109,15 +109,15 @@ def test_bop_model_kernels_are_plus_minus_one_before_and_after_steps():
     kernels = optimizers.binary_kernels(model)
     assert len(kernels) == 9  # 6 convolutions + 3 dense layers, the first one included
     before = [k.numpy().copy() for k in kernels]
-    for k in before:
-        assert set(np.unique(k)) <= {-1.0, 1.0}
+    for k in before:  # the initialiser's real draw, as the Bop code starts
+        assert len(np.unique(k)) > 2 and np.abs(k).max() < 1
     x = np.random.RandomState(0).uniform(-1, 1, (24, 32, 32, 3)).astype("float32")
     y = tf.one_hot(np.arange(24) % 10, 10)
     history = model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     flipped = 0
     for k, b in zip(kernels, before, strict=True):
         assert set(np.unique(k.numpy())) <= {-1.0, 1.0}
-        flipped += int((k.numpy() != b).sum())
+        flipped += int((k.numpy() != np.where(b < 0, -1.0, 1.0)).sum())
     assert flipped > 0
     # larq's flip ratio, one per binary layer, named after the layer.
     ratios = {k: v for k, v in history.history.items() if k.startswith("flip_ratio/")}

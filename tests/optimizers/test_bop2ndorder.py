@@ -1,6 +1,10 @@
-"""Bop2ndOrder through bnno's optimizer factory: several steps equal a NumPy transcription
-of the rule (biased as in the official code, and bias-corrected as in the paper), with and
-without schedules; its slots resume from a checkpoint; Adam trains the rest."""
+"""Bop2ndOrder through bnno's optimizer factory: several steps equal NumPy transcriptions
+of the official code's rules (``Bop2ndOrder``, and ``Bop2ndOrder_unbiased`` for
+``bias_correction``: m/γ and v/σ with the current γ and σ, across step decays too), with
+and without schedules; its slots resume from a checkpoint; Adam trains the rest."""
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,23 +13,15 @@ from conftest import build_optimizer, resolved
 
 from bnno import optimizers
 
-EPS = 1e-10
+sys.path.insert(0, str(Path(__file__).parent))
+import bop_references as official  # noqa: E402
 
 
 def reference(w, grads, tau, gamma, sigma, bias_correction):
-    """The rule, step by step; ``tau``/``gamma``/``sigma`` are functions of the 0-based
-    step (what a schedule gives at the optimizer's step count)."""
-    w, m, v = w.copy(), np.zeros_like(w), np.zeros_like(w)
-    for t, g in enumerate(grads):
-        m = m + gamma(t) * (g - m)
-        v = v + sigma(t) * (g * g - v)
-        mh, vh = m, v
-        if bias_correction:
-            mh = m / (1 - (1 - gamma(t)) ** (t + 1))
-            vh = v / (1 - (1 - sigma(t)) ** (t + 1))
-        flip = w * mh / (np.sqrt(vh) + EPS) > tau(t)
-        w = np.where(flip, -w, w)
-    return w
+    """The official rule, step by step; ``tau``/``gamma``/``sigma`` are functions of the
+    0-based step (what a schedule gives at the optimizer's step count)."""
+    rule = official.bop2ndorder_unbiased if bias_correction else official.bop2ndorder
+    return official.run_bop2ndorder(w, grads, gamma, sigma, tau, rule)
 
 
 def run(hp, w, grads):
@@ -60,10 +56,13 @@ def test_steps_equal_the_numpy_rule(bias_correction):
 
 
 def test_bias_correction_changes_the_early_flips():
+    # Small rates: the biased signal is about w·(γ/√σ)·sign(g) = 0.1 < τ early on, the
+    # corrected one about w·sign(g)·√t, above τ.
     w, grads = data()
-    hp = {"threshold": 0.3, "gamma": 0.2, "sigma": 0.05}
+    hp = {"threshold": 0.3, "gamma": 0.01, "sigma": 0.01}
     biased = run({**hp, "bias_correction": False}, w, grads)[0].numpy()
     corrected = run({**hp, "bias_correction": True}, w, grads)[0].numpy()
+    np.testing.assert_array_equal(biased, w)  # nothing flipped
     assert (biased != corrected).any()
 
 
@@ -159,3 +158,26 @@ def test_impossible_step_decays_are_refused_in_one_line(hp, message):
     with pytest.raises(BnnoError, match=message) as error:
         optimizers.get(name).check(full)
     assert "\n" not in str(error.value)
+
+
+def test_the_correction_reads_the_current_rates_across_a_decay():
+    """Official Bop2ndOrder_unbiased under a step decay of γ and σ (×0.1 after 3 steps):
+    with a constant gradient its signal (m/γ_t)/√(v/σ_t) runs 1, 1.41, 1.72, then jumps to
+    5.54 at the first step after the decay; with τ = 3 the weight flips exactly there. (A
+    correction by 1 − Π(1 − γ_i) would keep the signal near 1 and flip nothing.)"""
+    w = np.array([[1.0, -1.0]], "float32")
+    grads = [np.ones_like(w)] * 5
+    hp = {"threshold": 3.0, "gamma": 0.01, "sigma": 0.01, "epochs_decay": 1,
+          "gamma_decay": 0.1, "sigma_decay": 0.1, "bias_correction": True}
+    kernel = tf.Variable(w)
+    kernel.precision = 1
+    opt = build_optimizer({"optimizer": "bop2ndorder", "learning_rate": 0.01, **hp}, 3)
+    seen = []
+    for g in grads:
+        opt.apply_gradients([(tf.constant(g), kernel)])
+        seen.append(kernel.numpy()[0].tolist())
+    assert seen == [[1, -1], [1, -1], [1, -1], [-1, -1], [-1, -1]]
+    decayed = official.staircase(0.01, 3, 0.1)
+    expected = official.run_bop2ndorder(w, grads, decayed, decayed, lambda t: 3.0,
+                                        official.bop2ndorder_unbiased)
+    np.testing.assert_array_equal(kernel.numpy(), expected)

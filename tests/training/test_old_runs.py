@@ -36,8 +36,12 @@ COMMANDS = {
                         "units=16,batch_size=8,epochs={},activation.rho=0.4", 1),
     "bnext_t_cifar": ("bnext_t", "cifar10", "cifar",
                       "width_multiplier=0.05,blocks=2,batch_size=8,epochs={}", 2),
+    # The set took the Bop2ndOrder code's later values since: the values the run was
+    # trained with are given.
     "binarynet_bop2ndorder": ("binarynet", "cifar10", "bop2ndOrder_testExp",
-                              "filters=4,dense_units=8,batch_size=8,epochs={}", 1),
+                              "filters=4,dense_units=8,batch_size=8,epochs={},"
+                              "normalization=layer,gamma=1e-6,sigma=1e-2,learning_rate=0.01",
+                              1),
 }
 
 

@@ -1,14 +1,18 @@
 """Bop2ndOrder (Suarez-Ramirez et al., 2021): Bop with a second moment of the gradient.
 
 For each binary weight w with gradient g, per step (the official code,
-CuauSuarez/Bop2ndOrder ``bnn_optimization/optimizers.py``):
+CuauSuarez/Bop2ndOrder ``bnn_optimization/optimizers.py``, class ``Bop2ndOrder`` l.146-157,
+the same on its branches ``master`` and ``conference``):
 
     m ← m + γ·(g − m),   v ← v + σ·(g² − v),   flip w where w·m / (√v + ε) > τ
 
-with ε = 1e-10. The paper also describes a bias-corrected variant, which the code does
-not contain: m and v are divided by 1 − (1 − γ)^t and 1 − (1 − σ)^t (t = 1 at the first
-step) before the comparison. γ, σ and τ take schedules, read at the optimizer's own step
-count as larq's ``Bop`` reads them.
+with ε = 1e-10. ``bias_correction=True`` is the code's bias-corrected optimizer (class
+``Bop2ndOrder_unbiased`` l.228-239, on the ``conference`` branch, bf29ed4, which holds
+the sets the repository's README runs): flip w where w·(m/γ) / (√(v/σ) + ε) > τ, with the
+current γ and σ (the schedules' values at this step, not a product over the steps: after
+a step decay m/γ and v/σ jump, as in the code). Where the code has no step count and no
+1 − (1 − γ)^t, neither has this class. γ, σ and τ take schedules, read at the optimizer's
+own step count before its increment, as larq's ``Bop`` and the official classes read them.
 
 Example:
     >>> import tensorflow as tf
@@ -40,7 +44,8 @@ class Bop2ndOrder(lq.optimizers.Bop):
         threshold: τ, the flip threshold on w·m/(√v + ε).
         gamma: γ, the rate of the first moment m.
         sigma: σ, the rate of the second moment v.
-        bias_correction: divide m and v by 1 − (1 − γ)^t and 1 − (1 − σ)^t.
+        bias_correction: compare w·(m/γ)/(√(v/σ) + ε) with τ, the official
+            ``Bop2ndOrder_unbiased``.
     """
 
     def __init__(self, threshold: float = 1e-6, gamma: float = 1e-6, sigma: float = 1e-2,
@@ -63,10 +68,9 @@ class Bop2ndOrder(lq.optimizers.Bop):
         v = self.get_slot(var, "v").assign_add(
             sigma * (tf.square(grad) - self.get_slot(var, "v")))
         if self.bias_correction:
-            step = tf.cast(self.iterations + 1, dtype)
-            m = m / (1.0 - tf.pow(1.0 - gamma, step))
-            v = v / (1.0 - tf.pow(1.0 - sigma, step))
-        signal = var * (m / (tf.sqrt(v) + EPSILON))
+            signal = var * ((m / gamma) / (tf.sqrt(v / sigma) + EPSILON))
+        else:
+            signal = var * (m / (tf.sqrt(v) + EPSILON))
         return var.assign(lq.math.sign(-tf.sign(signal - threshold) * var)).op
 
     def get_config(self) -> dict:
