@@ -25,7 +25,7 @@ Example:
 from __future__ import annotations
 
 import larq as lq
-import tensorflow as tf  # noqa: F401  (the doctests use it)
+import tensorflow as tf
 
 from bnno import quantizers  # noqa: F401  (registers the XNOR++ quantizers)
 
@@ -58,7 +58,15 @@ class SpatialOutputScale:
 
     def call(self, inputs):
         outputs = super().call(inputs)
-        return outputs * self.row_scale[:, None, None] * self.column_scale[:, None]
+        # LCE's converter fuses a multiply by a constant that directly follows a binary
+        # convolution into its per-channel output multiplier without checking the shape
+        # (larq/compute-engine, ``optimize_patterns_common.td``: "TODO: Check shapes before
+        # fusing"), and the interpreter then fails; multiplying a (batch, positions,
+        # channels) view keeps the per-position factor a multiply of its own.
+        shape = tf.shape(outputs)
+        positions = tf.reshape(outputs, [shape[0], -1, shape[3]])
+        factors = tf.reshape(self.row_scale[:, None] * self.column_scale[None, :], [-1, 1])
+        return tf.reshape(positions * factors, shape)
 
 
 @lq.utils.register_keras_custom_object
