@@ -70,8 +70,8 @@ def torch_tau(epoch, epochs):  # ReCUConv2d.model_params_update, in float32
 
 
 def torch_fda(epoch, epochs):  # FDAConv2d.model_params_update: alpha (float32), n
-    alpha = np.float32(0.05) * (np.float32(1) + np.cos(np.float32(np.float32((epoch + 1) / epochs)
-                                                                  * np.float32(np.pi))))
+    angle = np.float32(np.float32((epoch + 1) / epochs) * np.float32(np.pi))
+    alpha = np.float32(0.05) * (np.float32(1) + np.float32(np.cos(np.float64(angle))))
     return alpha, 9 + int(epoch / epochs * 9)
 
 
