@@ -121,7 +121,7 @@ class BiBenchReCUActivation(lq.quantizers.Quantizer):
         return _sign(a0, lambda x, dy: tf.maximum(2.0 - tf.abs(2.0 * x), 0.0) * dy)
 
 
-@register("bibench_recu_weight", roles=("kernel",))
+@register("bibench_recu_weight", roles=("kernel",), scaled=True)
 class BiBenchReCUWeight(EpochSchedule, lq.quantizers.Quantizer):
     """α·sign(clamp(standardised w, −Q, Q)) per output channel, τ on its schedule.
 

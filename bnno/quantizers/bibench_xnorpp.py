@@ -49,7 +49,7 @@ class BiBenchXnorPlusPlusActivation(BiBenchBnnActivation):
     """
 
 
-@register("bibench_xnorpp_weight", roles=("kernel",))
+@register("bibench_xnorpp_weight", roles=("kernel",), scaled=True)
 class BiBenchXnorPlusPlusWeight(CountsSignFlips, lq.quantizers._BaseQuantizer):
     """o·sign(w) with a trainable ``o`` per output channel (init 1); gradient to ``w``:
     ``o·g·1[|w| ≤ 1]``, to ``o``: the sum of ``g·sign(w)`` over the channel.
