@@ -16,7 +16,7 @@ larq, sign(0) = +1 where PyTorch's sign gives 0 (needed for LCE's bit-packing; a
 is a measure-zero event for these float inputs; the convolution's zero padding stays 0,
 as in the official ``F.conv2d``).
 
-This module also holds the straight-through helper the other BiBench binarizers share.
+This module also holds the straight-through function the other BiBench binarizers share.
 
 Example:
     >>> import larq as lq

@@ -171,7 +171,7 @@ STATELESS = {
 }
 
 
-# --- helpers ------------------------------------------------------------------------------
+# --- running them ----------------------------------------------------------------------------
 
 def _values(shape, seed, scale=2.0):
     # Away from 0 and ±1 by at least 0.01, so float32 cannot put a value across a kink.
