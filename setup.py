@@ -33,7 +33,9 @@ setup(
         # release; it converts and runs models from TensorFlow 2.19 (see README).
         "lce": LCE,
         # The tests cover export too, so the test set-up brings LCE along.
-        "test": ["pytest>=7", "pytest-xdist>=3.2", "dill>=0.3", "ruff>=0.5", *LCE],
+        # setuptools: the plugin test installs an example plugin package with pip.
+        "test": ["pytest>=7", "pytest-xdist>=3.2", "dill>=0.3", "ruff>=0.5", "setuptools>=61",
+                 *LCE],
     },
     entry_points={"console_scripts": ["bnno=bnno.cli:main"]},
 )

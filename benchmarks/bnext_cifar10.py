@@ -30,7 +30,7 @@ import tempfile
 
 from timing import EpochTimer
 
-from bnno.training import runs
+from bnno import runs
 from bnno.training.train import train
 
 

@@ -41,9 +41,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from bnno import data
+from bnno import data, runs
 from bnno.analysis.compare import compare, markdown_table, summarize
-from bnno.training import runs
 from bnno.training.build import build_model, compile_model
 from bnno.training.train import plan, train
 

@@ -34,8 +34,7 @@ from pathlib import Path
 import tensorflow as tf
 from timing import EpochTimer
 
-from bnno import data
-from bnno.training import runs
+from bnno import data, runs
 from bnno.training.build import build_model, compile_model
 from bnno.training.train import plan, run_callbacks, train
 

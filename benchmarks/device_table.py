@@ -23,10 +23,9 @@ import json
 
 import numpy as np
 
-from bnno import hparams, models
+from bnno import hparams, models, runs
 from bnno.deploy import benchmark, convert, inference, metadata
 from bnno.deploy.sign_conv import is_binary_layer
-from bnno.training import runs
 from bnno.training.build import build_model
 from bnno.training.loading import load_trained
 from bnno.training.temperature import temperatures

@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from bnno import hparams, plugins
 from bnno.errors import BnnoError
 
 # Options that train and sweep share.
@@ -32,9 +33,9 @@ _PREPROCESS_FN = click.option(
          "RandAugment) or sibnn (ImageNet: shorter side 256, random 224 crop, flip). "
          "[default: the hparam set's preprocess_fn, else default]",
 )
-_STEPS_PER_EPOCH = click.option("--steps-per-epoch", type=int,
+_STEPS_PER_EPOCH = click.option("--steps-per-epoch", type=click.IntRange(1),
                                 help="Limit an epoch to this many batches.")
-_VALIDATION_STEPS = click.option("--validation-steps", type=int,
+_VALIDATION_STEPS = click.option("--validation-steps", type=click.IntRange(1),
                                  help="Limit validation to this many batches.")
 _VERBOSE = click.option("--verbose", type=click.IntRange(0, 2),
                         help="0: no progress output, 1: a progress bar, 2: one line per "
@@ -84,8 +85,58 @@ _HPARAMS_SET = click.option(
 )
 
 
+def _overrides(text: str, preprocess_fn: str | None = None, steps_per_epoch: int | None = None,
+               validation_steps: int | None = None) -> dict[str, str | int]:
+    """``--hparams`` parsed, with the options that set keys of the recipe too."""
+    found: dict[str, str | int] = dict(hparams.parse_overrides(text))
+    for key, value in (("data.preprocess_fn", preprocess_fn),
+                       ("trainer.steps_per_epoch", steps_per_epoch),
+                       ("trainer.validation_steps", validation_steps)):
+        if value is not None:
+            found[key] = value
+    return found
+
+
+def _grid(items: tuple[str, ...]) -> dict[str, list[str]]:
+    """``--grid`` items (``key=v1,v2,...``) as key -> values, in the order given."""
+    axes: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        key = key.strip()
+        found = [v.strip() for v in values.split(",") if v.strip()]
+        if not sep or not key or not found:
+            raise BnnoError(f"--grid item '{item}' is not of the form key=value1,value2,...")
+        if key in axes:
+            raise BnnoError(f"--grid names '{key}' twice; give all its values in one --grid")
+        axes[key] = found
+    return axes
+
+
+def _runner(data_dir: str | None, manual_dir: str | None, tensorboard: bool,
+            verbose: int | None):
+    """Where a sweep's or comparison's runs find their data, and what they log."""
+    from bnno.analysis.jobs import Runner
+    from bnno.data import Source
+    from bnno.training.train import TrainOptions
+
+    return Runner(Source(data_dir, manual_dir), TrainOptions(tensorboard, verbose))
+
+
+def _version(ctx: click.Context, _param, value: bool) -> None:
+    """``--version``: bnno's version and the plugins installed (read from the packages'
+    metadata, without loading them)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from bnno import __version__
+
+    installed = sorted(f"{p.name} ({p.value})" for p in plugins.installed())
+    click.echo(f"bnno {__version__}; plugins: {', '.join(installed) or 'none'}")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="bnno")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
+              help="Show bnno's version and the plugins installed, and exit.")
 def cli() -> None:
     """Train, inspect and ship binary neural networks (TensorFlow + Larq)."""
 
@@ -126,14 +177,17 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
     bnno train birealnet --dataset ~/imagenet --hparams-set bop
     bnno train bnext_t --dataset ~/imagenet --hparams-set bop --init runs/bnext_t_official
     """
-    from bnno.training.train import TrainingStopped
+    from bnno.config import plan
+    from bnno.data import Source
+    from bnno.training.train import TrainingStopped, TrainOptions
     from bnno.training.train import train as run
 
+    config = plan(model, dataset, hparams_set,
+                  _overrides(overrides, preprocess_fn, steps_per_epoch, validation_steps),
+                  seed=seed, strategy=strategy, init=init, skip_bad_images=skip_bad_images)
     try:
-        path = run(model, dataset, hparams_set, overrides, preprocess_fn, output_dir,
-                   data_dir, manual_dir, seed, steps_per_epoch, validation_steps,
-                   tensorboard, verbose=verbose, strategy=strategy,
-                   skip_bad_images=skip_bad_images, init=init)
+        path = run(config, output_dir, Source(data_dir, manual_dir, skip_bad_images),
+                   TrainOptions(tensorboard=tensorboard, verbose=verbose))
     except TrainingStopped as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)
@@ -150,12 +204,13 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def evaluate(run_dir, dataset, weights, data_dir, manual_dir, skip_bad_images, as_json) -> None:
     """Test loss, accuracy, top-5 accuracy and sparsity of a finished or partial run."""
+    from bnno.data import Source
     from bnno.training.train import evaluate as run
 
     # The progress bar only on a terminal: in a log file it is a wall of \r updates.
     bar = not as_json and sys.stdout.isatty()
-    results = run(run_dir, dataset, data_dir, manual_dir, verbose=int(bar), weights=weights,
-                  skip_bad_images=skip_bad_images)
+    results = run(run_dir, dataset, Source(data_dir, manual_dir, skip_bad_images),
+                  verbose=int(bar), weights=weights)
     if as_json:
         click.echo(json.dumps(results, indent=2))
         return
@@ -183,17 +238,22 @@ def export(run_dir, output, check_examples, weights, data_dir, manual_dir, allow
     \b
     bnno export runs/binarynet-cifar10-bop-20261121-120000 -o binarynet.tflite
     """
+    from bnno.data import Source
     from bnno.deploy.export import OUTPUT_ATOL, export_run
 
-    result = export_run(run_dir, output, data_dir, manual_dir, check_examples, weights=weights,
-                        allow_float=allow_float)
+    result = export_run(run_dir, output, Source(data_dir, manual_dir), check_examples,
+                        weights=weights, allow_float=allow_float)
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
     click.echo(f"Wrote {result['output']} ({result['bytes']:,} bytes, "
                f"{result['binary_ops']} binary convolutions for {result['binary_layers']} "
                f"binary layers) from {result['weights']}")
-    if result["float_layers"] or result["binary_ops"] != result["binary_layers"]:
+    if result["float_by_design"]:
+        click.echo(f"Binary layers whose quantizers LCE runs in float (by design): "
+                   f"{', '.join(result['float_by_design'])}")
+    expected = result["binary_layers"] - len(result["float_by_design"])
+    if result["float_layers"] or result["binary_ops"] < expected:
         click.echo(f"WARNING: binary layers LCE runs in float: "
                    f"{', '.join(result['float_layers']) or 'unknown'}")
     check = result.get("check")
@@ -221,7 +281,7 @@ def import_(model, checkpoint, output_dir) -> None:
     \b
     bnno import bnext_t model_best.pth.tar --output-dir runs/bnext_t_official
     """
-    from bnno.checkpoints.importer import import_checkpoint
+    from bnno.training.importing import import_checkpoint
 
     path = import_checkpoint(model, checkpoint, output_dir)
     click.echo(f"Imported {checkpoint} as {model}: {path}")
@@ -259,17 +319,19 @@ def benchmark(model_file, threads, repeats, warmup, as_json) -> None:
 def summary(model, dataset, hparams_set, overrides, data_dir, as_json) -> None:
     """Larq's summary of MODEL: layers, parameters, binary and float MACs, and OPs
     (BOPs/64 + FLOPs) with the binarization degree; --json prints them as exact counts."""
-    from bnno import data
-    from bnno.analysis.summary import PUBLISHED, ops_table, profile
+    from bnno import data, models
+    from bnno.analysis.summary import ops_table, profile
+    from bnno.config import plan
     from bnno.training.build import build_model
-    from bnno.training.train import plan
 
-    spec = plan(model, dataset, hparams_set, overrides, "default")
-    ds = data.describe(dataset, data_dir, spec["hparams"].get("image_size"))
-    net = build_model(spec["model"], spec["hparams"], ds.input_shape, ds.num_classes)
+    config = plan(model, dataset, hparams_set,
+                  {**hparams.parse_overrides(overrides), "preprocess_fn": "default"})
+    ds = data.describe(dataset, data_dir, config.data.image_size)
+    net = build_model(config.model, config.optimizer.name, ds.input_shape, ds.num_classes)
     counts = profile(net)
     # The published figures are for ImageNet inputs.
-    published = PUBLISHED.get(spec["model"]) if ds.name == "imagenet2012" else None
+    published = models.get_entry(config.model.name).published \
+        if ds.name == "imagenet2012" else None
     if as_json:
         click.echo(json.dumps({**counts, **({"published": published} if published else {})},
                               indent=2))
@@ -291,6 +353,7 @@ def hparams_list(model) -> None:
     """The hparam sets of MODEL (or of every model)."""
     from bnno import hparams, models
 
+    plugins.load()
     for name in [models.canonical(model)] if model else models.names():
         click.echo(name)
         for set_name in hparams.set_names(name):
@@ -306,15 +369,14 @@ def hparams_show(model, set_name, overrides) -> None:
 
     Its description and source come first, as in a set of an hparam file.
     """
-    from bnno import hparams, models
+    from bnno.config.plan import check_set
 
-    name, model = model, models.canonical(model)
-    notes: list[str] = []
-    hp = hparams.resolve(model, set_name, overrides, models.hparam_types(model),
-                         models.fixed(name), name, notes)
-    for note in notes:
+    checked = check_set(model, set_name, hparams.parse_overrides(overrides))
+    for note in checked.notes:
         click.echo(note, err=True)  # stdout stays valid JSON
-    click.echo(json.dumps({**hparams.metadata(model, set_name), **hp}, indent=2))
+    meta = hparams.metadata(checked.model.name, set_name)
+    sections = {k: v for k, v in checked.recipe.sections.items() if v}
+    click.echo(json.dumps({**meta, **sections}, indent=2))
 
 
 @hparams_group.command("doc")
@@ -367,13 +429,14 @@ def sweep(model, dataset, preprocess_fn, hparams_set, grid, configs, overrides, 
     bnno sweep binarynet --dataset cifar10 --hparams-set bop \\
          --grid threshold=0,1e-6,1e-5 --grid gamma=1e-3
     """
-    from bnno.analysis.sweep import markdown_table, summarize
+    from bnno.analysis.sweep import configurations, summarize, table
     from bnno.analysis.sweep import sweep as run
 
-    path = run(model, dataset, hparams_set, grid, configs, overrides, preprocess_fn,
-               output_dir, data_dir, manual_dir, seed, steps_per_epoch, validation_steps,
-               tensorboard, verbose)
-    click.echo(markdown_table(summarize(path)))
+    found = configurations(_grid(grid), [hparams.parse_overrides(c) for c in configs])
+    path = run(model, dataset, hparams_set, found,
+               _overrides(overrides, preprocess_fn, steps_per_epoch, validation_steps),
+               output_dir, seed, _runner(data_dir, manual_dir, tensorboard, verbose))
+    click.echo(table(summarize(path)))
     click.echo(f"Sweep saved in {path}")
 
 
@@ -413,12 +476,14 @@ def compare(model_names, dataset, sets, epochs, preprocess_fn, overrides, output
     bnno compare xnornet birealnet --dataset imagenet2012 --sets bop,adam --epochs 10
     """
     from bnno.analysis.compare import compare as run
-    from bnno.analysis.compare import markdown_table, parse_sets, summarize
+    from bnno.analysis.compare import parse_sets, summarize, table
 
-    path = run(model_names, dataset, parse_sets(sets), epochs, overrides, preprocess_fn,
-               output_dir, data_dir, manual_dir, seed, steps_per_epoch, validation_steps,
-               tensorboard, verbose)
-    click.echo(markdown_table(summarize(path)))
+    shared = _overrides(overrides, preprocess_fn, steps_per_epoch, validation_steps)
+    if epochs:
+        shared["epochs"] = epochs
+    path = run(model_names, dataset, parse_sets(sets), shared, output_dir, seed,
+               _runner(data_dir, manual_dir, tensorboard, verbose))
+    click.echo(table(summarize(path)))
     click.echo(f"Comparison saved in {path}")
 
 
@@ -435,8 +500,8 @@ def plot(run_dirs, output) -> None:
     """
     from pathlib import Path
 
+    from bnno import runs
     from bnno.analysis import plots
-    from bnno.training import runs
     curves = {}
     for run_dir in run_dirs:
         runs.read(Path(run_dir))  # a clear error for a path that is not a run
@@ -475,10 +540,12 @@ def landscape(run_dir, value_range, points, two_d, batches, batch_size, initial,
     \b
     bnno landscape runs/binarynet-cifar10-bop-20261121-120000 --range 1.0 --points 41 --2d
     """
+    from bnno.analysis.landscape import Grid
     from bnno.analysis.landscape import landscape as run
+    from bnno.data import Source
 
-    out = run(run_dir, value_range, points, two_d, batches, batch_size, initial, seed,
-              data_dir, output_dir, weights=weights)
+    grid = Grid(value_range, points, two_d, batches, batch_size, seed)
+    out = run(run_dir, grid, initial, weights, Source(data_dir), output_dir)
     click.echo(f"Landscape saved in {out}")
 
 

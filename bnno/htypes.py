@@ -12,9 +12,10 @@ Example:
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from bnno import schedules
 from bnno.errors import BnnoError, choices
@@ -32,8 +33,9 @@ class HType:
     name: str
     check: Callable[[str, Any], Any]
     parse: Callable[[str], Any]
-    # set_field(key, current value, field, text): the value with one field changed, for
-    # dotted overrides such as ``gamma.decay_rate=0.5`` (None: the value has no fields).
+    # set_field(key, current value, field, value): the value with one field changed, for
+    # dotted overrides such as ``gamma.decay_rate=0.5`` (None: the value has no fields); a
+    # text value is parsed by the field's type.
     set_field: Callable[[str, Any, str, str], Any] | None = None
 
 
@@ -59,6 +61,12 @@ def _check_bool(key: str, v: Any) -> bool:
     return v
 
 
+def _check_number(key: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise _bad(key, "a number", v)
+    return v
+
+
 def _check_str(key: str, v: Any) -> str:
     if not isinstance(v, str) or not v:
         raise _bad(key, "a name", v)
@@ -71,6 +79,10 @@ def _check_optional_str(key: str, v: Any) -> str | None:
 
 def _check_optional_int(key: str, v: Any) -> int | None:
     return None if v is None else _check_int(key, v)
+
+
+def _check_optional_float(key: str, v: Any) -> float | None:
+    return None if v is None else _check_float(key, v)
 
 
 def _parse_optional_number(text: str) -> Any:
@@ -114,8 +126,9 @@ def _schedule_field(key: str, current: Any, field: str, text: str) -> dict:
             f"schedule '{key}' has no field '{field}'; valid fields: "
             f"{choices(k for k in current if k != 'schedule')}"
         ) from None
-    value = _parse_bool(text) if typ is bool else _parse_number(text)
-    return {**current, field: value}
+    if isinstance(text, str):
+        text = _parse_bool(text) if typ is bool else _parse_number(text)
+    return {**current, field: text}
 
 
 def _check_quantizer(key: str, v: Any) -> str | dict | None:
@@ -145,20 +158,27 @@ def _quantizer_field(key: str, current: Any, field: str, text: str) -> dict:
         raise BnnoError(f"hparam '{key}' is none here, so '{key}.{field}' cannot be set; "
                         f"set {key}=<name> first")
     spec = {"name": current} if isinstance(current, str) else dict(current)
-    spec[field] = text if field == "name" else _parse_option(text)
+    parse = field != "name" and isinstance(text, str)
+    spec[field] = _parse_option(text) if parse else text
     return spec
 
 
 INT = HType("a positive integer", _check_int, _parse_number)
+NUMBER = HType("a number", _check_number, _parse_number)
 FLOAT = HType("a non-negative number", _check_float, _parse_number)
 BOOL = HType("true or false", _check_bool, _parse_bool)
 STR = HType("a name", _check_str, str)
 OPTIONAL_INT = HType("a positive integer or none", _check_optional_int, _parse_optional_number)
 OPTIONAL_STR = HType("a name or none", _check_optional_str, _parse_optional_str)
+OPTIONAL_FLOAT = HType("a non-negative number or none", _check_optional_float,
+                       _parse_optional_number)
 SCHEDULE = HType("a number or a schedule", _check_schedule, _parse_number, _schedule_field)
 # A quantizer spec (``bnno.quantizers.registry``): a name, none, or
 # ``{"name": ..., <option>: value}``; ``activation.rho=0.2`` sets one option.
 QUANTIZER = HType("a quantizer", _check_quantizer, _parse_optional_str, _quantizer_field)
+
+# The type hint of builder arguments that take a quantizer spec.
+QuantizerSpec = str | dict | None
 
 
 def choice(*names: str) -> HType:
@@ -175,3 +195,80 @@ def choice(*names: str) -> HType:
         return v
 
     return HType("one of " + choices(names), check, str)
+
+
+def between(low: float, high: float) -> HType:
+    """A number from ``low`` to ``high`` (both included), for ``typing.Annotated`` hints
+    of quantizer options: ``rho: Annotated[float, between(0, 1)] = 0.3``.
+
+    Example:
+        >>> between(0, 1).check("rho", 2.0)
+        Traceback (most recent call last):
+        ...
+        bnno.errors.BnnoError: hparam 'rho' expects a number from 0 to 1, got 2.0
+    """
+    kind = f"a number from {low:g} to {high:g}"
+
+    def check(key: str, v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= high:
+            raise _bad(key, kind, v)
+        return float(v)
+
+    return HType(kind, check, _parse_number)
+
+
+_SIMPLE = {int: INT, float: FLOAT, bool: BOOL, str: STR}
+
+
+def from_hint(hint: Any) -> HType:
+    """The hparam type of a type hint: ``int``, ``float``, ``bool``, ``str``, ``str | None``,
+    ``int | None``, ``float | None``, a ``Literal`` of names, ``QuantizerSpec``, or
+    ``Annotated[..., htype]``.
+
+    Raises:
+        TypeError: any other hint; the message names the supported ones.
+
+    Example:
+        >>> from_hint(int) is INT, from_hint(Literal["batch", "layer"]).name
+        (True, 'one of batch, layer')
+        >>> from_hint(typing.Annotated[float, between(0, 1)]).name
+        'a number from 0 to 1'
+    """
+    if hint in _SIMPLE:
+        return _SIMPLE[hint]
+    if hint == QuantizerSpec:
+        return QUANTIZER
+    if typing.get_origin(hint) is typing.Annotated:
+        found = [m for m in hint.__metadata__ if isinstance(m, HType)]
+        if found:
+            return found[0]
+        return from_hint(typing.get_args(hint)[0])
+    args = set(typing.get_args(hint))
+    if args == {str, type(None)}:
+        return OPTIONAL_STR
+    if args == {int, type(None)}:
+        return OPTIONAL_INT
+    if args == {float, type(None)}:
+        return OPTIONAL_FLOAT
+    if typing.get_origin(hint) is Literal:
+        return choice(*typing.get_args(hint))
+    raise TypeError(f"hparam hints must be int, float, bool, str, str | None, int | None, "
+                    f"float | None, a Literal of names, QuantizerSpec or Annotated[..., an "
+                    f"HType]; got {hint}")
+
+
+def of_default(value: Any) -> HType | None:
+    """The hparam type a default value implies (for options written without hints):
+    a number for numbers, true/false, a name; None for anything else.
+
+    Example:
+        >>> of_default(1.5).name, of_default(True).name, of_default(None)
+        ('a number', 'true or false', None)
+    """
+    if isinstance(value, bool):
+        return BOOL
+    if isinstance(value, (int, float)):
+        return NUMBER
+    if isinstance(value, str):
+        return STR
+    return None

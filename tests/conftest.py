@@ -76,6 +76,100 @@ def subprocess_env(mock_data_dir) -> dict:
 PYTHON = sys.executable
 
 
+def overrides(text: str | None) -> dict:
+    """``--hparams`` text as the overrides dict the library takes."""
+    from bnno import hparams
+
+    return hparams.parse_overrides(text)
+
+
+def resolved(model: str, set_name: str | None = None, text: str | None = None) -> dict:
+    """A set with ``--hparams`` text applied, checked as ``plan`` checks it, its values side
+    by side (the optimizer's name as ``optimizer``)."""
+    from bnno.analysis.recipe_table import flat
+    from bnno.config.plan import check_set
+
+    return flat(check_set(model, set_name, overrides(text)).recipe)
+
+
+def flat_config(config) -> dict:
+    """Every value of a planned run side by side: the model's hparams, the optimizer's
+    name and options, the trainer's and the data's fields."""
+    import dataclasses
+
+    return {**config.model.hparams, "optimizer": config.optimizer.name,
+            **config.optimizer.options, **dataclasses.asdict(config.trainer),
+            **{k: v for k, v in dataclasses.asdict(config.data).items()}}
+
+
+def optimizer_of(hp: dict):
+    """The optimizer of flat hparams (the optimizer's name as ``optimizer``, its options
+    beside the other keys) as an ``OptimizerConfig``."""
+    from bnno import optimizers
+    from bnno.config import OptimizerConfig
+
+    keys = optimizers.get(hp["optimizer"]).options
+    return OptimizerConfig(hp["optimizer"], {k: v for k, v in hp.items() if k in keys})
+
+
+def build_optimizer(hp: dict, steps_per_epoch: int):
+    """The optimizer of flat hparams, its schedules over ``hp["epochs"]`` (default 1)."""
+    from bnno import optimizers
+
+    config = optimizer_of(hp)
+    return optimizers.build(config.name, config.options, steps_per_epoch,
+                            hp.get("epochs", 1) * steps_per_epoch)
+
+
+def build_flat(model: str, hp: dict, input_shape: tuple, num_classes: int, **kwargs):
+    """``bnno.training.build.build_model`` from flat hparams (builder keys and the
+    optimizer's name side by side)."""
+    from bnno import models
+    from bnno.config import ModelConfig
+    from bnno.training.build import build_model
+
+    entry = models.get_entry(model)
+    config = ModelConfig(entry.name, {**entry.defaults(), **models.builder_kwargs(model, hp)})
+    return build_model(config, hp.get("optimizer", "adam"), input_shape, num_classes, **kwargs)
+
+
+def compile_flat(model, hp: dict, steps_per_epoch: int) -> None:
+    """``bnno.training.build.compile_model`` from flat hparams."""
+    from bnno.training.build import compile_model
+
+    compile_model(model, optimizer_of(hp), steps_per_epoch,
+                  hp.get("epochs", 1) * steps_per_epoch, hp.get("l2_decay", 0.0))
+
+
+def plan_tiny(model: str, dataset: str, set_name: str | None = None, text: str | None = None,
+              *, preprocess_fn: str | None = None, steps_per_epoch: int | None = None,
+              validation_steps: int | None = None, **kwargs):
+    """``bnno.config.plan`` with ``--hparams`` text and the CLI's budget options."""
+    from bnno.config import plan
+
+    given = overrides(text)
+    for key, value in (("data.preprocess_fn", preprocess_fn),
+                       ("trainer.steps_per_epoch", steps_per_epoch),
+                       ("trainer.validation_steps", validation_steps)):
+        if value is not None:
+            given[key] = value
+    return plan(model, dataset, set_name, given, **kwargs)
+
+
+def train_tiny(model: str, dataset: str, set_name: str | None = None, text: str | None = None,
+               output_dir=None, *, data_dir: str | None = None, tensorboard: bool = False,
+               verbose: int = 0, callbacks=(), flip_log: bool = True, flip_interval: int = 50,
+               skip_bad_images: bool = False, **kwargs):
+    """Plan (``plan_tiny``) and train a run, as ``bnno train`` does; the run's directory."""
+    from bnno.data import Source
+    from bnno.training.train import TrainOptions, train
+
+    config = plan_tiny(model, dataset, set_name, text, skip_bad_images=skip_bad_images,
+                       **kwargs)
+    return train(config, output_dir, Source(data_dir, None, skip_bad_images),
+                 TrainOptions(tensorboard, verbose, tuple(callbacks), flip_log, flip_interval))
+
+
 def all_weights(path) -> dict:
     """Every array of an HDF5 weights file, by its path in the file."""
     import h5py

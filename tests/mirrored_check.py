@@ -24,24 +24,25 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 
 import tensorflow_datasets as tfds  # noqa: E402
 
-from bnno import optimizers  # noqa: E402
+from bnno import hparams, optimizers, runs  # noqa: E402
+from bnno.config import ModelConfig, OptimizerConfig, plan  # noqa: E402
+from bnno.data import Source  # noqa: E402
 from bnno.errors import BnnoError  # noqa: E402
-from bnno.training import distribute, runs  # noqa: E402
+from bnno.training import distribute  # noqa: E402
 from bnno.training.build import build_model, compile_model  # noqa: E402
-from bnno.training.train import train  # noqa: E402
+from bnno.training.train import TrainOptions, train  # noqa: E402
 
 # A tiny binarynet: the test is about the optimizer and batch norm under the strategy.
-HP = {"optimizer": "bop", "threshold": 0.0, "gamma": 1e-2, "learning_rate": 1e-2,
-      "kernel_quantizer": None, "kernel_constraint": None, "filters": 4, "dense_units": 8,
-      "kernel_size": 3, "epochs": 1}
+MODEL = ModelConfig("binarynet", {"kernel_quantizer": None, "kernel_constraint": None,
+                                  "filters": 4, "dense_units": 8, "kernel_size": 3})
+OPTIONS = {"threshold": 0.0, "gamma": 1e-2, "learning_rate": 1e-2}
 SHAPE = (16, 16, 3)
 
 
 def one_step(strategy, weights, x, y, threshold):
-    hp = {**HP, "threshold": threshold}
     with strategy.scope():
-        model = build_model("binarynet", hp, SHAPE, 10)
-        compile_model(model, hp, steps_per_epoch=1)
+        model = build_model(MODEL, "bop", SHAPE, 10)
+        compile_model(model, OptimizerConfig("bop", {**OPTIONS, "threshold": threshold}), 1, 1)
     model.set_weights(weights)
     model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
     return model
@@ -59,7 +60,7 @@ def bn_state(model):
 
 def step_results():
     tf.keras.utils.set_random_seed(3)
-    init = build_model("binarynet", HP, SHAPE, 10)
+    init = build_model(MODEL, "bop", SHAPE, 10)
     weights = init.get_weights()
     before = [k.numpy() for k in optimizers.binary_kernels(init)]
     # Before the gradient probe below: calling the model with training=True updates its
@@ -81,7 +82,7 @@ def step_results():
         loss = tf.keras.losses.categorical_crossentropy(y, init(x, training=True))
         loss = tf.reduce_mean(loss)
     grads = tape.gradient(loss, optimizers.binary_kernels(init))
-    m = np.sort(np.concatenate([HP["gamma"] * np.abs(g.numpy()).ravel() for g in grads]))
+    m = np.sort(np.concatenate([OPTIONS["gamma"] * np.abs(g.numpy()).ravel() for g in grads]))
     lo, hi = int(0.4 * len(m)), int(0.6 * len(m))
     i = lo + int(np.argmax((m[lo + 1:hi + 1] - m[lo:hi]) / np.maximum(m[lo:hi], 1e-30)))
     threshold = float((m[i] + m[i + 1]) / 2)
@@ -111,17 +112,22 @@ def step_results():
 
 def train_results(root):
     out = os.path.join(root, "run")
-    args = dict(model="binarynet", dataset="cifar10", hparams_set="bop",
-                output_dir=out, seed=1, steps_per_epoch=2, validation_steps=1,
-                tensorboard=False, verbose=0, strategy="mirrored")
     small = "filters=4,dense_units=8,batch_size=4"
+    options = TrainOptions(tensorboard=False, verbose=0)
+
+    def run(text, output_dir):
+        config = plan("binarynet", "cifar10", "bop",
+                      {**hparams.parse_overrides(text), "steps_per_epoch": 2,
+                       "validation_steps": 1}, seed=1, strategy="mirrored")
+        return train(config, output_dir, Source(), options)
+
     try:
-        train(overrides=small + ",batch_size=3,epochs=1", **{**args, "output_dir": root + "/x"})
+        run(small + ",batch_size=3,epochs=1", root + "/x")
         uneven = ""
     except BnnoError as e:
         uneven = str(e)
-    train(overrides=small + ",epochs=1", **args)
-    train(overrides=small + ",epochs=2", **args)
+    run(small + ",epochs=1", out)
+    run(small + ",epochs=2", out)
     return {"uneven_error": uneven,
             "epochs": [r["epoch"] for r in runs.read_metrics(out)],
             "steps": [r["step"] for r in runs.read_metrics(out)],

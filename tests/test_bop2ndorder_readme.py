@@ -85,9 +85,11 @@ def test_readme_line_trains(mock_tfds, cli, tmp_path, line):
     assert code == 0, err
     spec = json.loads((out / "run.json").read_text())
     alias = shlex.split(line)[2]
-    hp = spec["hparams"]
-    assert spec["model"] == alias.removesuffix("_batch")
-    if spec["model"] in ("binarynet", "xnornet", "birealnet") and "--hparams-set" in line:
+    hp = {**spec["model"]["hparams"], "optimizer": spec["optimizer"]["name"],
+          **spec["optimizer"]["options"], **spec["trainer"]}
+    assert spec["model"]["name"] == alias.removesuffix("_batch")
+    if spec["model"]["name"] in ("binarynet", "xnornet", "birealnet") \
+            and "--hparams-set" in line:
         # The _batch names are the batch-norm networks; the Bop2ndOrder code's own
         # binarynet is the layer-norm one.
         assert hp["normalization"] == ("batch" if alias.endswith("_batch") else "layer")

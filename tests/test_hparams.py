@@ -1,13 +1,18 @@
-"""Hparam sets: files, extension, overrides, type checks and errors."""
+"""Hparam sets: files, sections, extension, overrides, type checks and errors."""
+
+import json
 
 import pytest
+from conftest import resolved
 
 from bnno import hparams, models, schedules
 from bnno.errors import BnnoError
+from bnno.htypes import FLOAT as FLOAT_
+from bnno.htypes import INT, SCHEDULE
 
 
 def resolve(set_name, overrides=None, model="binarynet"):
-    return hparams.resolve(model, set_name, overrides, models.hparam_types(model))
+    return resolved(model, set_name, overrides)
 
 
 def test_sets_equal_the_papers_code():
@@ -52,7 +57,7 @@ def test_schedule_field_override_and_replacement():
         ("bop", "epochs=0", "'epochs' expects a positive integer"),
         ("bop", "gamma=fast", "'gamma' expects a number or a schedule"),
         ("bop", "threshold=-1", "'threshold' expects a non-negative number"),
-        ("bop", "optimizer=sgd", "must be one of: adam, adamw, bop, bop2ndorder"),
+        ("bop", "optimizer=no_such_optimizer", "'optimizer' must be one of: adam, "),
         ("bop", "epochs", "not of the form key=value"),
         ("bop", "gamma.decay_rate=0.5", "not a schedule here"),
         ("bop_sec52", "gamma.rate=0.5", "has no field 'rate'"),
@@ -68,21 +73,83 @@ def test_bad_input_names_the_valid_choices(set_name, overrides, message):
 
 
 def test_unknown_model_lists_models():
-    with pytest.raises(BnnoError, match="choose one of: alexnet, binary_alexnet, binarynet"):
-        models.get("resnet")
+    with pytest.raises(BnnoError, match="choose one of: .*alexnet, binary_alexnet, binarynet"):
+        models.get("no_such_model")
+
+
+SCHEMA = hparams.Schema(model={"filters": INT}, trainer={"epochs": INT, "batch_size": INT},
+                        optimizers={"adam": {"learning_rate": SCHEDULE},
+                                    "bop": {"learning_rate": SCHEDULE, "gamma": SCHEDULE}})
 
 
 def test_extends_and_unknown_keys_in_files(tmp_path, monkeypatch):
     (tmp_path / "binarynet.json").write_text(
         '{"a": {"epochs": 2, "batch_size": 3}, "b": {"extends": "a", "epochs": 5},'
-        ' "bad": {"extends": "a", "epoch": 5}, "loop": {"extends": "loop"}}'
+        ' "bad": {"extends": "a", "epoch": 5}, "loop": {"extends": "loop"},'
+        ' "c": {"extends": "a", "trainer": {"epochs": 7}}}'
     )
     monkeypatch.setattr(hparams, "sets_dir", lambda: tmp_path)
-    assert resolve("b") == {"epochs": 5, "batch_size": 3}
+    assert hparams.resolve("binarynet", "b", None, SCHEMA).sections["trainer"] == {
+        "epochs": 5, "batch_size": 3}
+    # A sectioned set may extend a flat one.
+    assert hparams.resolve("binarynet", "c", None, SCHEMA).sections["trainer"] == {
+        "epochs": 7, "batch_size": 3}
     with pytest.raises(BnnoError, match="unknown key 'epoch'"):
-        resolve("bad")
+        hparams.resolve("binarynet", "bad", None, SCHEMA)
     with pytest.raises(BnnoError, match="extends itself"):
-        resolve("loop")
+        hparams.resolve("binarynet", "loop", None, SCHEMA)
+
+
+def test_a_set_that_names_another_optimizer_keeps_the_options_both_have(tmp_path, monkeypatch):
+    (tmp_path / "m.json").write_text(json.dumps({
+        "adam": {"optimizer": {"name": "adam", "learning_rate": 0.1},
+                 "trainer": {"epochs": 2, "batch_size": 8}},
+        "bop": {"extends": "adam", "optimizer": {"name": "bop", "gamma": 1e-3}}}))
+    monkeypatch.setattr(hparams, "sets_dir", lambda: tmp_path)
+    recipe = hparams.resolve("m", "bop", None, SCHEMA)
+    assert recipe.sections["optimizer"] == {"name": "bop", "learning_rate": 0.1, "gamma": 1e-3}
+
+
+def test_two_optimizers_may_have_options_of_the_same_name_and_other_types():
+    from bnno.htypes import BOOL, FLOAT
+
+    schema = hparams.Schema(optimizers={"a": {"momentum": FLOAT}, "b": {"momentum": BOOL}})
+    recipe = hparams.Recipe.empty()
+    recipe.sections["optimizer"].update(name="a", momentum=0.9)
+    assert hparams.apply(recipe, {"momentum": "0.5"}, schema).sections["optimizer"] == {
+        "name": "a", "momentum": 0.5}
+    switched = hparams.apply(recipe, {"optimizer": "b", "momentum": "true"}, schema)
+    assert switched.sections["optimizer"] == {"name": "b", "momentum": True}
+    assert switched.dropped == {}  # b has a momentum too, but of another type: it is given
+
+
+def test_a_flat_key_of_two_sections_is_refused_and_a_dotted_one_names_it():
+    schema = hparams.Schema(model={"momentum": FLOAT_}, optimizers={"a": {"momentum": FLOAT_}})
+    recipe = hparams.Recipe.empty()
+    recipe.sections["optimizer"]["name"] = "a"
+    with pytest.raises(BnnoError, match="name one: model.momentum or optimizer.momentum"):
+        hparams.apply(recipe, {"momentum": "0.9"}, schema)
+    out = hparams.apply(recipe, {"model.momentum": "0.99", "optimizer.momentum": "0.9"},
+                        schema)
+    assert out.sections["model"] == {"momentum": 0.99}
+    assert out.sections["optimizer"] == {"name": "a", "momentum": 0.9}
+    with pytest.raises(BnnoError, match="valid keys of trainer: none"):
+        hparams.apply(recipe, {"trainer.momentum": "1"}, schema)
+
+
+def test_sets_of_one_model_may_come_from_added_folders(tmp_path):
+    (tmp_path / "binarynet.json").write_text(json.dumps({"plugin_set": {
+        "extends": "bop", "optimizer": {"gamma": 1e-4}}}))
+    hparams.add_folder(tmp_path)
+    try:
+        assert "plugin_set" in hparams.set_names("binarynet")
+        assert resolve("plugin_set")["gamma"] == 1e-4
+        (tmp_path / "binarynet.json").write_text(json.dumps({"bop": {}}))
+        with pytest.raises(BnnoError, match="'bop' of 'binarynet' is defined in"):
+            hparams.set_names("binarynet")
+    finally:
+        hparams.remove_folder(tmp_path)
+    assert "plugin_set" not in hparams.set_names("binarynet")
 
 
 def test_sets_are_installed_as_package_data():

@@ -184,7 +184,40 @@ def test_packages_that_import_their_members_have_edges_to_them(tmp_path):
 def test_bnno_has_no_import_cycles():
     graph = import_graph()
     assert {"bnno.training.train", "bnno.models", "bnno.models.bnext"} <= set(graph)
-    assert "bnno.training.runs" in graph["bnno.training.train"]  # imports are found at all
+    assert "bnno.runs" in graph["bnno.training.train"]  # imports are found at all
     found = cycles(graph)
     assert not found, "import cycles in bnno:\n" + "\n".join(
         _describe(graph, c) for c in found)
+
+
+# The floors of the package, from the bottom: a module imports only from its own floor
+# and the floors below it (the CLI at the top, recipes and their types at the bottom).
+FLOORS = [
+    ("bnno", "bnno.errors", "bnno.registry", "bnno.schedules", "bnno.htypes", "bnno.hparams",
+     "bnno.runs"),
+    ("bnno.layers",),
+    ("bnno.quantizers", "bnno.optimizers", "bnno.data"),
+    ("bnno.models", "bnno.checkpoints"),
+    ("bnno.plugins", "bnno.config"),
+    ("bnno.training",),
+    ("bnno.analysis", "bnno.deploy"),
+    ("bnno.train", "bnno.cli"),
+]
+
+
+def floor(module: str) -> int:
+    """The floor of ``module``: that of the longest listed prefix."""
+    found = [(len(p), i) for i, prefixes in enumerate(FLOORS) for p in prefixes
+             if module == p or module.startswith(p + ".")]
+    assert found, f"{module} is on no floor: add it to FLOORS"
+    return max(found)[1]
+
+
+def test_imports_run_one_way_down_the_floors():
+    graph = import_graph()
+    upward = [f"{a} -> {b}" for a, targets in graph.items() for b in sorted(targets)
+              if floor(b) > floor(a)]
+    assert not upward, "imports that run back up:\n" + "\n".join(upward)
+    # The recipes' resolution knows no registry.
+    assert not graph["bnno.hparams"] & {m for m in graph if m.startswith(
+        ("bnno.optimizers", "bnno.quantizers", "bnno.models"))}

@@ -6,15 +6,16 @@ import larq as lq
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import plan_tiny, resolved
 
-from bnno import hparams, models, optimizers
-from bnno.training import train
+from bnno import hparams, models
+from bnno.config.kernels import kernel_settings
 
 BOP_PAPER_MODELS = ("binarynet", "binary_alexnet", "xnornet", "birealnet")
 
 
 def resolve(model, set_name):
-    return hparams.resolve(model, set_name, None, models.hparam_types(model))
+    return resolved(model, set_name)
 
 
 def binarynet(set_name):
@@ -41,18 +42,18 @@ def test_binarynet_default_is_the_network_of_bop():
 @pytest.mark.parametrize("set_name", hparams.set_names("binarynet"))
 def test_binarynet_sets_preprocess_as_the_papers_code(set_name):
     assert resolve("binarynet", set_name)["preprocess_fn"] == "resize_and_flip"
-    assert train.plan("binarynet", "cifar10", set_name, seed=1)["preprocess_fn"] == (
+    assert plan_tiny("binarynet", "cifar10", set_name, seed=1).data.preprocess_fn == (
         "resize_and_flip")
     # The paper README's command lines name it explicitly; they still work.
-    spec = train.plan("binarynet", "cifar10", set_name, preprocess_fn="resize_and_flip", seed=1)
-    assert spec["preprocess_fn"] == "resize_and_flip"
+    config = plan_tiny("binarynet", "cifar10", set_name, preprocess_fn="resize_and_flip", seed=1)
+    assert config.data.preprocess_fn == "resize_and_flip"
 
 
 def test_first_readme_command_trains_the_papers_adam_baseline():
-    spec = train.plan("binarynet", "cifar10", seed=1)  # bnno train binarynet --dataset cifar10
-    hp = spec["hparams"]
-    assert spec["hparams_set"] == "default" and spec["preprocess_fn"] == "resize_and_flip"
-    assert (hp["filters"], hp["dense_units"], hp["batch_size"], hp["learning_rate"]) == (
+    config = plan_tiny("binarynet", "cifar10", seed=1)  # bnno train binarynet --dataset cifar10
+    assert config.hparams_set == "default" and config.data.preprocess_fn == "resize_and_flip"
+    assert (config.model.hparams["filters"], config.model.hparams["dense_units"],
+            config.trainer.batch_size, config.optimizer.options["learning_rate"]) == (
         128, 1024, 256, 5e-3)
 
 
@@ -61,7 +62,7 @@ def test_first_readme_command_trains_the_papers_adam_baseline():
 def test_imagenet_sets_preprocess_for_any_dataset(model, set_name):
     assert resolve(model, set_name)["preprocess_fn"] == "default"
     for dataset in ("imagenet2012", "cifar10"):
-        assert train.plan(model, dataset, set_name, seed=1)["preprocess_fn"] == "default"
+        assert plan_tiny(model, dataset, set_name, seed=1).data.preprocess_fn == "default"
 
 
 @pytest.mark.parametrize("model", BOP_PAPER_MODELS)
@@ -78,7 +79,7 @@ def test_larq_zoo_sets_scale_their_kernels_as_larq_zoo():
     w[np.abs(w) < 1e-3] = 0.5  # no zeros: sign(0) differs between conventions
     expected = np.abs(w).mean(axis=(0, 1, 2)) * np.sign(w)
     for model in ("xnornet", "birealnet"):
-        settings = optimizers.kernel_settings(resolve(model, "adam"))
+        settings = kernel_settings(resolve(model, "adam"), "adam")
         quantizer = lq.quantizers.get(settings["kernel_quantizer"])
         np.testing.assert_allclose(quantizer(tf.constant(w)).numpy(), expected, rtol=1e-6)
     from larq_zoo.literature.xnornet import xnor_weight_scale

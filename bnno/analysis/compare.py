@@ -9,9 +9,9 @@ A comparison directory holds::
                               and where each set's values come from
     curves.png                validation accuracy and flip ratio against epochs
 
-The budget is shared: ``epochs`` (and any other ``--hparams`` override) replaces every
-set's own value, and every run uses the same seed, steps per epoch and validation
-steps, so the sets differ only in their recipe. Schedules that span a run (cosine,
+The budget is shared: ``epochs`` (and any other shared override: steps per epoch,
+validation steps, a preprocessing) replaces every set's own value, and every run uses
+the same seed, so the sets differ only in their recipe. Schedules that span a run (cosine,
 linear decay) are stretched or shrunk to the shared length; step schedules keep their
 epochs, so a shortened run may end before a set's first step. Running the same command
 again skips finished runs and resumes a partial one.
@@ -20,7 +20,7 @@ Example:
     Bop against the Adam baseline on BinaryNet, 10 epochs each, then the best
     validation accuracy of each pair (e.g. ``[0.71, 0.78]``)::
 
-        path = compare(["binarynet"], "cifar10", ["default", "bop"], epochs=10)
+        path = compare(["binarynet"], "cifar10", ["default", "bop"], {"epochs": 10})
         [row["val_accuracy_best"] for row in summarize(path)]
 """
 
@@ -28,27 +28,32 @@ from __future__ import annotations
 
 import csv
 import random
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bnno import hparams
-from bnno.analysis import sweep
-from bnno.analysis.sweep import Job, read_record, run_row, train_runs, write_json
+from bnno import hparams, models, runs
+from bnno.analysis.jobs import (
+    Job,
+    Runner,
+    markdown_table,
+    read_record,
+    run_row,
+    text,
+    train_runs,
+    write_json,
+)
+from bnno.config import plan
 from bnno.errors import BnnoError
-from bnno.training import runs
 
 COMPARE_FILE = "compare.json"
 SUMMARY_CSV = "summary.csv"
 SUMMARY_MD = "summary.md"
 FIGURE = "curves.png"
-# What a resumed comparison must share with the first call, or its runs would not share
-# a budget.
-_BUDGET = ("dataset", "overrides", "preprocess_fn", "seed", "steps_per_epoch",
-           "validation_steps")
 
 
-def parse_sets(text: str) -> list[str]:
-    """``"default,bop"`` -> ``["default", "bop"]``.
+def parse_sets(text_: str) -> list[str]:
+    """``"default,bop"`` -> ``["default", "bop"]`` (the CLI's ``--sets``).
 
     Raises:
         BnnoError: no set is named, or one twice.
@@ -57,35 +62,23 @@ def parse_sets(text: str) -> list[str]:
         >>> parse_sets("default, bop")
         ['default', 'bop']
     """
-    sets = [s.strip() for s in text.split(",") if s.strip()]
+    sets = [s.strip() for s in text_.split(",") if s.strip()]
     if not sets:
         raise BnnoError("--sets names no hparam set; give SET1,SET2,...")
     if len(set(sets)) < len(sets):
-        raise BnnoError(f"--sets names a set twice: {text}")
+        raise BnnoError(f"--sets names a set twice: {text_}")
     return sets
 
 
-def compare(
-    model_names: list[str] | tuple[str, ...],
-    dataset: str,
-    sets: list[str] | tuple[str, ...],
-    epochs: int | None = None,
-    overrides: str | None = None,
-    preprocess_fn: str | None = None,
-    output_dir: str | Path | None = None,
-    data_dir: str | None = None,
-    manual_dir: str | None = None,
-    seed: int | None = None,
-    steps_per_epoch: int | None = None,
-    validation_steps: int | None = None,
-    tensorboard: bool = True,
-    verbose: int | None = None,
-) -> Path:
+def compare(model_names: Sequence[str], dataset: str, sets: Sequence[str],
+            shared: Mapping[str, Any] | None = None, output_dir: str | Path | None = None,
+            seed: int | None = None, runner: Runner | None = None) -> Path:
     """Train every set of ``sets`` on every model of ``model_names``, then write the
     table and the figure.
 
-    ``epochs`` and ``overrides`` apply to every run. Every pair is checked before the
-    first run starts.
+    ``shared`` overrides (``epochs``, ``steps_per_epoch``, ...) apply to every run.
+    Every pair is planned before the first run starts. ``runner`` says where the data
+    is and what the runs log.
 
     Returns:
         The comparison directory.
@@ -100,45 +93,56 @@ def compare(
         ``PosixPath('comparisons/binarynet+xnornet-cifar10-bop+bop2ndOrder-20261202-080000')``::
 
             path = compare(["binarynet", "xnornet"], "cifar10", ["bop", "bop2ndOrder"],
-                           epochs=3, steps_per_epoch=100)
+                           {"epochs": 3, "steps_per_epoch": 100})
     """
-    from bnno import models
-    from bnno.training.train import plan
-
     if not model_names:
         raise BnnoError("compare needs at least one MODEL")
+    shared = dict(shared or {})
     # The names as typed: an alias may fix hparams (binarynet_batch) that its model's
     # sets leave open.
     names = list(dict.fromkeys(model_names))
-    base = ",".join(p for p in (overrides or "", f"epochs={epochs}" if epochs else "") if p)
-    jobs = []
-    for model in names:
-        for hparams_set in sets:
-            own = hparams.set_names(models.canonical(model))
-            if hparams_set not in own:
-                raise BnnoError(f"{model} has no hparam set '{hparams_set}'; its sets: "
-                                f"{', '.join(own)}")
-            plan(model, dataset, hparams_set, base, preprocess_fn, seed, steps_per_epoch,
-                 validation_steps)  # every name and value checked before anything trains
-            name = f"{model}-{hparams_set}"
-            jobs.append(Job(name, name, model, hparams_set, base))
     path = Path(output_dir) if output_dir else default_dir(names, dataset, list(sets))
-    old = _read_compare(path)
+    old = read_record(path, COMPARE_FILE)
     if seed is None:
         seed = old.get("seed", random.randrange(2**31))
-    spec = {"models": names, "sets": list(sets), "dataset": dataset, "overrides": base,
-            "preprocess_fn": preprocess_fn, "seed": seed, "steps_per_epoch": steps_per_epoch,
-            "validation_steps": validation_steps,
-            "runs": [{"name": j.name, "model": j.model, "hparams_set": j.hparams_set}
-                     for j in jobs]}
-    changed = [k for k in _BUDGET if old and old.get(k) != spec[k]]
+    jobs = [_job(model, dataset, name, shared, seed) for model in names for name in sets]
+    budget = {"dataset": dataset, "shared": _texts(shared), "seed": seed}
+    changed = [k for k in budget if old and _budget(old).get(k) != budget[k]]
     if changed:
         raise BnnoError(f"{path} holds a comparison with another {changed[0]} "
-                        f"({old.get(changed[0])!r}); use another --output-dir")
-    write_json(path / COMPARE_FILE, spec)
-    train_runs(path, jobs, dataset, preprocess_fn, data_dir, manual_dir, seed,
-               steps_per_epoch, validation_steps, tensorboard, verbose, write_summary)
+                        f"({_budget(old).get(changed[0])!r}); use another --output-dir")
+    write_json(path / COMPARE_FILE, {
+        "models": names, "sets": list(sets), **budget,
+        "runs": [{"name": j.name, "model": j.config.model.name,
+                  "hparams_set": j.config.hparams_set} for j in jobs]})
+    train_runs(path, jobs, runner or Runner(), write_summary)
     return path
+
+
+def _job(model: str, dataset: str, hparams_set: str, shared: dict, seed: int) -> Job:
+    own = hparams.set_names(models.canonical(model))
+    if hparams_set not in own:
+        raise BnnoError(f"{model} has no hparam set '{hparams_set}'; its sets: "
+                        f"{', '.join(own)}")
+    name = f"{model}-{hparams_set}"
+    return Job(name, name, plan(model, dataset, hparams_set, shared, seed=seed))
+
+
+def _texts(values: Mapping[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in values.items()}
+
+
+def _budget(record: dict[str, Any]) -> dict[str, Any]:
+    """What a comparison's runs share, from its record: a record written before typed
+    configs keeps its overrides as text and the rest beside them."""
+    if "shared" in record:
+        return {k: record.get(k) for k in ("dataset", "shared", "seed")}
+    shared = hparams.parse_overrides(record.get("overrides"))
+    for key, section in (("preprocess_fn", "data"), ("steps_per_epoch", "trainer"),
+                         ("validation_steps", "trainer")):
+        if record.get(key) is not None:
+            shared[f"{section}.{key}"] = str(record[key])
+    return {"dataset": record.get("dataset"), "shared": shared, "seed": record.get("seed")}
 
 
 def default_dir(model_names: list[str], dataset: str, sets: list[str],
@@ -150,17 +154,12 @@ def default_dir(model_names: list[str], dataset: str, sets: list[str],
         >>> path.parent, path.name.startswith("binarynet+xnornet-cifar10-default+bop-2")
         (PosixPath('comparisons'), True)
     """
-    return runs.default_dir({"model": "+".join(model_names), "dataset": dataset,
-                             "hparams_set": "+".join(sets)}, root)
-
-
-def _read_compare(path: Path) -> dict[str, Any]:
-    return read_record(path, COMPARE_FILE)
+    return runs.default_dir("+".join(model_names), dataset, "+".join(sets), root)
 
 
 def summarize(path: str | Path) -> list[dict[str, Any]]:
     """One row per (model, set) of the comparison in ``path``: ``model``, ``set``,
-    ``run``, the run's summary (``bnno.analysis.sweep.run_row``) and the set's
+    ``run``, the run's summary (``bnno.analysis.jobs.run_row``) and the set's
     ``source``.
 
     Example:
@@ -181,43 +180,38 @@ def summarize(path: str | Path) -> list[dict[str, Any]]:
         True
     """
     path = Path(path)
-    spec = _read_compare(path)
+    spec = read_record(path, COMPARE_FILE)
     if not spec:
         raise BnnoError(f"{path} is not a comparison directory (it has no {COMPARE_FILE})")
     rows = []
     for entry in spec["runs"]:
         model, name = entry["model"], entry["hparams_set"]
         rows.append({"model": model, "set": name, "run": entry["name"],
-                     **run_row(path / entry["name"], model),
-                     "source": _source(model, name)})
+                     **run_row(path / entry["name"]),
+                     "source": hparams.metadata(models.canonical(model), name).get("source", "")})
     return rows
 
 
-def _source(model: str, hparams_set: str) -> str:
-    from bnno import models
-
-    return hparams.metadata(models.canonical(model), hparams_set).get("source", "")
-
-
-_COLUMNS = [
+COLUMNS = [
     ("model", "model"), ("set", "set"), ("epochs", "epochs"),
     ("val_accuracy_final", "final val acc"), ("val_accuracy_best", "best val acc"),
     ("best_epoch", "best epoch"), ("epoch_seconds", "s / epoch"),
     ("flip_ratio_final", "final flip ratio"), ("status", "status"), ("source", "source"),
 ]
-def markdown_table(rows: list[dict[str, Any]]) -> str:
+
+
+def table(rows: list[dict[str, Any]]) -> str:
     """The rows as a Markdown table, the set's source in the last column.
 
     Example:
-        >>> print(markdown_table([{"model": "binarynet", "set": "bop", "epochs": 2,
-        ...                        "val_accuracy_best": 0.5, "status": "finished",
-        ...                        "source": "paper"}]))
+        >>> print(table([{"model": "binarynet", "set": "bop", "epochs": 2,
+        ...               "val_accuracy_best": 0.5, "status": "finished", "source": "paper"}]))
         | model | set | epochs | final val acc | best val acc | best epoch | s / epoch \
 | final flip ratio | status | source |
         |---|---|---:|---:|---:|---:|---:|---:|---|---|
         | binarynet | bop | 2 |  | 0.5000 |  |  |  | finished | paper |
     """
-    return sweep.markdown_table(rows, _COLUMNS)
+    return markdown_table(rows, COLUMNS)
 
 
 def write_summary(path: str | Path) -> list[dict[str, Any]]:
@@ -233,17 +227,15 @@ def write_summary(path: str | Path) -> list[dict[str, Any]]:
 
     path = Path(path)
     rows = summarize(path)
-    keys = [k for k, _ in _COLUMNS if k != "source"] + ["train_seconds", "run", "source"]
+    keys = [k for k, _ in COLUMNS if k != "source"] + ["train_seconds", "run", "source"]
     with open(path / SUMMARY_CSV, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    spec = _read_compare(path)
-    budget = spec.get("overrides") or "each set's own epochs"
-    if spec.get("steps_per_epoch"):
-        budget += f", {spec['steps_per_epoch']} steps per epoch"
-    title = f"{spec.get('dataset', '')}: {budget}"
-    (path / SUMMARY_MD).write_text(f"# Comparison on {title}\n\n{markdown_table(rows)}\n",
+    budget = _budget(read_record(path, COMPARE_FILE))
+    shared = text(budget["shared"]) or "each set's own epochs"
+    title = f"{budget.get('dataset') or ''}: {shared}"
+    (path / SUMMARY_MD).write_text(f"# Comparison on {title}\n\n{table(rows)}\n",
                                    encoding="utf-8")
     curves = {f"{r['model']} / {r['set']}": runs.read_metrics(path / r["run"]) for r in rows}
     plots.compare_figure({k: v for k, v in curves.items() if v}, path / FIGURE, title)

@@ -1,7 +1,7 @@
 """Loss landscapes of binary networks along random directions in weight space.
 
-As in BNext (Guo et al., TMLR 2023, Algorithm 1), after Li et al. (NeurIPS 2018,
-"Visualizing the Loss Landscape of Neural Nets"): draw Gaussian directions d with the
+After Li et al. (NeurIPS 2018, "Visualizing the Loss Landscape of Neural Nets"), as
+binary-network papers apply it to latent and binary weights: draw Gaussian directions d with the
 shape of every kernel, rescale each filter (a slice along the kernel's last, output
 axis) of d to the norm of the same filter of the weights ("filter normalisation"), and
 evaluate the loss at w + α·d₁ (+ β·d₂) on a fixed set of training batches, with the
@@ -27,21 +27,59 @@ Example:
     ``landscape_2d.npz``, its figures in ``landscape_2d_contour.png`` and
     ``landscape_2d_surface.png``::
 
-        out = landscape("runs/binarynet-cifar10-bop-20261122-080000", value_range=1.0,
-                        points=41, two_d=True)
+        out = landscape("runs/binarynet-cifar10-bop-20261122-080000",
+                        Grid(value_range=1.0, points=41, two_d=True))
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bnno import data, hparams
+from bnno import data, runs
+from bnno.config import stored
 from bnno.data import preprocessing
 from bnno.errors import BnnoError
-from bnno.training import runs
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Where a landscape is evaluated: ``points`` steps from ``-value_range`` to
+    ``value_range`` along one direction (two with ``two_d``), on ``batches`` fixed
+    training batches of ``batch_size`` (default: the run's), directions and batches
+    drawn with ``seed``.
+
+    Example:
+        >>> Grid(two_d=True).points
+        41
+    """
+
+    value_range: float = 1.0
+    points: int = 41
+    two_d: bool = False
+    batches: int = 4
+    batch_size: int | None = None
+    seed: int = 0
+
+    def check(self) -> None:
+        """Refuse a grid that cannot be drawn.
+
+        Example:
+            >>> Grid(points=4).check()
+            Traceback (most recent call last):
+            ...
+            bnno.errors.BnnoError: --points must be odd and at least 3 (so 0 is on the grid), got 4
+        """
+        if self.points < 3 or self.points % 2 == 0:
+            raise BnnoError(f"--points must be odd and at least 3 (so 0 is on the grid), "
+                            f"got {self.points}")
+        if not self.value_range > 0:
+            raise BnnoError(f"--range must be positive, got {self.value_range}")
+        if self.batches < 1 or (self.batch_size is not None and self.batch_size < 1):
+            raise BnnoError("--batches and --batch-size must be positive")
 
 
 def kernels(model) -> list:
@@ -77,52 +115,52 @@ def filter_normalised_direction(weights: np.ndarray, rng: np.random.Generator) -
     return (d * (w_norm / (d_norm + 1e-10))).astype(weights.dtype)
 
 
-def load_run_model(run_dir: str | Path, data_dir: str | None = None, initial: bool = False,
-                   weights: str | None = None):
-    """The compiled model of a run with its ``weights`` (``bnno.training.runs.WEIGHTS``;
+def load_run_model(run_dir: str | Path, source: data.Source | None = None,
+                   initial: bool = False, weights: str | None = None):
+    """The compiled model of a run with its ``weights`` (``bnno.runs.WEIGHTS``;
     by default its final weights, else its last checkpoint), or with ``initial`` a fresh
     model drawn with the run's seed (the run's own start when it was trained with
-    ``--seed``). Returns ``(model, spec, dataset, weights used)``.
+    ``--seed``). Returns ``(model, config, dataset, weights used)``.
 
     Raises:
         BnnoError: not a run directory, no weights yet (and not ``initial``), the
             ``weights`` asked for are missing, or ``weights`` with ``initial``.
 
     Example:
-        The trained model of a run, its ``run.json``, its dataset and which weights it
-        has (e.g. ``"binarynet_weights.h5"``)::
+        The trained model of a run, its config, its dataset and which weights it has
+        (e.g. ``"binarynet_weights.h5"``)::
 
-            model, spec, ds, source = load_run_model("runs/binarynet-cifar10-bop-x")
+            model, config, ds, used = load_run_model("runs/binarynet-cifar10-bop-x")
     """
     path = Path(run_dir)
-    spec = runs.read(path)
+    config = stored.read(path)
     if initial and weights is not None:
         raise BnnoError("--initial and --weights exclude each other: the initial model has "
                         "no trained weights")
     if not initial:
         try:
-            runs.choose_weights(path, spec["model"], weights)
+            runs.choose_weights(path, config.model.name, weights)
         except BnnoError as e:
             if "no weights yet" not in str(e):
                 raise
             raise BnnoError(f"{e} (use --initial for the initial model)") from None
     from bnno.training.loading import load_run_data, load_trained
 
-    ds = load_run_data(spec, data_dir)
+    ds = load_run_data(config, source)
     if not initial:
         # flip counters only matter while training
-        net, source = load_trained(path, spec, ds.input_shape, ds.num_classes,
-                                   flip_ratio=False, weights=weights)
-        return net, spec, ds, source
+        net, used = load_trained(path, config, ds.input_shape, ds.num_classes,
+                                 flip_ratio=False, weights=weights)
+        return net, config, ds, used
     import tensorflow as tf
 
     from bnno.training.build import build_model, compile_model
 
-    tf.keras.utils.set_random_seed(spec["seed"])
-    net = build_model(spec["model"], spec["hparams"], ds.input_shape, ds.num_classes,
+    tf.keras.utils.set_random_seed(config.seed)
+    net = build_model(config.model, config.optimizer.name, ds.input_shape, ds.num_classes,
                       flip_ratio=False)
-    compile_model(net, spec["hparams"], 1)
-    return net, spec, ds, "initial model"
+    compile_model(net, config.optimizer, 1, 1)
+    return net, config, ds, "initial model"
 
 
 def fixed_batches(ds, preprocess_fn: str, batches: int, batch_size: int, seed: int):
@@ -226,26 +264,15 @@ class LossGrid:
             var.assign(base)
 
 
-def landscape(
-    run_dir: str | Path,
-    value_range: float = 1.0,
-    points: int = 41,
-    two_d: bool = False,
-    batches: int = 4,
-    batch_size: int | None = None,
-    initial: bool = False,
-    seed: int = 0,
-    data_dir: str | None = None,
-    output_dir: str | Path | None = None,
-    verbose: int = 1,
-    weights: str | None = None,
-) -> Path:
+def landscape(run_dir: str | Path, grid: Grid | None = None, initial: bool = False,
+              weights: str | None = None, source: data.Source | None = None,
+              output_dir: str | Path | None = None, verbose: int = 1) -> Path:
     """Compute, save (``.npz``) and draw (PNG) the loss landscape of a run's model.
 
-    The grid is ``points`` values from ``-value_range`` to ``value_range`` per direction;
-    ``points`` must be odd so that the model itself (0) is on it. Directions and batches
-    are drawn with ``seed``. ``weights`` chooses the run's weights (see
-    ``load_run_model``); with ``verbose`` the weights used are printed first.
+    ``grid`` says where (``Grid``; its ``points`` must be odd so that the model itself,
+    0, is on it). ``weights`` chooses the run's weights, ``initial`` the model before
+    training (see ``load_run_model``); with ``verbose`` the weights used are printed
+    first. ``source`` says where the data is.
 
     Returns:
         The output directory (default ``<run_dir>/landscape``).
@@ -257,31 +284,28 @@ def landscape(
         The 1-D landscape of a run from -1 to 1 in 41 steps, saved in
         ``runs/x/landscape`` (the returned path)::
 
-            out = landscape("runs/x", value_range=1.0, points=41)
+            out = landscape("runs/x", Grid(value_range=1.0, points=41))
     """
     from tqdm import tqdm
 
     from bnno import optimizers
     from bnno.analysis import plots
     from bnno.analysis.recipe_table import value_text
-    if points < 3 or points % 2 == 0:
-        raise BnnoError(f"--points must be odd and at least 3 (so 0 is on the grid), "
-                        f"got {points}")
-    if not value_range > 0:
-        raise BnnoError(f"--range must be positive, got {value_range}")
-    if batches < 1 or (batch_size is not None and batch_size < 1):
-        raise BnnoError("--batches and --batch-size must be positive")
-    model, spec, ds, source = load_run_model(run_dir, data_dir, initial, weights)
+    grid = grid or Grid()
+    grid.check()
+    model, config, ds, used = load_run_model(run_dir, source, initial, weights)
     if verbose:
-        print(f"Weights: {source}", flush=True)
-    batch_size = batch_size or spec["hparams"]["batch_size"]
-    x, y = fixed_batches(ds, spec["preprocess_fn"], batches, batch_size, seed)
+        print(f"Weights: {used}", flush=True)
+    batch_size = grid.batch_size or config.trainer.batch_size
+    x, y = fixed_batches(ds, config.data.preprocess_fn, grid.batches, batch_size, grid.seed)
     variables = kernels(model)
-    binary = optimizers.binary_kernels(model) if optimizers.latent_free(spec["hparams"]) else []
-    rng = np.random.default_rng(seed)
+    binary = optimizers.binary_kernels(model) \
+        if optimizers.latent_free(config.optimizer.name) else []
+    rng = np.random.default_rng(grid.seed)
+    two_d, points, value_range = grid.two_d, grid.points, grid.value_range
     directions = [[filter_normalised_direction(v.numpy(), rng) for v in variables]
                   for _ in range(2 if two_d else 1)]
-    grid = LossGrid(model, variables, directions, binary, x, y, batch_size)
+    losses_at = LossGrid(model, variables, directions, binary, x, y, batch_size)
 
     coords = np.linspace(-value_range, value_range, points)
     coords[points // 2] = 0.0  # exactly the model, whatever linspace's rounding
@@ -290,9 +314,9 @@ def landscape(
     cells = list(np.ndindex(*shape))
     try:
         for cell in tqdm(cells, desc="landscape", unit="point", disable=not verbose):
-            losses[cell], accuracies[cell] = grid(*(coords[i] for i in cell))
+            losses[cell], accuracies[cell] = losses_at(*(coords[i] for i in cell))
     finally:
-        grid.restore()
+        losses_at.restore()
 
     out = Path(output_dir) if output_dir else Path(run_dir) / "landscape"
     stem = ("initial_" if initial else "") + ("landscape_2d" if two_d else "landscape_1d")
@@ -300,15 +324,16 @@ def landscape(
     what = "initial" if initial else "trained"
     centre = (points // 2,) * len(shape)
     meta: dict[str, Any] = dict(
-        range=value_range, points=points, batches=batches, batch_size=batch_size, seed=seed,
-        model=spec["model"], weights=what, weights_used=source, loss_at_origin=losses[centre],
-        binary_kernels_resigned=bool(binary), perturbed=[v.name for v in variables])
+        range=value_range, points=points, batches=grid.batches, batch_size=batch_size,
+        seed=grid.seed, model=config.model.name, weights=what, weights_used=used,
+        loss_at_origin=losses[centre], binary_kernels_resigned=bool(binary),
+        perturbed=[v.name for v in variables])
     np.savez(out / f"{stem}.npz", alphas=coords, betas=coords if two_d else np.array([]),
              loss=losses, accuracy=accuracies, **meta)
-    binarizer = hparams.renamed(spec["hparams"]).get("activation")
-    title = (f"{spec['model']} ({spec['hparams_set']}"
+    binarizer = config.model.hparams.get("activation")
+    title = (f"{config.model.name} ({config.hparams_set}"
              + (f", {value_text(binarizer)}" if binarizer else "")
-             + f", {what})\nloss on {batches}×{batch_size} fixed training examples")
+             + f", {what})\nloss on {grid.batches}×{batch_size} fixed training examples")
     if two_d:
         plots.landscape_2d(coords, coords, losses, out / f"{stem}_contour.png",
                            out / f"{stem}_surface.png", title)

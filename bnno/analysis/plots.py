@@ -7,7 +7,7 @@ below), titles, axis labels with units and a legend.
 Example:
     Draw the training curves of a run from its ``metrics.jsonl`` rows::
 
-        from bnno.training import runs
+        from bnno import runs
         training_curves({"bop": runs.read_metrics(Path("runs/x"))}, "curves.png")
 """
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bnno import hparams, models
+from bnno import hparams, models, plugins
+from bnno.config.schema import schema_for
 
 # Columns of their own, in this order; every other key goes to "other values".
 COLUMNS = {
@@ -72,12 +73,12 @@ def model_table(model: str) -> str:
         >>> model_table("binarynet").splitlines()[0]
         '## binarynet'
     """
-    types = models.hparam_types(model)
+    schema = schema_for(model)
     head = ["set", *COLUMNS.values(), "other values", "source"]
     lines = [f"## {model}", "", "| " + " | ".join(head) + " |",
              "|" + "---|" * len(head)]
     for name in hparams.set_names(model):
-        hp = hparams.resolve(model, name, None, types)
+        hp = flat(hparams.resolve(model, name, None, schema))
         meta = hparams.metadata(model, name)
         cells = [f"`{name}`"]
         cells += [value_text(hp[k]) if k in hp else "" for k in COLUMNS]
@@ -95,12 +96,30 @@ def model_table(model: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def flat(recipe: hparams.Recipe) -> dict[str, Any]:
+    """A resolved set's values side by side, the optimizer's name as ``optimizer``.
+
+    Example:
+        >>> recipe = hparams.Recipe.empty()
+        >>> recipe.sections["optimizer"].update(name="bop", gamma=1e-3)
+        >>> recipe.sections["trainer"]["epochs"] = 3
+        >>> flat(recipe)
+        {'optimizer': 'bop', 'gamma': 0.001, 'epochs': 3}
+    """
+    values: dict[str, Any] = {}
+    for section in hparams.SECTIONS:
+        for key, value in recipe.sections[section].items():
+            values["optimizer" if (section, key) == ("optimizer", "name") else key] = value
+    return values
+
+
 def markdown() -> str:
-    """The whole page: the header, then one section per model.
+    """The whole page: the header, then one section per model with hparam sets.
 
     Example:
         >>> markdown().startswith("# Recipes")
         True
     """
-    sections = [model_table(m) for m in models.names()]
+    plugins.load()
+    sections = [model_table(m) for m in models.names() if hparams.has_file(m)]
     return HEADER + "\n" + "\n".join(sections)

@@ -17,8 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bnno import runs
 from bnno.errors import BnnoError
-from bnno.training import runs
 
 # Folders below the given one that are searched for runs.
 MAX_DEPTH = 3
@@ -74,11 +74,10 @@ def _row(path: Path, root: Path) -> dict[str, Any]:
                            "epochs_done": None, "epochs": None, "best_val_accuracy": None,
                            "best_epoch": None, "last_val_accuracy": None}
     try:
-        spec = _read_spec(path)
+        about = _read_summary(path)
     except _Unreadable as e:
         return {**row, "status": f"unreadable: {e}"}
-    row.update(model=spec["model"], dataset=spec["dataset"],
-               hparams_set=spec.get("hparams_set"), epochs=spec["hparams"].get("epochs"))
+    row.update(about)
     try:
         done = runs.completed_epochs(path)
     except Exception:  # noqa: BLE001  (a damaged checkpoint of any kind; TensorFlow's errors vary)
@@ -92,13 +91,13 @@ def _row(path: Path, root: Path) -> dict[str, Any]:
             if isinstance(r.get("val_accuracy"), float | int)]
     if vals:
         row["last_val_accuracy"] = vals[-1][1]
-    best = runs.read_best(runs.best_weights_file(path, spec["model"]))
+    best = runs.read_best(runs.best_weights_file(path, about["model"]))
     if best is None and vals:  # runs from before best weights were kept
         epoch, value = max(vals, key=lambda v: (v[1], -v[0]))
         best = {"epoch": epoch, "val_accuracy": value}
     if best is not None:
         row["best_val_accuracy"], row["best_epoch"] = best["val_accuracy"], best["epoch"]
-    row["status"] = _status(path, spec, done)
+    row["status"] = _status(path, about, done)
     return row
 
 
@@ -106,7 +105,9 @@ class _Unreadable(Exception):
     """A folder that looks like a run but cannot be read as one; the message says why."""
 
 
-def _read_spec(path: Path) -> dict[str, Any]:
+def _read_summary(path: Path) -> dict[str, Any]:
+    """``model``, ``dataset``, ``hparams_set`` and ``epochs`` of the run.json in ``path``
+    (of any version, ``bnno.runs.summary``)."""
     file = path / runs.RUN_FILE
     if not file.exists():
         raise _Unreadable(f"no {runs.RUN_FILE}")
@@ -117,10 +118,10 @@ def _read_spec(path: Path) -> dict[str, Any]:
         raise _Unreadable(f"cannot read {runs.RUN_FILE} ({e.strerror})") from None
     except ValueError:
         raise _Unreadable(f"corrupt {runs.RUN_FILE}") from None
-    if (not isinstance(spec, dict) or not {"model", "dataset", "hparams"} <= set(spec)
-            or not isinstance(spec["hparams"], dict)):
-        raise _Unreadable(f"corrupt {runs.RUN_FILE} (keys missing)")
-    return spec
+    try:
+        return runs.summary(spec)
+    except (KeyError, TypeError, AttributeError):
+        raise _Unreadable(f"corrupt {runs.RUN_FILE} (keys missing)") from None
 
 
 def _read_metrics(path: Path, done: int) -> list[dict[str, Any]]:
@@ -142,11 +143,11 @@ def _read_metrics(path: Path, done: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _status(path: Path, spec: dict[str, Any], done: int) -> str:
+def _status(path: Path, about: dict[str, Any], done: int) -> str:
     if runs.read_stopped(path) is not None:
         return "stopped by NaN"
-    total = spec["hparams"].get("epochs")
-    finished = runs.weights_file(path, spec["model"]).is_file()
+    total = about["epochs"]
+    finished = runs.weights_file(path, about["model"]).is_file()
     if finished and (not isinstance(total, int) or done >= total):
         return "finished"
     return "resumable"

@@ -2,8 +2,9 @@
 
 ``bops`` are binary multiply-accumulates (weight and input both 1-bit), ``flops`` the
 full-precision ones; ``ops = bops / 64 + flops`` (a 64-bit word does 64 binary MACs
-at once, the rule of Bi-Real Net, ReActNet and BNext's paper) and the binarization
-degree is ``(bops / 64) / ops``.
+at once, the rule binary-network papers count by) and the binarization degree is
+``(bops / 64) / ops``. A model may register the figures its paper publishes
+(``bnno.models.register(published=...)``); ``ops_table`` shows them beside bnno's.
 
 Example:
     ``profile(model)["ops"]`` of a model with 4·8 binary MACs and 8·2 real ones is
@@ -12,16 +13,8 @@ Example:
 
 from __future__ import annotations
 
-# The BNext README's figures (ImageNet, 224×224): its "BOPs (G)" column and the
-# binarization degree. The column is numerically the total OPs under the authors' own
-# convention, which counts the full-precision layers at a discount (docs/bnext.md).
-PUBLISHED: dict[str, dict[str, float]] = {
-    "bnext_t": {"ops": 0.077e9, "binarization_degree": 0.9781},
-    "bnext_s": {"ops": 0.172e9, "binarization_degree": 0.9847},
-    "bnext_m": {"ops": 0.317e9, "binarization_degree": 0.9902},
-    "bnext_l": {"ops": 0.819e9, "binarization_degree": 0.9949},
-    "bnext_18": {"binarization_degree": 0.6104},
-}
+from collections.abc import Mapping
+from typing import Any
 
 
 def profile(model) -> dict[str, float]:
@@ -72,14 +65,16 @@ def profile(model) -> dict[str, float]:
     }
 
 
-def ops_table(counts: dict[str, float], published: dict[str, float] | None = None) -> str:
-    """Our OPs, next to the ``published`` ones (an entry of ``PUBLISHED``) when given.
+def ops_table(counts: dict[str, float], published: Mapping[str, Any] | None = None) -> str:
+    """Our OPs, next to the ``published`` ones (a model's registered figures: their
+    ``source``, ``ops`` and ``binarization_degree``) when given.
 
     Example:
         >>> counts = {"bops": 6.4e9, "flops": 50e6, "ops": 150e6, "binarization_degree": 2 / 3}
-        >>> print(ops_table(counts, PUBLISHED["bnext_t"]))
+        >>> print(ops_table(counts, {"source": "A paper's table", "ops": 77e6,
+        ...                          "binarization_degree": 0.9781}))
         BOPs 6.400 G, FLOPs 50.0 M, OPs = BOPs/64 + FLOPs = 150.0 M, binarization degree 66.67 %
-        BNext README: 77 M OPs, binarization degree 97.81 % (its own convention; see docs/bnext.md)
+        A paper's table: 77 M OPs, binarization degree 97.81 %
     """
     lines = [f"BOPs {counts['bops'] / 1e9:.3f} G, FLOPs {counts['flops'] / 1e6:.1f} M, "
              f"OPs = BOPs/64 + FLOPs = {counts['ops'] / 1e6:.1f} M, binarization degree "
@@ -87,7 +82,8 @@ def ops_table(counts: dict[str, float], published: dict[str, float] | None = Non
     if published:
         ops = published.get("ops")
         lines.append(
-            "BNext README: " + (f"{ops / 1e6:.0f} M OPs, " if ops else "")
-            + f"binarization degree {100 * published['binarization_degree']:.2f} % "
-            "(its own convention; see docs/bnext.md)")
+            f"{published.get('source', 'published')}: "
+            + (f"{ops / 1e6:.0f} M OPs, " if ops else "")
+            + f"binarization degree {100 * published['binarization_degree']:.2f} %"
+            + (f" ({published['note']})" if published.get("note") else ""))
     return "\n".join(lines)

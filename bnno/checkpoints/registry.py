@@ -5,8 +5,9 @@ An importer is ``importer(state, model) -> Mapping``: ``state`` is the checkpoin
 state dict (key → NumPy array, any ``module.`` prefix removed), ``model`` the bnno model
 name. It checks every key and shape before anything is built, and returns the builder
 hparams and class count the checkpoint implies with a function that puts its weights
-into the built Keras model. Modules of ``bnno.checkpoints`` register importers with
-``register``; another paper's checkpoints are one more module.
+into the built Keras model (``state_dict`` takes the state dict out of a loaded file).
+Modules of ``bnno.checkpoints`` register importers with ``register``; another paper's
+checkpoints are one more module.
 
 Example:
     >>> from bnno import checkpoints
@@ -15,16 +16,20 @@ Example:
     >>> get("binarynet")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    bnno.errors.BnnoError: bnno cannot import checkpoints of 'binarynet'; it imports: bnext_18, ...
+    bnno.errors.BnnoError: bnno cannot import checkpoints of 'binarynet'; it imports: ...
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from bnno.errors import BnnoError, choices
+from bnno.registry import Registry
 
 
 @dataclass
@@ -44,24 +49,48 @@ class Mapping:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-_IMPORTERS: dict[str, Callable[[dict, str], Mapping]] = {}
+Importer = Callable[[dict, str], Mapping]
+_REGISTRY: Registry[Importer] = Registry("checkpoint importer")
 
 
-def register(*models: str) -> Callable:
-    """Decorator: the function imports checkpoints of ``models``.
+def register(*models: str) -> Callable[[Importer], Importer]:
+    """Decorator: the function imports checkpoints of ``models`` (their registered names).
+
+    Raises:
+        BnnoError: no model named, a model that has an importer already, or an importer
+            that does not take ``(state, model)``.
 
     Example:
-        A module registers its importer by decorating it::
-
-            @register("bnext_t", "bnext_s")
-            def bnext(state, model): ...
+        >>> @register("doctest_only_model")
+        ... def doctest_only(state, model):
+        ...     return Mapping({}, 10, lambda net: None)
+        >>> get("doctest_only_model").__name__
+        'doctest_only'
+        >>> unregister("doctest_only_model")
     """
-    def decorate(importer: Callable[[dict, str], Mapping]) -> Callable:
+    if not models:
+        raise BnnoError("an importer must name the models whose checkpoints it imports")
+
+    def decorate(importer: Importer) -> Importer:
+        params = [p for p in inspect.signature(importer).parameters.values()
+                  if p.default is p.empty]
+        if len(params) != 2:
+            raise BnnoError(f"importer {importer.__name__} must take (state, model)")
         for model in models:
-            _IMPORTERS[model] = importer
+            _REGISTRY.add(model, importer)
         return importer
 
     return decorate
+
+
+def unregister(model: str) -> None:
+    """Forget the importer of ``model``.
+
+    Example:
+        >>> "doctest_only_model" in names()
+        False
+    """
+    _REGISTRY.remove(model)
 
 
 def names() -> list[str]:
@@ -69,13 +98,13 @@ def names() -> list[str]:
 
     Example:
         >>> from bnno import checkpoints
-        >>> names()[:2]
-        ['bnext_18', 'bnext_l']
+        >>> "bnext_t" in names()
+        True
     """
-    return sorted(_IMPORTERS)
+    return _REGISTRY.names()
 
 
-def get(model: str) -> Callable[[dict, str], Mapping]:
+def get(model: str) -> Importer:
     """The importer of ``model``.
 
     Raises:
@@ -86,7 +115,31 @@ def get(model: str) -> Callable[[dict, str], Mapping]:
         >>> get("bnext_t").__name__
         'bnext'
     """
-    if model not in _IMPORTERS:
+    if model not in _REGISTRY:
         raise BnnoError(f"bnno cannot import checkpoints of '{model}'; it imports: "
-                        f"{choices(_IMPORTERS)}")
-    return _IMPORTERS[model]
+                        f"{choices(_REGISTRY.names())}")
+    return _REGISTRY.get(model)
+
+
+def state_dict(checkpoint: Any) -> dict[str, np.ndarray]:
+    """The tensors of a loaded checkpoint: its ``state_dict`` entry (or the object itself
+    when it is one), with the ``module.`` prefix of a ``DataParallel`` model removed.
+
+    Raises:
+        BnnoError: there is no state dict of arrays in it.
+
+    Example:
+        >>> state_dict({"epoch": 3, "state_dict": {"module.fc.bias": np.zeros(2)}})
+        {'fc.bias': array([0., 0.])}
+    """
+    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict) or not state:
+        raise BnnoError("the checkpoint holds no state dict (a dict of tensors, or a dict "
+                        "with a 'state_dict' entry)")
+    out = {}
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, np.ndarray):
+            raise BnnoError(f"the checkpoint's state dict holds {str(key)[:60]!r}, which "
+                            "is not a tensor")
+        out[key.removeprefix("module.")] = value
+    return out

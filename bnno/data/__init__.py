@@ -20,5 +20,7 @@ from bnno.data.datasets import (  # noqa: F401
     describe,
     load,
     preprocess_fns,
+    preprocess_names,
 )
 from bnno.data.folders import FolderDataset, is_folder  # noqa: F401
+from bnno.data.source import Source  # noqa: F401

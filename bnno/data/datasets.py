@@ -67,6 +67,16 @@ def preprocess_fns(dataset: str, data_dir: str | None = None) -> dict[str, Calla
     return describe(dataset, data_dir).preprocess_fns
 
 
+def preprocess_names() -> list[str]:
+    """Every preprocessing function's name, of decoded and of encoded images.
+
+    Example:
+        >>> {"default", "resize_and_flip", "bnext"} <= set(preprocess_names())
+        True
+    """
+    return sorted(set(PREPROCESS) | set(JPEG_PREPROCESS))
+
+
 def check_names(dataset: str, preprocess: str) -> None:
     """Raise ``BnnoError`` for an unknown dataset or preprocessing name.
 

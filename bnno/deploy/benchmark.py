@@ -148,10 +148,13 @@ def run(path: str | Path, threads: int = 2, repeats: int = 50, warmup: int = 5) 
     }
     keras_model = None
     if meta:
+        from bnno.config import from_json
         from bnno.training.build import build_model
 
-        trained = build_model(meta["model"], meta["hparams"], tuple(meta["input_shape"]),
-                              meta["num_classes"])
+        # Flatbuffers exported before typed configs carry the run's flat hparams.
+        config = from_json(meta.get("config", meta))
+        trained = build_model(config.model, config.optimizer.name,
+                              tuple(meta["input_shape"]), meta["num_classes"])
         result["float32_bytes"] = 4 * trained.count_params()
         keras_model = inference_model(trained)
         result["size_ratio"] = len(flatbuffer) / result["float32_bytes"]

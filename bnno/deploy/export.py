@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from bnno import data, runs
+from bnno.config import stored
 from bnno.deploy.convert import convert_ready, float_layers, lce_predict
-from bnno.deploy.inference import inference_model
+from bnno.deploy.inference import expected_binary, inference_model, is_binary_layer
 from bnno.deploy.metadata import add_metadata, count_binary_ops
-from bnno.deploy.sign_conv import is_binary_layer
 from bnno.errors import BnnoError
-from bnno.training import runs
 
 # The self-check: top-1 predictions must agree on at least this share of the examples,
 # and on at least that share every output must lie within OUTPUT_ATOL of Keras's.
@@ -83,8 +83,7 @@ def agreement(keras_outputs: np.ndarray, lce_outputs: np.ndarray) -> dict[str, A
 def export_run(
     run_dir: str | Path,
     output: str | Path,
-    data_dir: str | None = None,
-    manual_dir: str | None = None,
+    source: data.Source | None = None,
     check_examples: int = 256,
     threads: int = 2,
     weights: str | None = None,
@@ -92,15 +91,18 @@ def export_run(
 ) -> dict[str, Any]:
     """Convert a run's weights to an LCE flatbuffer at ``output``, after checking it.
 
-    ``weights`` is one of ``bnno.training.runs.WEIGHTS``; by default the final weights,
+    ``weights`` is one of ``bnno.runs.WEIGHTS``; by default the final weights,
     or the last checkpoint of an unfinished run. The check runs
     ``check_examples`` test images (preprocessed as in training) through Keras and through
     LCE's interpreter; ``output`` is written only if they agree (see ``agreement``).
     ``check_examples=0`` skips the check.
 
     Every binary layer of the model (binary inputs and kernel) must become one
-    ``LceBconv2d``; the binary layers LCE would run in float are named, and the export
-    fails unless ``allow_float``, which writes them (and their names, in the metadata).
+    ``LceBconv2d``, except those whose quantizers declare that LCE runs them in float
+    (``export="float"``, ``bnno.quantizers.registry``; they are listed as
+    ``float_by_design``); other binary layers LCE would run in float are named, and the
+    export fails unless ``allow_float``, which writes them (and their names, in the
+    metadata). ``source`` says where the test images are (``bnno.data.Source``).
 
     Raises:
         BnnoError: bad run dir, no weights (or not the ``weights`` asked for), unknown
@@ -117,36 +119,43 @@ def export_run(
     from bnno.training.loading import load_run_data, load_trained, trained_shape
 
     output = check_format(output)
+    source = source or data.Source()
     path = Path(run_dir)
-    spec = runs.read(path)
-    runs.choose_weights(path, spec["model"], weights)  # fails before any data is read
-    input_shape, num_classes = trained_shape(spec, data_dir)
-    net, source = load_trained(path, spec, input_shape, num_classes, weights=weights)
+    config = stored.read(path)
+    runs.choose_weights(path, config.model.name, weights)  # fails before any data is read
+    input_shape, num_classes = trained_shape(config.data, source.data_dir)
+    net, used = load_trained(path, config, input_shape, num_classes, weights=weights)
     metadata = {
-        "model": spec["model"], "dataset": spec["dataset"], "hparams": spec["hparams"],
-        "hparams_set": spec.get("hparams_set"), "input_shape": list(input_shape),
-        "num_classes": num_classes, "weights": source, "run_dir": str(path),
+        "model": config.model.name, "dataset": config.data.dataset,
+        "hparams_set": config.hparams_set, "config": config.to_json(),
+        "input_shape": list(input_shape), "num_classes": num_classes, "weights": used,
+        "run_dir": str(path),
         # A folder run's class names, in the order of the model's outputs.
-        **({"classes": spec["classes"]} if "classes" in spec else {}),
+        **({"classes": list(config.data.classes)} if config.data.classes else {}),
     }
     if check_examples:
         # Read the images before converting: LCE's converter, once loaded, makes TensorFlow
         # warn about every tf.data pipeline (it registers the op definitions of the older
         # TensorFlow it was built with).
-        ds = load_run_data(spec, data_dir, manual_dir)
-        images = _test_images(ds, spec["preprocess_fn"], check_examples)
+        ds = load_run_data(config, source)
+        images = _test_images(ds, config.data.preprocess_fn, check_examples)
     ready = inference_model(net)
     flatbuffer = convert_ready(ready)
     binary = [layer.name for layer in net.layers if is_binary_layer(layer)]
+    by_design = [layer.name for layer in net.layers
+                 if is_binary_layer(layer) and not expected_binary(layer)]
+    expected = len(binary) - len(by_design)
     ops = count_binary_ops(flatbuffer)
-    floats = float_layers(ready, binary) if ops != len(binary) else []
-    if ops != len(binary) and not allow_float:
+    floats = [n for n in float_layers(ready, binary) if n not in by_design] \
+        if ops != len(binary) else []
+    if ops < expected and not allow_float:
         raise BnnoError(
-            f"LCE runs {ops} of the model's {len(binary)} binary layers as binary "
+            f"LCE runs {ops} of the model's {expected} binary layers as binary "
             f"convolutions; in float: {', '.join(floats) or 'layers it cannot tell'}; "
             f"pass --allow-float to write it anyway; {output} was not written")
-    result: dict[str, Any] = {"weights": source, "binary_ops": ops,
-                              "binary_layers": len(binary), "float_layers": floats}
+    result: dict[str, Any] = {"weights": used, "binary_ops": ops,
+                              "binary_layers": len(binary), "float_layers": floats,
+                              "float_by_design": by_design}
     flatbuffer = add_metadata(flatbuffer, {**metadata, **result})
     if check_examples:
         check = agreement(net.predict(images, verbose=0), lce_predict(flatbuffer, images, threads))

@@ -13,7 +13,7 @@ import larq as lq
 import tensorflow as tf
 
 from bnno import quantizers
-from bnno.models.layers import pool_3x3
+from bnno.layers.common import pool_3x3
 from bnno.models.registry import register, register_alias
 from bnno.quantizers import QuantizerSpec
 

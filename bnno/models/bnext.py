@@ -24,8 +24,9 @@ import tensorflow as tf
 
 from bnno import quantizers
 from bnno.errors import BnnoError
+from bnno.layers.common import torch_bn
+from bnno.layers.padding import Pad
 from bnno.models.bnext_layers import binary_module, check_halvable, prelu
-from bnno.models.layers import Pad, torch_bn
 from bnno.models.registry import register
 from bnno.models.torch_init import torch_initializers
 from bnno.quantizers import QuantizerSpec
@@ -140,6 +141,26 @@ def head(x, num_classes: int):
     return tf.keras.layers.Activation("softmax", name="softmax")(x)
 
 
+# The BNext README's figures (ImageNet, 224×224): its "BOPs (G)" column and the
+# binarization degree. The column is numerically the total OPs under the authors' own
+# convention, which counts the full-precision layers at a discount (docs/bnext.md).
+def published(ops: float | None, degree: float) -> dict:
+    """The BNext README's figures for one model, as ``bnno summary`` shows them.
+
+    Example:
+        >>> published(0.077e9, 0.9781)["source"]
+        'BNext README'
+    """
+    return {"source": "BNext README", **({"ops": ops} if ops else {}),
+            "binarization_degree": degree,
+            "note": "its own convention, which counts full-precision layers at a discount; "
+                    "see docs/bnext.md"}
+
+
+PUBLISHED = {"tiny": published(0.077e9, 0.9781), "small": published(0.172e9, 0.9847),
+             "middle": published(0.317e9, 0.9902), "large": published(0.819e9, 0.9949)}
+
+
 def _register(size: str, name: str, description: str):
     def builder(input_shape: tuple[int, ...], num_classes: int, *,
                 width_multiplier: float = 1.0,
@@ -178,7 +199,7 @@ def _register(size: str, name: str, description: str):
     Returns:
         An uncompiled Keras model ending in a softmax.
     """
-    return register(builder)
+    return register(builder, published=PUBLISHED[size])
 
 
 bnext_t = _register("tiny", "bnext_t", "BNext-T (tiny): 13 blocks, widths 64 to 1024.")

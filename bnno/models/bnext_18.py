@@ -18,15 +18,16 @@ from __future__ import annotations
 import tensorflow as tf
 
 from bnno.errors import BnnoError
-from bnno.models.bnext import head, quantizer_settings
+from bnno.layers.common import torch_bn
+from bnno.layers.padding import Pad
+from bnno.models.bnext import head, published, quantizer_settings
 from bnno.models.bnext_layers import binary_module, check_halvable, prelu
-from bnno.models.layers import Pad, torch_bn
 from bnno.models.registry import register
 from bnno.models.torch_init import torch_initializers
 from bnno.quantizers import QuantizerSpec
 
 
-@register
+@register(published=published(None, 0.6104))
 def bnext_18(
     input_shape: tuple[int, ...],
     num_classes: int,

@@ -5,7 +5,7 @@ the blocks built from them with standard Keras and larq layers.
 Conventions follow the official PyTorch code: batch norm with momentum 0.1 (Keras 0.9)
 and epsilon 1e-5; PReLU per channel starting at 0.25; binary convolutions pad their
 *binarized* input with zeros on every side (PyTorch's symmetric padding; TF's "same"
-pads only bottom/right at stride 2), which ``bnno.models.layers.Pad`` before the
+pads only bottom/right at stride 2), which ``bnno.layers.padding.Pad`` before the
 convolution gives, since
 ``bnext_sign`` maps a zero to zero.
 
@@ -21,7 +21,8 @@ import larq as lq
 import tensorflow as tf
 
 from bnno.errors import BnnoError
-from bnno.models.layers import Pad, torch_bn
+from bnno.layers.common import torch_bn
+from bnno.layers.padding import Pad
 from bnno.models.torch_init import torch_initializers
 
 

@@ -1,10 +1,14 @@
 """The model registry: builders registered by name (and alias), looked up by name.
 
-A builder is a pure function ``builder(input_shape, num_classes, **hparams)`` returning an
-uncompiled ``tf.keras.Model``. Its keyword-only arguments, with their type hints, are the
-model's hparams; the trainer's own keys come from ``bnno.hparams.TRAINER_KEYS``. Model
-files register their builders with ``register``; ``bnno.models`` imports every model file,
-so importing it (or this module) fills the registry.
+A builder is a pure function ``builder(input_shape, num_classes, *, key: type = default,
+...)`` returning an uncompiled ``tf.keras.Model``. Its keyword-only arguments are the
+model's hparams: registering reads them and checks that each has a default and a type
+hint bnno can check and parse (``int``, ``float``, ``bool``, ``str``, ``str | None``,
+``int | None``, a ``Literal`` of names, ``QuantizerSpec``; see ``bnno.htypes.from_hint``).
+The trainer passes a builder only the keys it declares. A model whose binary kernels a
+latent-free optimizer (Bop) may train declares ``kernel_quantizer: QuantizerSpec`` (and
+``kernel_constraint: str | None`` if its latent weights are constrained): the trainer
+replaces them for such an optimizer.
 
 An alias may fix hparams of the model it names: ``binarynet_batch`` is ``binarynet``
 with ``normalization=batch``, whatever the set says.
@@ -22,59 +26,163 @@ Example:
 from __future__ import annotations
 
 import inspect
+import re
 import typing
-from collections.abc import Callable
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-from bnno import hparams
 from bnno.errors import BnnoError, choices
-from bnno.quantizers.registry import QuantizerSpec
+from bnno.htypes import OPTIONAL_STR, QUANTIZER, HType, from_hint
+from bnno.registry import Registry
 
-_BUILDERS: dict[str, Callable] = {}
-_ALIASES: dict[str, str] = {}
-_FIXED: dict[str, dict[str, Any]] = {}
-
-_SIMPLE_TYPES = {int: hparams.INT, float: hparams.FLOAT, bool: hparams.BOOL, str: hparams.STR}
-
-
-def _htype(hint) -> hparams.HType:
-    if hint in _SIMPLE_TYPES:
-        return _SIMPLE_TYPES[hint]
-    if hint == QuantizerSpec:
-        return hparams.QUANTIZER
-    if set(typing.get_args(hint)) == {str, type(None)}:
-        return hparams.OPTIONAL_STR
-    if typing.get_origin(hint) is Literal:
-        return hparams.choice(*typing.get_args(hint))
-    raise TypeError(f"builder hparams must be int, float, bool, str, str | None, a Literal "
-                    f"of names or QuantizerSpec; got {hint}")
+# Names a builder's keyword may not have: they address sections of a recipe
+# (``model.filters=...``, ``optimizer.name=...``).
+RESERVED_KEYS = ("model", "optimizer", "trainer", "data", "name")
+# Builder keys with a meaning to the trainer, and the type each must have.
+KERNEL_KEYS = {"kernel_quantizer": QUANTIZER, "kernel_constraint": OPTIONAL_STR,
+               "activation": QUANTIZER}
 
 
-def register(builder: Callable) -> Callable:
-    """Decorator: register ``builder`` under its function name.
+@dataclass(frozen=True)
+class Entry:
+    """One registered model: its builder, its hparams (key → type and default) and the
+    figures its paper publishes (``published``, shown by ``bnno summary`` on ImageNet:
+    ``{"source": ..., "ops": ..., "binarization_degree": ...}``).
 
     Example:
-        A model file registers its builder by decorating it::
-
-            @register
-            def binarynet(input_shape, num_classes, *, filters: int = 128): ...
+        >>> import bnno.models
+        >>> entry = get_entry("binarynet")
+        >>> entry.hparams["filters"][1], entry.takes("kernel_quantizer")
+        (128, True)
     """
-    _BUILDERS[builder.__name__] = builder
-    return builder
+
+    name: str
+    build: Callable
+    hparams: Mapping[str, tuple[HType, Any]]
+    published: Mapping[str, Any] | None = None
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+
+    def takes(self, key: str) -> bool:
+        """Whether the builder declares the hparam ``key``."""
+        return key in self.hparams
+
+    def defaults(self) -> dict[str, Any]:
+        """The builder's default hparams."""
+        return {k: default for k, (_, default) in self.hparams.items()}
+
+
+_REGISTRY: Registry[Entry] = Registry("model")
+# Alias -> the entry it stands for (with the hparams the alias fixes).
+_ALIASES: Registry[Entry] = Registry("model alias")
+
+
+def _declared(name: str, builder: Callable) -> dict[str, tuple[HType, Any]]:
+    """The hparams of ``builder`` read from its signature, checked (see the module)."""
+    where = f"model '{name}'"
+    params = list(inspect.signature(builder).parameters.values())
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) != 2 or any(p.default is not p.empty for p in positional):
+        raise BnnoError(f"{where}: its builder must take (input_shape, num_classes, *, "
+                        "hparams...), not (" + ", ".join(p.name for p in params) + ")")
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+        raise BnnoError(f"{where}: its builder may not take *args or **kwargs; declare every "
+                        "hparam as a keyword argument with a default")
+    try:
+        hints = typing.get_type_hints(builder)
+    except NameError as e:
+        raise BnnoError(f"{where}: a type hint of its builder cannot be resolved ({e})") from None
+    found = {}
+    for param in params[2:]:
+        key = f"{where}, hparam '{param.name}'"
+        if param.name in RESERVED_KEYS:
+            raise BnnoError(f"{key}: that name addresses a recipe section; rename it")
+        if param.default is param.empty or param.name not in hints:
+            raise BnnoError(f"{key} needs a default and a type hint")
+        try:
+            htype = from_hint(hints[param.name])
+        except TypeError as e:
+            raise BnnoError(f"{key}: {e}") from None
+        if param.name in KERNEL_KEYS and htype is not KERNEL_KEYS[param.name]:
+            raise BnnoError(f"{key} must be typed "
+                            f"{'str | None' if htype is OPTIONAL_STR else 'QuantizerSpec'}")
+        found[param.name] = (htype, param.default)
+    return found
+
+
+def register(builder: Callable | None = None, *,
+             published: Mapping[str, Any] | None = None) -> Callable:
+    """Decorator: register ``builder`` under its function name (see the module).
+
+    ``@register`` alone, or ``@register(published={...})`` with its paper's figures.
+
+    Raises:
+        BnnoError: a name that is taken or not lower_case, or a builder that breaks the
+            contract (the message names the parameter).
+
+    Example:
+        >>> import tensorflow as tf
+        >>> @register
+        ... def doctest_only_net(input_shape, num_classes, *, units: int = 8):
+        ...     return tf.keras.Sequential([tf.keras.Input(input_shape),
+        ...                                 tf.keras.layers.Dense(num_classes)])
+        >>> get_entry("doctest_only_net").hparams["units"][1]
+        8
+        >>> unregister("doctest_only_net")
+        >>> @register
+        ... def doctest_only_bad(input_shape, num_classes, *, units=8):
+        ...     pass
+        Traceback (most recent call last):
+        ...
+        bnno.errors.BnnoError: model 'doctest_only_bad', hparam 'units' needs a default and \
+a type hint
+    """
+
+    def decorator(fn: Callable) -> Callable:
+        name = fn.__name__
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise BnnoError(f"model name {name!r} must be lower_case letters, digits and _")
+        _REGISTRY.add(name, Entry(name, fn, _declared(name, fn), published))
+        return fn
+
+    return decorator(builder) if builder is not None else decorator
 
 
 def register_alias(alias: str, name: str, **fixed: Any) -> None:
     """Let users type ``alias`` for the registered model ``name`` (e.g. ``alexnet``).
 
     ``fixed`` hparams hold under the alias whatever the set says, and may not be
-    overridden (``fixed``).
+    overridden.
+
+    Raises:
+        BnnoError: an unknown model, a taken name, or a fixed key the model does not
+            have or a value of the wrong type.
 
     Example:
         >>> canonical("alexnet")
         'binary_alexnet'
     """
-    _ALIASES[alias] = name
-    _FIXED[alias] = dict(fixed)
+    entry = get_entry(name)
+    if alias in _REGISTRY:
+        raise BnnoError(f"model alias '{alias}' is the name of a model")
+    for key, value in fixed.items():
+        if key not in entry.hparams:
+            raise BnnoError(f"model alias '{alias}' fixes '{key}', which {name} does not take")
+        entry.hparams[key][0].check(key, value)
+    _ALIASES.add(alias, Entry(name, entry.build, entry.hparams, entry.published, dict(fixed)))
+
+
+def unregister(name: str) -> None:
+    """Remove the model ``name`` and its aliases.
+
+    Example:
+        >>> "doctest_only_net" in names()
+        False
+    """
+    _REGISTRY.remove(name)
+    for alias, entry in _ALIASES.items():
+        if entry.name == name:
+            _ALIASES.remove(alias)
 
 
 def fixed(name: str) -> dict[str, Any]:
@@ -85,7 +193,7 @@ def fixed(name: str) -> dict[str, Any]:
         >>> fixed("xnornet_batch"), fixed("xnornet")
         ({'normalization': 'batch'}, {})
     """
-    return dict(_FIXED.get(name, {}))
+    return dict(_ALIASES.get(name).fixed) if name in _ALIASES else {}
 
 
 def aliases(name: str) -> dict[str, dict[str, Any]]:
@@ -95,18 +203,17 @@ def aliases(name: str) -> dict[str, dict[str, Any]]:
         >>> aliases("binary_alexnet")
         {'alexnet': {}}
     """
-    return {alias: fixed(alias) for alias, target in sorted(_ALIASES.items())
-            if target == name}
+    return {alias: dict(e.fixed) for alias, e in _ALIASES.items() if e.name == name}
 
 
 def names() -> list[str]:
     """All registered model names, sorted (aliases not included).
 
     Example:
-        >>> names()[:3]
-        ['binary_alexnet', 'binarynet', 'birealnet']
+        >>> {"binary_alexnet", "binarynet"} <= set(names())
+        True
     """
-    return sorted(_BUILDERS)
+    return _REGISTRY.names()
 
 
 def canonical(name: str) -> str:
@@ -119,12 +226,22 @@ def canonical(name: str) -> str:
         >>> canonical("birealnet")
         'birealnet'
     """
-    name = _ALIASES.get(name, name)
-    if name not in _BUILDERS:
-        raise BnnoError(
-            f"unknown model '{name}'; choose one of: {choices([*_BUILDERS, *_ALIASES])}"
-        )
+    if name in _ALIASES:
+        return _ALIASES.get(name).name
+    if name not in _REGISTRY:
+        raise BnnoError(f"unknown model '{name}'; choose one of: "
+                        f"{choices(_REGISTRY.names() + _ALIASES.names())}")
     return name
+
+
+def get_entry(name: str) -> Entry:
+    """The entry of the model ``name`` (or of the model an alias names).
+
+    Example:
+        >>> get_entry("alexnet").name
+        'binary_alexnet'
+    """
+    return _REGISTRY.get(canonical(name))
 
 
 def get(name: str) -> Callable:
@@ -137,33 +254,26 @@ def get(name: str) -> Callable:
         >>> get("alexnet").__name__
         'binary_alexnet'
     """
-    return _BUILDERS[canonical(name)]
+    return get_entry(name).build
 
 
-def hparam_types(name: str) -> dict[str, hparams.HType]:
-    """The type of every hparam of model ``name``: the trainer's keys and the builder's.
+def hparam_types(name: str) -> dict[str, HType]:
+    """The type of every hparam of model ``name`` (its builder's keyword arguments).
 
     Example:
-        >>> types = hparam_types("binarynet")
-        >>> types["filters"] is hparams.INT, types["epochs"] is hparams.TRAINER_KEYS["epochs"]
-        (True, True)
+        >>> from bnno.htypes import INT
+        >>> hparam_types("binarynet")["filters"] is INT
+        True
     """
-    builder = get(name)
-    hints = typing.get_type_hints(builder)
-    types = dict(hparams.TRAINER_KEYS)
-    for param in inspect.signature(builder).parameters.values():
-        if param.kind is param.KEYWORD_ONLY:
-            types[param.name] = _htype(hints[param.name])
-    return types
+    return {k: htype for k, (htype, _) in get_entry(name).hparams.items()}
 
 
-def builder_kwargs(name: str, hp: dict) -> dict:
-    """The subset of resolved hparams ``hp`` that the builder of ``name`` takes.
+def builder_kwargs(name: str, hp: Mapping[str, Any]) -> dict[str, Any]:
+    """The subset of ``hp`` that the builder of ``name`` takes.
 
     Example:
         >>> builder_kwargs("binarynet", {"filters": 16, "epochs": 3})
         {'filters': 16}
     """
-    params = inspect.signature(get(name)).parameters
-    return {k: v for k, v in hparams.renamed(hp).items()
-            if k in params and params[k].kind is params[k].KEYWORD_ONLY}
+    keys = get_entry(name).hparams
+    return {k: v for k, v in hp.items() if k in keys}

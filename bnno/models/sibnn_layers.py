@@ -23,7 +23,8 @@ import larq as lq
 import tensorflow as tf
 
 from bnno import quantizers
-from bnno.models.layers import Pad, torch_bn
+from bnno.layers.common import torch_bn
+from bnno.layers.padding import Pad
 from bnno.models.torch_init import TorchUniform
 from bnno.quantizers import QuantizerSpec
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from bnno.models.layers import Pad, torch_bn
+from bnno.layers.common import torch_bn
+from bnno.layers.padding import Pad
 from bnno.models.registry import register
 from bnno.models.sibnn_layers import (
     FanInNormal,

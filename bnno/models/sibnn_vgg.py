@@ -16,7 +16,7 @@ from __future__ import annotations
 import larq as lq
 import tensorflow as tf
 
-from bnno.models.layers import pool_3x3
+from bnno.layers.common import pool_3x3
 from bnno.models.registry import register
 from bnno.models.sibnn_layers import PaddedQuantConv2D, binary_layer, real_head, stem_conv
 from bnno.quantizers import QuantizerSpec

@@ -18,8 +18,8 @@ import larq as lq
 import tensorflow as tf
 
 from bnno import quantizers
-from bnno.models.layers import Normalization, pool_3x3
-from bnno.models.layers import normalization as norm_layer
+from bnno.layers.common import Normalization, pool_3x3
+from bnno.layers.common import normalization as norm_layer
 from bnno.models.registry import register, register_alias
 from bnno.quantizers import QuantizerSpec
 

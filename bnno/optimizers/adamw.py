@@ -6,8 +6,8 @@ and ``clip_norm`` to no clipping.
 
 Example:
     >>> from bnno.optimizers import build
-    >>> opt = build({"optimizer": "adamw", "learning_rate": 1e-3, "weight_decay": 0.05,
-    ...              "weight_decay_low": 1e-8, "clip_norm": 5.0}, 10)
+    >>> opt = build("adamw", {"learning_rate": 1e-3, "weight_decay": 0.05,
+    ...                       "weight_decay_low": 1e-8, "clip_norm": 5.0}, 10, 100)
     >>> type(opt).__name__, opt.weight_decay, opt.global_clipnorm
     ('AdamW', 0.05, 5.0)
 """
@@ -24,13 +24,13 @@ def _prepare(optimizer, model) -> None:
     optimizer.assign_groups(model)  # the two weight-decay groups
 
 
-@register("adamw", keys={"learning_rate": SCHEDULE, "weight_decay": FLOAT,
-                         "weight_decay_low": FLOAT, "clip_norm": FLOAT},
+@register("adamw", options={"learning_rate": SCHEDULE, "weight_decay": FLOAT,
+                            "weight_decay_low": FLOAT, "clip_norm": FLOAT},
           defaults={"weight_decay": 0.0, "weight_decay_low": 0.0, "clip_norm": 0.0},
           prepare=_prepare)
-def _build(hp: dict[str, Any], schedule):
+def _build(options: dict[str, Any], schedule):
     from bnno.optimizers.keras.legacy_adamw import AdamW
 
-    return AdamW(schedule("learning_rate"), weight_decay=hp.get("weight_decay", 0.0),
-                 weight_decay_low=hp.get("weight_decay_low", 0.0),
-                 global_clipnorm=hp.get("clip_norm") or None)
+    return AdamW(schedule("learning_rate"), weight_decay=options["weight_decay"],
+                 weight_decay_low=options["weight_decay_low"],
+                 global_clipnorm=options["clip_norm"] or None)

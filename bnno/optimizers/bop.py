@@ -7,9 +7,8 @@ PyTorch's ε when the set names ``adam_epsilon``, as for ``adam``).
 
 Example:
     >>> from bnno.optimizers import build
-    >>> hp = {"optimizer": "bop", "threshold": 1e-6, "gamma": 1e-3,
-    ...       "learning_rate": 0.01, "kernel_quantizer": None}
-    >>> opt = build(hp, steps_per_epoch=500)
+    >>> opt = build("bop", {"threshold": 1e-6, "gamma": 1e-3, "learning_rate": 0.01}, 500,
+    ...             50000)
     >>> [type(o).__name__ for o in opt.optimizers]
     ['Bop', 'Adam']
 """
@@ -18,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bnno.htypes import FLOAT, SCHEDULE
+from bnno.htypes import OPTIONAL_FLOAT, SCHEDULE
 from bnno.optimizers.adam import epsilon_settings
 from bnno.optimizers.registry import register
 
@@ -38,16 +37,16 @@ def prepare_case(optimizer, model) -> None:
     optimizer._compute_var_opt_mapping([(None, v) for v in model.trainable_variables])
 
 
-@register("bop", keys={"learning_rate": SCHEDULE, "threshold": SCHEDULE, "gamma": SCHEDULE,
-                       "adam_epsilon": FLOAT},
-          defaults={"adam_epsilon": 1e-7}, logged=("learning_rate", "gamma", "threshold"),
+@register("bop", options={"learning_rate": SCHEDULE, "threshold": SCHEDULE, "gamma": SCHEDULE,
+                          "adam_epsilon": OPTIONAL_FLOAT},
+          defaults={"adam_epsilon": None}, logged=("learning_rate", "gamma", "threshold"),
           prepare=prepare_case, latent_free=True)
-def _build(hp: dict[str, Any], schedule):
+def _build(options: dict[str, Any], schedule):
     import larq as lq
 
     from bnno.optimizers.keras.legacy_adam import Adam
 
-    adam = Adam(schedule("learning_rate"), **epsilon_settings(hp))
+    adam = Adam(schedule("learning_rate"), **epsilon_settings(options))
     bop = lq.optimizers.Bop(threshold=schedule("threshold"), gamma=schedule("gamma"))
     return lq.optimizers.CaseOptimizer(
         (lq.optimizers.Bop.is_binary_variable, bop), default_optimizer=adam

@@ -12,9 +12,8 @@ keys of the Bop2ndOrder README's schedule experiments (``bop2ndOrder_testExp``):
 
 Example:
     >>> from bnno.optimizers import build
-    >>> hp = {"optimizer": "bop2ndorder", "threshold": 1e-6, "gamma": 1e-7, "sigma": 1e-3,
-    ...       "learning_rate": 0.01}
-    >>> [type(o).__name__ for o in build(hp, steps_per_epoch=500).optimizers]
+    >>> options = {"threshold": 1e-6, "gamma": 1e-7, "sigma": 1e-3, "learning_rate": 0.01}
+    >>> [type(o).__name__ for o in build("bop2ndorder", options, 500, 50000).optimizers]
     ['Bop2ndOrder', 'Adam']
 """
 
@@ -24,7 +23,7 @@ from typing import Any
 
 from bnno import schedules
 from bnno.errors import BnnoError
-from bnno.htypes import BOOL, FLOAT, OPTIONAL_INT, SCHEDULE
+from bnno.htypes import BOOL, FLOAT, OPTIONAL_FLOAT, OPTIONAL_INT, SCHEDULE
 from bnno.optimizers.adam import epsilon_settings
 from bnno.optimizers.bop import prepare_case
 from bnno.optimizers.registry import register
@@ -36,8 +35,8 @@ SIGMA = 1e-2
 STEPPED = ("threshold", "gamma", "sigma")
 
 
-def step_decays(hp: dict[str, Any]) -> dict[str, Any]:
-    """``hp`` with τ, γ and σ as step decays where ``epochs_decay`` and a factor
+def step_decays(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with τ, γ and σ as step decays where ``epochs_decay`` and a factor
     (``threshold_decay``, ``gamma_decay``, ``sigma_decay``) other than 1 ask for one.
 
     Raises:
@@ -45,44 +44,44 @@ def step_decays(hp: dict[str, Any]) -> dict[str, Any]:
             schedule already.
 
     Example:
-        >>> hp = step_decays({"gamma": 1e-7, "gamma_decay": 0.1, "epochs_decay": 100,
-        ...                   "threshold": 1e-6})
-        >>> hp["gamma"]["decay_epochs"], hp["gamma"]["decay_rate"], hp["threshold"]
+        >>> options = step_decays({"gamma": 1e-7, "gamma_decay": 0.1, "epochs_decay": 100,
+        ...                        "threshold": 1e-6})
+        >>> options["gamma"]["decay_epochs"], options["gamma"]["decay_rate"], options["threshold"]
         (100.0, 0.1, 1e-06)
     """
-    decayed = [k for k in STEPPED if hp.get(f"{k}_decay", 1.0) != 1]
+    decayed = [k for k in STEPPED if options.get(f"{k}_decay", 1.0) != 1]
     if not decayed:
-        return hp
-    every = hp.get("epochs_decay")
+        return options
+    every = options.get("epochs_decay")
     if every is None:
         verb = "need" if len(decayed) > 1 else "needs"
         raise BnnoError(f"{', '.join(k + '_decay' for k in decayed)} {verb} epochs_decay, "
                         f"the epochs between two decays; add --hparams epochs_decay=...")
-    out = dict(hp)
+    out = dict(options)
     for key in decayed:
-        out[key] = schedules.step_decay(key, hp.get(key, SIGMA), hp[f"{key}_decay"], every)
+        out[key] = schedules.step_decay(key, options.get(key, SIGMA), options[f"{key}_decay"],
+                                        every)
     return out
 
 
 @register("bop2ndorder",
-          keys={"learning_rate": SCHEDULE, "threshold": SCHEDULE, "gamma": SCHEDULE,
-                "sigma": SCHEDULE, "bias_correction": BOOL, "adam_epsilon": FLOAT,
-                "epochs_decay": OPTIONAL_INT, "threshold_decay": FLOAT,
-                "gamma_decay": FLOAT, "sigma_decay": FLOAT},
-          defaults={"sigma": SIGMA, "bias_correction": False, "adam_epsilon": 1e-7,
+          options={"learning_rate": SCHEDULE, "threshold": SCHEDULE, "gamma": SCHEDULE,
+                   "sigma": SCHEDULE, "bias_correction": BOOL, "adam_epsilon": OPTIONAL_FLOAT,
+                   "epochs_decay": OPTIONAL_INT, "threshold_decay": FLOAT,
+                   "gamma_decay": FLOAT, "sigma_decay": FLOAT},
+          defaults={"sigma": SIGMA, "bias_correction": False, "adam_epsilon": None,
                     "epochs_decay": None, "threshold_decay": 1.0, "gamma_decay": 1.0,
                     "sigma_decay": 1.0},
           logged=("learning_rate", "gamma", "sigma", "threshold"),
           prepare=prepare_case, latent_free=True, expand=step_decays)
-def _build(hp: dict[str, Any], schedule):
+def _build(options: dict[str, Any], schedule):
     import larq as lq
 
     from bnno.optimizers.keras.bop2ndorder import Bop2ndOrder
     from bnno.optimizers.keras.legacy_adam import Adam
 
     binary = Bop2ndOrder(threshold=schedule("threshold"), gamma=schedule("gamma"),
-                         sigma=schedule("sigma") if "sigma" in hp else SIGMA,
-                         bias_correction=hp.get("bias_correction", False))
+                         sigma=schedule("sigma"), bias_correction=options["bias_correction"])
     return lq.optimizers.CaseOptimizer((Bop2ndOrder.is_binary_variable, binary),
                                        default_optimizer=Adam(schedule("learning_rate"),
-                                                              **epsilon_settings(hp)))
+                                                              **epsilon_settings(options)))

@@ -8,20 +8,25 @@ per-channel scale of ±1 kernels trained latent-free (``channel_scale``), and th
 sign-counting flip ratio that scaled signs share (``sign_flips``).
 
 Adding a quantizer is one module with a registered class: this package imports every
-module in its folder (``bnno.import_members``). Quantizer modules import
-``bnno.quantizers.registry`` (and each other), never this package.
+module in its folder (``bnno.import_members``); a plugin package registers the same way
+(``bnno.plugins``). Quantizer modules import ``bnno.quantizers.registry`` (and each
+other), never this package.
 
 Example:
     >>> from bnno import quantizers
-    >>> quantizers.names("kernel")[:3]
-    ['approx_sign', 'bnext_weight', 'channel_scale']
+    >>> "channel_scale" in quantizers.names("kernel")
+    True
     >>> quantizers.resolve({"name": "sibnn", "rho": 0.4}, "activation")["config"]["rho"]
     0.4
 """
 
 from bnno import import_members
 from bnno.quantizers.registry import (  # noqa: F401
+    EXPORTS,
+    KINDS,
     QuantizerSpec,
+    check,
+    entry_of,
     get,
     names,
     register,

@@ -35,7 +35,7 @@ from bnno.quantizers.registry import register
 from bnno.quantizers.sign_flips import CountsSignFlips
 
 
-@register("channel_scale", roles=("kernel",), latent_free=True)
+@register("channel_scale", roles=("kernel",), kind="scaled", latent_free=True)
 class ChannelScale(CountsSignFlips, lq.quantizers.NoOp):
     """α·kernel with a trainable α per output channel, for kernels that hold ±1.
 
@@ -55,6 +55,8 @@ class ChannelScale(CountsSignFlips, lq.quantizers.NoOp):
 
     # A NoOp of precision 1, as larq's own tag of ±1 kernels: Bop claims the kernel, and
     # larq does not warn that a binarizer without a kernel constraint starves weights.
+    precision = 1
+
     def __init__(self, **kwargs):
         kwargs.pop("precision", None)  # in a saved config; always 1
         super().__init__(precision=1, **kwargs)

@@ -20,12 +20,13 @@ from bnno.quantizers.sign_flips import CountsSignFlips
 
 for _name, _cls in (("ste_sign", lq.quantizers.SteSign),
                     ("approx_sign", lq.quantizers.ApproxSign),
-                    ("swish_sign", lq.quantizers.SwishSign),
-                    ("ste_heaviside", lq.quantizers.SteHeaviside)):
-    register(_name)(_cls)
+                    ("swish_sign", lq.quantizers.SwishSign)):
+    register(_name, kind="sign")(_cls)
+# {0, 1} outputs: LCE bit-packs ±1 inputs only.
+register("ste_heaviside", kind="other")(lq.quantizers.SteHeaviside)
 
 
-@register("magnitude_aware_sign", roles=("kernel",), keras_alias=False, scaled=True)
+@register("magnitude_aware_sign", roles=("kernel",), kind="scaled", keras_alias=False)
 class ScaledSign(CountsSignFlips, lq.quantizers.MagnitudeAwareSign):
     """larq's ``MagnitudeAwareSign`` whose ``flip_ratio`` metric counts sign changes.
 

@@ -27,9 +27,15 @@ Example:
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import larq as lq
+import numpy as np
 import tensorflow as tf
 
+from bnno.htypes import between
+from bnno.layers.padding import same_mode
+from bnno.layers.sign_conv import Rewrite, SignConv
 from bnno.quantizers.registry import register
 
 SPARSITY = "sparsity"
@@ -46,7 +52,67 @@ def _window_step(rho: float):
     return step
 
 
-@register("sibnn", roles=("activation",))
+def lce_rewrite(layer, kernel: np.ndarray) -> Rewrite | None:
+    """The LCE form of a binary layer on ``sibnn`` inputs (its ``rewrite`` hook, see
+    ``bnno.layers.sign_conv``).
+
+    Si-BNN feeds {0, 1} activations ``a = [(x − θ)·(1/Δ) > 0]``. With ``s = 2a − 1``,
+    ``K·a = ½·K·s + ½·ΣK``: the rewrite computes ``u = (θ − x)·(1/Δ) = −y``, whose larq
+    sign is ``−s`` exactly (sign(0) = +1 gives ``s = −1`` at ``y = 0``, as the {0, 1}
+    binarizer's 0), runs the kernel ``−K/2`` on it and adds the per-channel constant
+    ``½·ΣK`` as the bias, which LCE folds into the convolution's output transform together
+    with the batch norm after it. The kernel's per-channel scale α runs after the
+    convolution (LCE fuses it), so a ±1 kernel stays binary however small α is. The
+    binarizer zero-pads ``a`` (``s = −1``, sign +1 of ``u``): TF's "same" with ones where
+    that is the padding, else ``u`` is padded with +1 explicitly before the sign and the
+    convolution runs "valid", so every border stays exact. None for a layer that has no
+    such form (a kernel that is not ±α per channel, a bias, dilation).
+
+    Example:
+        >>> x = tf.keras.Input((6, 6, 2))
+        >>> dense = lq.layers.QuantDense(3, input_quantizer="sibnn",
+        ...                              kernel_quantizer="ste_sign")
+        >>> _ = dense(tf.keras.layers.Flatten()(x))
+        >>> found = lce_rewrite(dense, np.ones((72, 3)))
+        >>> type(found.layer).__name__, found.values["bias"].tolist()  # ½·ΣK per output
+        ('SignConv', [36.0, 36.0, 36.0])
+    """
+    flat = kernel.reshape(-1, kernel.shape[-1])
+    scale = np.abs(flat).max(0)
+    signs = np.where(kernel < 0, -1.0, 1.0).astype(kernel.dtype)
+    if not np.array_equal(signs * scale, kernel):
+        return None  # not a scaled sign per channel
+    values = {"bias": 0.5 * flat.sum(0), "scale": scale,
+              "theta": layer.input_quantizer.theta.numpy(),
+              "inv_delta": layer.input_quantizer.inv_delta.numpy()}
+    common = dict(threshold=True, use_bias=True, scaled=True, name=layer.name)
+    if isinstance(layer, lq.layers.QuantDense):
+        if len(layer.input_shape) != 2:
+            return None
+        return Rewrite(SignConv(layer.units, 1, **common),
+                       {**values, "kernel": -0.5 * signs.reshape(1, 1, *kernel.shape)})
+    if layer.use_bias or layer.dilation_rate != (1, 1) or layer.pad_values != 0.0:
+        return None
+    values["kernel"] = -0.5 * signs
+    if layer.padding == "valid":
+        return Rewrite(SignConv(layer.filters, layer.kernel_size, layer.strides, **common),
+                       values)
+    symmetric = layer._is_native_padding is False  # PyTorch's padding (PaddedQuantConv2D)
+    modes = {same_mode(size, k, s, k // 2) for size, k, s in
+             zip(layer.input_shape[1:3], layer.kernel_size, layer.strides, strict=True)}
+    if not symmetric or modes == {"same"}:
+        # TF's "same" with ones: LCE's one-padding, in the convolution itself.
+        return Rewrite(SignConv(layer.filters, layer.kernel_size, layer.strides,
+                                padding="same", pad_values=1.0, **common), values)
+    k = layer.kernel_size
+    if k[0] != k[1]:
+        return None
+    return Rewrite(SignConv(layer.filters, k, layer.strides, explicit_pad=k[0] // 2,
+                            **common), values)
+
+
+@register("sibnn", roles=("activation",), kind="other", export="rewrite", rewrite=lce_rewrite,
+          metric_options=("sparsity",))
 class SiBnn(lq.quantizers.Quantizer):
     """Sparse {0, 1} activation binarizer with per-channel trainable θ and 1/Δ.
 
@@ -67,7 +133,8 @@ class SiBnn(lq.quantizers.Quantizer):
 
     precision = 1
 
-    def __init__(self, rho: float = 0.3, sparsity: bool = True, **kwargs):
+    def __init__(self, rho: Annotated[float, between(0, 1)] = 0.3, sparsity: bool = True,
+                 **kwargs):
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"rho must be between 0 and 1, got {rho}")
         self.rho = float(rho)

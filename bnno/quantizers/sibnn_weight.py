@@ -73,7 +73,7 @@ def sibnn_binarize(w: tf.Tensor) -> tf.Tensor:
     return binarize(w)
 
 
-@register("sibnn_weight", roles=("kernel",), scaled=True)
+@register("sibnn_weight", roles=("kernel",), kind="scaled")
 class SiBnnWeight(CountsSignFlips, lq.quantizers._BaseQuantizer):
     """Si-BNN's kernel binarizer: α·sign(w) per output channel (``sibnn_binarize``).
 

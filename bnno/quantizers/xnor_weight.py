@@ -24,7 +24,7 @@ from bnno.quantizers.registry import register
 from bnno.quantizers.sign_flips import CountsSignFlips
 
 
-@register("xnor_weight", roles=("kernel",), scaled=True)
+@register("xnor_weight", roles=("kernel",), kind="scaled")
 class XnorWeight(CountsSignFlips, lq.quantizers._BaseQuantizer):
     """clip(w, −1, 1) → α·ste_sign(w), α = mean |w| per output channel (Larq Zoo's).
 

@@ -1,13 +1,13 @@
-"""Build and compile any registered model from resolved hparams.
+"""Build and compile any registered model from a run's config.
 
 Example:
     What ``bnno train binarynet --dataset cifar10 --hparams-set bop`` does before
     training (50,000 images in batches of 100: 500 steps per epoch; the functions'
     docstrings have examples that run)::
 
-        hp = hparams.resolve("binarynet", "bop", None, models.hparam_types("binarynet"))
-        model = build_model("binarynet", hp, (32, 32, 3), 10)
-        compile_model(model, hp, steps_per_epoch=500)
+        config = plan("binarynet", "cifar10", "bop")
+        model = build_model(config.model, config.optimizer.name, (32, 32, 3), 10)
+        compile_model(model, config.optimizer, steps_per_epoch=500, total_steps=50_000)
 """
 
 from __future__ import annotations
@@ -15,24 +15,28 @@ from __future__ import annotations
 from typing import Any
 
 from bnno import models, optimizers
+from bnno.config import ModelConfig, OptimizerConfig, TrainerConfig
+from bnno.config.kernels import kernel_spec
 from bnno.optimizers import l2
 
 
-def build_model(name: str, hp: dict[str, Any], input_shape: tuple, num_classes: int,
+def build_model(model: ModelConfig, optimizer: str, input_shape: tuple, num_classes: int,
                 flip_ratio: bool = True):
-    """Model ``name`` for ``input_shape``/``num_classes``, set up for ``hp``'s optimizer.
+    """The model of ``model`` for ``input_shape``/``num_classes``, set up for the
+    optimizer ``optimizer``.
 
-    Bop's binary kernels start at ±1; every binary kernel logs its flip ratio under
-    ``flip_ratio/<layer name>`` (unless ``flip_ratio`` is false), and every Si-BNN
-    binarizer the fraction of zeros it outputs under ``sparsity/<layer name>``.
+    The builder gets its declared hparams only; the kernel settings it declares are those
+    of the optimizer (``bnno.config.kernels``). A latent-free optimizer's binary kernels
+    start at ±1. Every metric a quantizer keeps (larq's ``flip_ratio`` of binary kernels,
+    unless ``flip_ratio`` is false, and a quantizer's own) is named after its layer:
+    ``<metric>/<layer name>``.
 
     Example:
         >>> import numpy as np
-        >>> from bnno import hparams, models
+        >>> from bnno.config import plan
         >>> from bnno.training.flips import flip_metrics
-        >>> hp = hparams.resolve("binarynet", "bop", "filters=4,dense_units=8",
-        ...                      models.hparam_types("binarynet"))
-        >>> model = build_model("binarynet", hp, (28, 28, 1), 10)
+        >>> config = plan("binarynet", "mnist", "bop", {"filters": 4, "dense_units": 8})
+        >>> model = build_model(config.model, "bop", (28, 28, 1), 10)
         >>> np.unique(model.layers[0].kernel.numpy())  # Bop's kernels start at ±1
         array([-1.,  1.], dtype=float32)
         >>> metrics = flip_metrics(model)
@@ -41,19 +45,21 @@ def build_model(name: str, hp: dict[str, Any], input_shape: tuple, num_classes: 
         >>> all(m.name == f"flip_ratio/{name}" for name, m in metrics.items())
         True
     """
-    kwargs = models.builder_kwargs(name, hp)
-    kwargs.update(optimizers.kernel_spec(hp, flip_ratio))
-    model = models.get(name)(tuple(input_shape), num_classes, **kwargs)
-    _name_layer_metrics(model)
-    if optimizers.latent_free(hp):
-        optimizers.binarize_kernels(model)
-    return model
+    entry = models.get_entry(model.name)
+    kwargs = dict(model.hparams)
+    kernels = kernel_spec(model.hparams, optimizer, flip_ratio)
+    kwargs.update({k: v for k, v in kernels.items() if entry.takes(k)})
+    net = entry.build(tuple(input_shape), num_classes, **kwargs)
+    _name_quantizer_metrics(net)
+    if optimizers.latent_free(optimizer):
+        optimizers.binarize_kernels(net)
+    return net
 
 
-def compile_model(
-    model, hp: dict[str, Any], steps_per_epoch: int, total_steps: int | None = None
-) -> None:
-    """Compile with ``hp``'s optimizer, categorical cross-entropy and accuracy metrics.
+def compile_model(model, optimizer: OptimizerConfig, steps_per_epoch: int, total_steps: int,
+                  l2_decay: float = 0.0) -> None:
+    """Compile with ``optimizer``, categorical cross-entropy and accuracy metrics (top-5
+    too for more than 5 classes), with a coupled L2 term of ``l2_decay``.
 
     ``total_steps`` is the length of schedules that decay over the whole run.
 
@@ -61,8 +67,8 @@ def compile_model(
         >>> import tensorflow as tf
         >>> model = tf.keras.Sequential([
         ...     tf.keras.Input((3,)), tf.keras.layers.Dense(10, activation="softmax")])
-        >>> hp = {"optimizer": "adam", "learning_rate": 1e-3, "l2_decay": 1e-4}
-        >>> compile_model(model, hp, steps_per_epoch=500)
+        >>> compile_model(model, OptimizerConfig("adam", {"learning_rate": 1e-3}),
+        ...               steps_per_epoch=500, total_steps=5000, l2_decay=1e-4)
         >>> type(model.optimizer).__name__, len(model.losses)  # the l2 term is a loss
         ('Adam', 1)
     """
@@ -71,24 +77,42 @@ def compile_model(
     metrics: list[Any] = ["accuracy"]
     if model.output_shape[-1] > 5:
         metrics.append(tf.keras.metrics.TopKCategoricalAccuracy(5, name="top5_accuracy"))
-    if hp.get("l2_decay"):
-        l2.add_to(model, hp["l2_decay"])
-    optimizer = optimizers.build(hp, steps_per_epoch, total_steps)
+    if l2_decay:
+        l2.add_to(model, l2_decay)
+    built = optimizers.build(optimizer.name, optimizer.options, steps_per_epoch, total_steps)
     # The optimizer's own set-up from the model (AdamW's decay groups, ScaledAdam's
     # per-kernel factors, the CaseOptimizer's split of variables between Bop and Adam).
-    optimizers.prepare(hp, optimizer, model)
-    model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=metrics)
+    optimizers.prepare(optimizer.name, built, model)
+    model.compile(optimizer=built, loss="categorical_crossentropy", metrics=metrics)
 
 
-def _name_layer_metrics(model) -> None:
-    # Quantizers name their metrics after themselves ("flip_ratio/no_op_3",
-    # "sparsity/si_bnn_2"); the layer's name is what a user can find in the summary, so
-    # rename before compiling.
+def run_length(trainer: TrainerConfig, train_examples: int) -> int:
+    """Optimizer steps of a whole run: the length of schedules that decay over the run.
+
+    The Bop paper's code computes ``epochs × examples // batch_size`` (a few steps more
+    than ``epochs × (examples // batch_size)`` are trained); runs with shortened epochs
+    take ``epochs × steps_per_epoch``.
+
+    Example:
+        >>> run_length(TrainerConfig(epochs=150, batch_size=1024), 1_281_167)
+        187670
+    """
+    if trainer.steps_per_epoch:
+        return trainer.epochs * trainer.steps_per_epoch
+    return trainer.epochs * train_examples // trainer.batch_size
+
+
+def _name_quantizer_metrics(model) -> None:
+    # Quantizers name their metrics after themselves ("flip_ratio/no_op_3"); the layer's
+    # name is what a user finds in the summary, so rename before compiling.
+    import tensorflow as tf
+
     for layer in _all_layers(model):
-        for role, kind in (("kernel_quantizer", "flip_ratio"), ("input_quantizer", "sparsity")):
-            metric = getattr(getattr(layer, role, None), kind, None)
-            if metric is not None:
-                metric._name = f"{kind}/{layer.name}"
+        for role in ("kernel_quantizer", "input_quantizer"):
+            quantizer = getattr(layer, role, None)
+            for value in list(vars(quantizer).values()) if quantizer is not None else []:
+                if isinstance(value, tf.keras.metrics.Metric):
+                    value._name = f"{value.name.split('/')[0]}/{layer.name}"
 
 
 def _all_layers(model) -> list:

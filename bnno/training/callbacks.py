@@ -1,11 +1,13 @@
 """Keras callbacks of a training run: checkpointing that skips bad states, metrics log,
-the best weights, and progress output for a terminal or a log file.
+the best weights, the quantizers' epoch hooks, and progress output for a terminal or a
+log file.
 
 Example:
     >>> import tempfile
     >>> from pathlib import Path
     >>> run = Path(tempfile.mkdtemp())
-    >>> callbacks = [MetricsLog(run / "metrics.jsonl", first_epoch=0),
+    >>> callbacks = [QuantizerEpochs(first_epoch=0, epochs=10),
+    ...              MetricsLog(run / "metrics.jsonl", first_epoch=0),
     ...              BestWeights(run / "net_best_weights.h5"),
     ...              GoodStateBackup(str(run / "backup")), progress(2)]
 """
@@ -23,7 +25,50 @@ from pathlib import Path
 import tensorflow as tf
 
 from bnno import optimizers
-from bnno.training.runs import BEST_EPOCH, BEST_VALUE, read_best
+from bnno.quantizers.registry import EPOCH_HOOK
+from bnno.runs import BEST_EPOCH, BEST_VALUE, read_best
+
+
+class QuantizerEpochs(tf.keras.callbacks.Callback):
+    """Call the epoch hook of every quantizer in the model that has one
+    (``on_epochs_done(epochs_done, epochs)``, see ``bnno.quantizers.registry``): at the
+    start of training with the epochs done so far (``first_epoch``), and after every
+    epoch. It runs before the other callbacks, so that checkpoints and logs see the
+    values of the epoch that ended, and a resumed run continues from where it stopped.
+
+    Example:
+        >>> import numpy as np
+        >>> import larq as lq
+        >>> class Counting(lq.quantizers.NoOp):
+        ...     def on_epochs_done(self, epochs_done, epochs):
+        ...         self.seen = (epochs_done, epochs)
+        >>> counting = Counting(precision=1)
+        >>> model = tf.keras.Sequential([tf.keras.Input((3,)),
+        ...                              lq.layers.QuantDense(2, kernel_quantizer=counting)])
+        >>> model.compile("sgd", "mse")
+        >>> _ = model.fit(np.ones((2, 3)), np.ones((2, 2)), initial_epoch=1, epochs=3,
+        ...               callbacks=[QuantizerEpochs(first_epoch=1, epochs=3)], verbose=0)
+        >>> counting.seen
+        (3, 3)
+    """
+
+    def __init__(self, first_epoch: int, epochs: int):
+        super().__init__()
+        self.first_epoch, self.epochs = first_epoch, epochs
+
+    def _call(self, epochs_done: int) -> None:
+        import larq as lq
+
+        for module in self.model.submodules:
+            hook = getattr(module, EPOCH_HOOK, None)
+            if isinstance(module, lq.quantizers.Quantizer) and callable(hook):
+                hook(epochs_done, self.epochs)
+
+    def on_train_begin(self, logs=None):
+        self._call(self.first_epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._call(epoch + 1)
 
 
 class GoodStateBackup(tf.keras.callbacks.BackupAndRestore):
@@ -85,10 +130,9 @@ class MetricsLog(tf.keras.callbacks.Callback):
 
     ``epoch`` counts completed epochs (1 for the first). Rows past ``first_epoch``, the
     epochs a resumed run trains again, are dropped at the start, so the file has every
-    epoch exactly once. The current values of the hyperparameters the registered
-    optimizers log (``bnno.optimizers.logged()``: the learning rate, Bop's
-    gamma/threshold) are added to ``logs`` so TensorBoard shows them too (keep this
-    callback before ``TensorBoard``).
+    epoch exactly once. The current values of the hyperparameters the run's optimizer
+    logs (``logged``: the learning rate, Bop's gamma/threshold) are added to ``logs`` so
+    TensorBoard shows them too (keep this callback before ``TensorBoard``).
 
     Example:
         A run resumed after epoch 2 (its file already has rows up to epoch 4) trains
@@ -117,10 +161,12 @@ class MetricsLog(tf.keras.callbacks.Callback):
         (2, 0.5)
     """
 
-    def __init__(self, path: str | Path, first_epoch: int):
+    def __init__(self, path: str | Path, first_epoch: int,
+                 logged: tuple[str, ...] = ("learning_rate",)):
         super().__init__()
         self.path = Path(path)
         self.first_epoch = first_epoch
+        self.logged = tuple(logged)
         self._start = 0.0
 
     def on_train_begin(self, logs=None):
@@ -152,9 +198,8 @@ class MetricsLog(tf.keras.callbacks.Callback):
         """The values the optimizers use at the current step (schedules evaluated)."""
         opt = self.model.optimizer
         found = {}
-        names = optimizers.logged()
         for inner in getattr(opt, "optimizers", [opt]):
-            for name in names:
+            for name in self.logged:
                 if name in getattr(inner, "_hyper", {}):
                     value = inner._get_hyper(name)
                     if callable(value):
@@ -164,13 +209,9 @@ class MetricsLog(tf.keras.callbacks.Callback):
         return found
 
 
-# Metrics logged once per layer; the progress bar shows their mean.
-_PER_LAYER = ("flip_ratio/", "sparsity/")
-
-
 class CompactProgbar(tf.keras.callbacks.ProgbarLogger):
-    """Keras' progress bar showing the mean flip ratio (and Si-BNN activation sparsity)
-    instead of one per binary layer.
+    """Keras' progress bar showing the mean of every per-layer metric (``<metric>/<layer>``:
+    the flip ratios, a quantizer's own metrics) instead of one value per layer.
 
     The π values of ``bnno.training.flips.FlipLog`` are left out too.
 
@@ -195,10 +236,11 @@ class CompactProgbar(tf.keras.callbacks.ProgbarLogger):
             return logs
         out, groups = {}, {}
         for key, value in logs.items():
-            group = next((key.split("/")[0] for part in _PER_LAYER if part in key), None)
-            if group:
-                groups.setdefault(group, []).append(value)
-            elif not key.startswith(("flip_pi", "flip_ratio_all")):  # see bnno.training.flips
+            if key.startswith(("flip_pi", "flip_ratio_all")):  # see bnno.training.flips
+                continue
+            if "/" in key:
+                groups.setdefault(key.split("/")[0], []).append(value)
+            else:
                 out[key] = value
         for group, values in groups.items():
             out[group] = sum(values) / len(values)
@@ -230,8 +272,9 @@ def auto_verbose(stream=None) -> int:
     return 1 if isatty is not None and isatty() else 2
 
 
-def progress(verbose: int) -> tf.keras.callbacks.Callback | None:
-    """The progress callback for a ``verbose`` level of ``VERBOSE`` (None for 0).
+def progress(verbose: int, logged: tuple[str, ...] = ()) -> tf.keras.callbacks.Callback | None:
+    """The progress callback for a ``verbose`` level of ``VERBOSE`` (None for 0);
+    ``logged`` are the optimizer's hyperparameters, which one line per epoch leaves out.
 
     Raises:
         BnnoError: a level that is not 0, 1 or 2.
@@ -250,7 +293,9 @@ per epoch), got 3
     if verbose not in VERBOSE:
         raise BnnoError("--verbose must be 0 (silent), 1 (progress bar) or 2 (one line per "
                         f"epoch), got {verbose}")
-    return {0: None, 1: CompactProgbar, 2: EpochLine}[verbose]() if verbose else None
+    if not verbose:
+        return None
+    return CompactProgbar() if verbose == 1 else EpochLine(hidden=logged)
 
 
 class EpochLine(tf.keras.callbacks.Callback):
@@ -265,15 +310,17 @@ class EpochLine(tf.keras.callbacks.Callback):
         'epoch 1/3 - 2.5s - loss 0.5000 - val_accuracy 0.2500 - flip_ratio 0.2000'
     """
 
-    def __init__(self, stream=None):
+    def __init__(self, stream=None, hidden: tuple[str, ...] = ()):
         super().__init__()
         self.stream = stream
+        self.hidden = tuple(hidden)
         self._start = 0.0
 
     @staticmethod
-    def format(epoch: int, epochs: int, seconds: float, logs: dict) -> str:
-        """The line of completed epoch ``epoch`` (counted from 1) of ``epochs``."""
-        hidden = set(optimizers.logged())
+    def format(epoch: int, epochs: int, seconds: float, logs: dict,
+               hidden: tuple[str, ...] = ()) -> str:
+        """The line of completed epoch ``epoch`` (counted from 1) of ``epochs``, without
+        the ``hidden`` values (the optimizer's logged hyperparameters)."""
         values = {k: v for k, v in CompactProgbar._compact(logs).items() if k not in hidden}
         return " - ".join([f"epoch {epoch}/{epochs}", f"{seconds:.1f}s",
                            *(f"{k} {float(v):.4f}" for k, v in values.items())])
@@ -283,7 +330,7 @@ class EpochLine(tf.keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         line = self.format(epoch + 1, self.params.get("epochs") or epoch + 1,
-                           time.perf_counter() - self._start, dict(logs or {}))
+                           time.perf_counter() - self._start, dict(logs or {}), self.hidden)
         print(line, file=self.stream or sys.stdout, flush=True)
 
 
@@ -306,7 +353,7 @@ class BestWeights(tf.keras.callbacks.Callback):
         >>> best.on_train_begin()
         >>> for epoch, accuracy in enumerate([0.2, 0.5, 0.4]):
         ...     best.on_epoch_end(epoch, {"loss": 1.0, "val_accuracy": accuracy})
-        >>> read_best(path)  # bnno.training.runs.read_best
+        >>> read_best(path)  # bnno.runs.read_best
         {'epoch': 2, 'val_accuracy': 0.5}
     """
 

@@ -1,24 +1,24 @@
-"""Consecutive knowledge distillation (BNext's recipe) as a training mode for any model.
+"""Consecutive knowledge distillation as a training mode for any model: a student learns
+from a main teacher and from assistant teachers taken in turn.
 
-``teachers`` names a sequence: the last entry is the main teacher, the ones before it
-are assistants taken in turn; training is cut into as many equal phases as there are
-assistants, and phase ``k`` (epoch ``e`` is in phase ``⌊e / (epochs / n)⌋``) learns from
-the pair (assistant ``k``, main). A teacher is a Keras application (``efficientnet_b0``,
-``efficientnet_b2``, ``efficientnet_b4``, ``convnext_tiny``; ImageNet weights with
-``teacher_weights=imagenet`` when Keras finds them in its cache) or the output dir of an
-earlier bnno run.
+``teachers`` names a sequence (``bnno.config.teachers``): the last entry is the main
+teacher, the ones before it are assistants; training is cut into as many equal phases as
+there are assistants, and phase ``k`` (epoch ``e`` is in phase ``⌊e / (epochs / n)⌋``)
+learns from the pair (assistant ``k``, main). A teacher is a Keras application
+(``efficientnet_b0``, ``efficientnet_b2``, ``efficientnet_b4``, ``convnext_tiny``;
+ImageNet weights with ``teacher_weights=imagenet`` when Keras finds them in its cache)
+or the output dir of an earlier bnno run.
 
-The loss is the official one: for each active teacher ``t``, the soft-target cross
-entropy at temperature 1, ``L_t = mean_b[−Σ_c softmax(z_t)·log_softmax(z_s)]``; per
-sample, the weights ``α_{b,t}`` are the softmax over teachers of each teacher's
-per-sample cross entropy (no gradient through them); the loss is
-``Σ_t mean_b(α_{b,t})·L_t / 2`` (the official code averages the weighted batch means
-over its pair of teachers). Labels do not enter the loss; they only feed the accuracy
-metrics. Teachers run in inference mode on the student's augmented batch, outside the
-gradient tape. Their cost shows as ``teacher_s`` in the progress bar and the metrics
-log: the seconds the active teachers take for one batch, timed at the start of every
-phase (a timer inside the training step is refused when a seeded run enables op
-determinism).
+The loss, for each active teacher ``t``, is the soft-target cross entropy at temperature
+1, ``L_t = mean_b[−Σ_c softmax(z_t)·log_softmax(z_s)]``; per sample, the weights
+``α_{b,t}`` are the softmax over teachers of each teacher's per-sample cross entropy (no
+gradient through them); the loss is ``Σ_t mean_b(α_{b,t})·L_t / 2`` (the weighted batch
+means averaged over the pair of teachers, as the method's code does). Labels do not
+enter the loss; they only feed the accuracy metrics. Teachers run in inference mode on
+the student's augmented batch, outside the gradient tape. Their cost shows as
+``teacher_s`` in the progress bar and the metrics log: the seconds the active teachers
+take for one batch, timed at the start of every phase (a timer inside the training step
+is refused when a seeded run enables op determinism).
 
 Example:
     Wrap a student ``model`` for 512 epochs at batch size 512 with EfficientNet-B0 as the
@@ -35,30 +35,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from bnno.errors import BnnoError, choices
-
-APPLICATIONS = {
-    "efficientnet_b0": "EfficientNetB0",
-    "efficientnet_b2": "EfficientNetB2",
-    "efficientnet_b4": "EfficientNetB4",
-    "convnext_tiny": "ConvNeXtTiny",
-}
-
-
-def parse(teachers: str) -> list[str]:
-    """The teacher names of a ``teachers`` hparam, joined by ``+`` (commas separate
-    ``--hparams`` items); the last is the main teacher.
-
-    Example:
-        >>> parse("efficientnet_b0+efficientnet_b2")
-        ['efficientnet_b0', 'efficientnet_b2']
-    """
-    names = [t.strip() for t in teachers.split("+") if t.strip()]
-    for name in names:
-        if name not in APPLICATIONS and not (Path(name) / "run.json").is_file():
-            raise BnnoError(f"unknown teacher '{name}'; use the output dir of a bnno run or "
-                            f"one of: {choices(APPLICATIONS)}")
-    return names
+from bnno.config.teachers import APPLICATIONS, parse
+from bnno.errors import BnnoError
 
 
 def phase(epoch: int, epochs: int, assistants: int) -> int:
@@ -108,7 +86,7 @@ def soft_cross_entropy(teacher_logits, student_logits):
 
 
 def distillation_loss(student_logits, teacher_logits: list):
-    """BNext's loss for the active teachers' logits (see the module docstring).
+    """The distillation loss of the active teachers' logits (see the module docstring).
 
     Example:
         Every logit 0 over 3 classes: each teacher's cross entropy is ln 3, each weight
@@ -138,7 +116,7 @@ def load_teacher(name: str, input_shape: tuple, num_classes: int, weights: str |
         bnno run (the run's output dir as the name)::
 
             teacher = load_teacher("efficientnet_b0", (224, 224, 3), 1000, None)
-            teacher = load_teacher("runs/bnext_t-imagenet-x", (224, 224, 3), 1000, None)
+            teacher = load_teacher("runs/teacher-imagenet-x", (224, 224, 3), 1000, None)
     """
     if name in APPLICATIONS:
         app = getattr(tf.keras.applications, APPLICATIONS[name])
@@ -159,11 +137,11 @@ def load_teacher(name: str, input_shape: tuple, num_classes: int, weights: str |
             pixels = tf.keras.layers.Rescaling(127.5, 127.5)(image)
         teacher = tf.keras.Model(image, net(pixels))
     else:
-        from bnno.training import runs
+        from bnno.config import stored
         from bnno.training.loading import load_trained
 
-        spec = runs.read(Path(name))
-        net = load_trained(Path(name), spec, input_shape, num_classes, flip_ratio=False)[0]
+        config = stored.read(Path(name))
+        net = load_trained(Path(name), config, input_shape, num_classes, flip_ratio=False)[0]
         teacher = logits_of(net)
     teacher.trainable = False
     return teacher

@@ -7,7 +7,7 @@ so that none of them has to import the trainer (which imports distillation back)
 Example:
     Evaluate or export the model of a finished (or interrupted) run in ``path``::
 
-        net, source = load_trained(path, runs.read(path), (32, 32, 3), 10)
+        net, source = load_trained(path, stored.read(path), (32, 32, 3), 10)
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bnno import data
+from bnno import data, runs
+from bnno.config import DataConfig, ModelConfig, RunConfig
 from bnno.errors import BnnoError
-from bnno.training import runs
 
 
-def load_trained(path: Path, spec: dict[str, Any], input_shape: tuple, num_classes: int,
+def load_trained(path: Path, config: RunConfig, input_shape: tuple, num_classes: int,
                  flip_ratio: bool | None = None,
                  weights: str | None = None) -> tuple[Any, str]:
     """The compiled model of run ``path`` with its ``weights`` (one of ``runs.WEIGHTS``;
@@ -37,7 +37,7 @@ def load_trained(path: Path, spec: dict[str, Any], input_shape: tuple, num_class
         Load the model a run in ``path`` (a ``Path``) trained on 32×32×3 images with 10
         classes, and see which weights it got::
 
-            net, source = load_trained(path, runs.read(path), (32, 32, 3), 10)
+            net, source = load_trained(path, stored.read(path), (32, 32, 3), 10)
             # source is "binarynet_weights.h5", or "checkpoint after epoch 3" for a
             # run stopped after its third epoch; with weights="best" it is
             # "binarynet_best_weights.h5 (epoch 2, val_accuracy 0.4120)"
@@ -46,13 +46,14 @@ def load_trained(path: Path, spec: dict[str, Any], input_shape: tuple, num_class
     from bnno.training.build import build_model, compile_model
 
     path = Path(path)
-    choice = runs.choose_weights(path, spec["model"], weights)
+    model = config.model.name
+    choice = runs.choose_weights(path, model, weights)
     if flip_ratio is None:
-        flip_ratio = spec.get("strategy") != "multi_worker"
-    net = build_model(spec["model"], spec["hparams"], input_shape, num_classes,
+        flip_ratio = config.strategy != "multi_worker"
+    net = build_model(config.model, config.optimizer.name, input_shape, num_classes,
                       flip_ratio=flip_ratio)
-    compile_model(net, spec["hparams"], 1, 1)
-    return net, load_weights(net, path, spec["model"], choice)
+    compile_model(net, config.optimizer, 1, 1)
+    return net, load_weights(net, path, model, choice)
 
 
 def load_weights(net, path: Path, model: str, choice: str) -> str:
@@ -92,33 +93,9 @@ def load_weights(net, path: Path, model: str, choice: str) -> str:
     return file.name
 
 
-def check_init(path: str | Path, model: str) -> str:
-    """The absolute path of run ``path``, checked as a start for a new run of ``model``
-    (``bnno train --init``): a run of the same model that has weights.
-
-    Raises:
-        BnnoError: ``path`` is not a run, is a run of another model, or has no weights.
-
-    Example:
-        >>> check_init("no/such/run", "binarynet")  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        bnno.errors.BnnoError: --init no/such/run: ...
-    """
-    try:
-        spec = runs.read(Path(path))
-        runs.choose_weights(Path(path), model)
-    except BnnoError as e:
-        raise BnnoError(f"--init {path}: {e}") from None
-    if spec["model"] != model:
-        raise BnnoError(f"--init {path} is a run of {spec['model']}; a run of {model} "
-                        f"starts only from a run of {model}")
-    return str(Path(path).resolve())
-
-
-def init_from(net, path: str | Path, model: str, hp: dict[str, Any]) -> str:
-    """Give ``net`` (a new run's model of ``model`` with hparams ``hp``) the weights of
-    run ``path``: its final weights, else its last checkpoint. Returns their description.
+def init_from(net, path: str | Path, model: ModelConfig) -> str:
+    """Give ``net`` (a new run's model of ``model``) the weights of run ``path``: its
+    final weights, else its last checkpoint. Returns their description.
 
     Raises:
         BnnoError: the weights do not fit; the message names the builder hparams in which
@@ -127,16 +104,15 @@ def init_from(net, path: str | Path, model: str, hp: dict[str, Any]) -> str:
     Example:
         Fine-tune from an imported checkpoint (``bnno import``) in ``runs/bnext_t``::
 
-            init_from(net, "runs/bnext_t", "bnext_t", hp)
+            init_from(net, "runs/bnext_t", config.model)
     """
-    from bnno import models
+    from bnno.config import stored
 
     path = Path(path)
     try:
-        return load_weights(net, path, model, runs.choose_weights(path, model))
+        return load_weights(net, path, model.name, runs.choose_weights(path, model.name))
     except BnnoError as e:
-        old = models.builder_kwargs(model, runs.read(path)["hparams"])
-        new = models.builder_kwargs(model, hp)
+        old, new = stored.read(path).model.hparams, model.hparams
         differ = [f"{k}={old[k]}" for k in old if k in new and old[k] != new[k]
                   and k not in _QUANTIZER_KEYS]
         hint = (f"; that run has {', '.join(differ)}" if differ
@@ -148,26 +124,26 @@ def init_from(net, path: str | Path, model: str, hp: dict[str, Any]) -> str:
 _QUANTIZER_KEYS = ("activation", "kernel_quantizer", "kernel_constraint", "input_quantizer")
 
 
-def trained_shape(spec: dict[str, Any], data_dir: str | None = None) -> tuple[tuple, int]:
-    """The input shape and class count a run was trained with, from its ``run.json``
-    (a folder run records them; a tfds run's come from the dataset's info).
+def trained_shape(found: DataConfig, data_dir: str | None = None) -> tuple[tuple, int]:
+    """The input shape and class count a run was trained with, from its data config (a
+    folder run records them; a tfds run's come from the dataset's info).
 
     Example:
-        >>> trained_shape({"dataset": "/data/shapes", "classes": ["a", "b", "c"],
-        ...                "input_shape": [40, 40, 3], "hparams": {}})
+        >>> from bnno.config import DataConfig
+        >>> folder = DataConfig("/data/shapes", classes=("a", "b", "c"), input_shape=(40, 40, 3))
+        >>> trained_shape(folder)
         ((40, 40, 3), 3)
-        >>> trained_shape({"dataset": "mnist", "hparams": {}})
+        >>> trained_shape(DataConfig("mnist"))
         ((28, 28, 1), 10)
     """
-    if "classes" in spec:
-        return tuple(spec["input_shape"]), len(spec["classes"])
-    ds = data.describe(spec["dataset"], data_dir, spec["hparams"].get("image_size"))
+    if found.classes is not None:
+        return tuple(found.input_shape), len(found.classes)
+    ds = data.describe(found.dataset, data_dir, found.image_size)
     return ds.input_shape, ds.num_classes
 
 
-def load_run_data(spec: dict[str, Any], data_dir: str | None = None,
-                  manual_dir: str | None = None, dataset: str | None = None,
-                  skip_bad_images: bool = False):
+def load_run_data(config: RunConfig, source: data.Source | None = None,
+                  dataset: str | None = None):
     """The dataset of a run (or ``dataset`` instead), read as the run read it: with its
     ``image_size``, and a folder's labels in the run's class order.
 
@@ -175,12 +151,14 @@ def load_run_data(spec: dict[str, Any], data_dir: str | None = None,
         The data a run in ``path`` was trained on, and a folder of new images to
         evaluate it on::
 
-            ds = load_run_data(runs.read(path))
-            new = load_run_data(runs.read(path), dataset="~/more_shapes")
+            ds = load_run_data(stored.read(path))
+            new = load_run_data(stored.read(path), dataset="~/more_shapes")
     """
-    name = dataset or spec["dataset"]
-    image_size = spec["hparams"].get("image_size")
-    if image_size and not data.is_folder(name) and not data.describe(name, data_dir).encoded:
+    source = source or data.Source()
+    name = dataset or config.data.dataset
+    image_size = config.data.image_size
+    if image_size and not data.is_folder(name) and \
+            not data.describe(name, source.data_dir).encoded:
         image_size = None  # fixed-size tfds images are read at their size
-    return data.load(name, data_dir, manual_dir, image_size, spec.get("classes"),
-                     skip_bad_images)
+    return data.load(name, source.data_dir, source.manual_dir, image_size,
+                     config.data.classes, source.skip_bad_images)

@@ -23,8 +23,7 @@ def test_two_sets_train_at_one_budget_and_rerun_skips(mock_tfds, cli, tmp_path):
         rows = list(csv.DictReader(f))
     assert [(r["model"], r["set"]) for r in rows] == [("binarynet", "default"),
                                                     ("binarynet", "bop")]
-    from bnno import hparams
-    from bnno.training import runs
+    from bnno import hparams, runs
 
     for row in rows:
         assert row["status"] == "finished" and row["epochs"] == "2"
@@ -33,10 +32,10 @@ def test_two_sets_train_at_one_budget_and_rerun_skips(mock_tfds, cli, tmp_path):
         assert row["source"] == hparams.metadata("binarynet", row["set"])["source"]
         spec = runs.read(out / row["run"])
         # The shared budget replaced each set's own epochs; everything else is the set's.
-        assert spec["hparams"]["epochs"] == 2 and spec["seed"] == 5
+        assert spec["trainer"]["epochs"] == 2 and spec["seed"] == 5
         assert spec["hparams_set"] == row["set"]
-    assert runs.read(out / "binarynet-default")["hparams"]["optimizer"] == "adam"
-    assert runs.read(out / "binarynet-bop")["hparams"]["optimizer"] == "bop"
+    assert runs.read(out / "binarynet-default")["optimizer"]["name"] == "adam"
+    assert runs.read(out / "binarynet-bop")["optimizer"]["name"] == "bop"
     table = (out / "summary.md").read_text()
     assert "| binarynet | bop | 2 |" in table and "| binarynet | bop | 2 |" in stdout
     assert png_size(out / "curves.png") == figure_size(2, 2)

@@ -5,7 +5,7 @@ import struct
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import TINY
+from conftest import TINY, train_tiny
 
 from bnno.analysis import landscape as ls
 from bnno.analysis.plots import DPI, PANEL, figure_size
@@ -22,30 +22,27 @@ def tiny_runs(tmp_path_factory, mock_data_dir):
     """One Bop and one Adam (latent-weight) run of a tiny binarynet, two epochs each."""
     import tensorflow_datasets as tfds
 
-    from bnno.training.train import train
-
     root = tmp_path_factory.mktemp("runs")
     found = {}
     with tfds.testing.mock_data(num_examples=32, data_dir=mock_data_dir):
         for set_name in ("bop", "default"):
-            found[set_name] = train(
+            found[set_name] = train_tiny(
                 "binarynet", "cifar10", set_name, TINY.replace("epochs=1", "epochs=2"),
-                output_dir=root / set_name, seed=2, steps_per_epoch=2, validation_steps=1,
-                tensorboard=False, verbose=0)
+                output_dir=root / set_name, seed=2, steps_per_epoch=2, validation_steps=1)
     return found
 
 
 @pytest.mark.parametrize("set_name", ["bop", "default"])
 def test_loss_at_the_origin_is_the_models_evaluated_loss(mock_tfds, tiny_runs, set_name):
     run = tiny_runs[set_name]
-    out = ls.landscape(run, value_range=0.5, points=3, batches=2, batch_size=8, seed=4,
-                       verbose=0)
+    out = ls.landscape(run, ls.Grid(value_range=0.5, points=3, batches=2, batch_size=8,
+                                     seed=4), verbose=0)
     saved = np.load(out / "landscape_1d.npz")
     np.testing.assert_allclose(saved["alphas"], [-0.5, 0.0, 0.5])
     assert saved["loss"].shape == (3,) and np.isfinite(saved["loss"]).all()
 
-    model, spec, ds, _ = ls.load_run_model(run)
-    x, y = ls.fixed_batches(ds, spec["preprocess_fn"], 2, 8, seed=4)
+    model, config, ds, _ = ls.load_run_model(run)
+    x, y = ls.fixed_batches(ds, config.data.preprocess_fn, 2, 8, seed=4)
     evaluated = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
     assert saved["loss"][1] == pytest.approx(evaluated["loss"], rel=1e-5)
     assert saved["accuracy"][1] == pytest.approx(evaluated["accuracy"])
@@ -55,11 +52,11 @@ def test_loss_at_the_origin_is_the_models_evaluated_loss(mock_tfds, tiny_runs, s
 
 
 def test_fixed_batches_do_not_depend_on_tensorflows_global_seed(mock_tfds, tiny_runs):
-    _, spec, ds, _ = ls.load_run_model(tiny_runs["bop"])
+    _, config, ds, _ = ls.load_run_model(tiny_runs["bop"])
     tf.random.set_seed(1)
-    x1, y1 = ls.fixed_batches(ds, spec["preprocess_fn"], 2, 4, seed=3)
+    x1, y1 = ls.fixed_batches(ds, config.data.preprocess_fn, 2, 4, seed=3)
     tf.random.set_seed(5)
-    x2, y2 = ls.fixed_batches(ds, spec["preprocess_fn"], 2, 4, seed=3)
+    x2, y2 = ls.fixed_batches(ds, config.data.preprocess_fn, 2, 4, seed=3)
     np.testing.assert_array_equal(x1, x2)
     np.testing.assert_array_equal(y1, y2)
     assert x1.shape == (8, 32, 32, 3) and -1 <= x1.min() and x1.max() <= 1
@@ -82,12 +79,12 @@ def test_directions_are_filter_normalised_and_leave_batch_norm_out(mock_tfds, ti
 def test_bop_points_are_binary_networks_and_weights_are_restored(mock_tfds, tiny_runs):
     from bnno import optimizers
 
-    model, spec, ds, _ = ls.load_run_model(tiny_runs["bop"])
+    model, config, ds, _ = ls.load_run_model(tiny_runs["bop"])
     variables = ls.kernels(model)
     before = [v.numpy().copy() for v in model.variables]
     rng = np.random.default_rng(1)
     dirs = [[ls.filter_normalised_direction(v.numpy(), rng) for v in variables]]
-    x, y = ls.fixed_batches(ds, spec["preprocess_fn"], 1, 8, seed=0)
+    x, y = ls.fixed_batches(ds, config.data.preprocess_fn, 1, 8, seed=0)
     grid = ls.LossGrid(model, variables, dirs, optimizers.binary_kernels(model), x, y, 8)
     grid(0.7)
     flipped = 0

@@ -5,16 +5,18 @@ import json
 import pytest
 from conftest import TESTS_DIR
 
-from bnno import hparams, models
+from bnno import hparams, models, plugins
 from bnno.analysis.recipe_table import markdown
 
+plugins.load()
 PAGE = TESTS_DIR.parent / "docs" / "recipes.md"
 
 
 @pytest.mark.parametrize("model", models.names())
-def test_every_set_says_where_its_values_come_from(model):
+def test_every_model_has_sets_and_every_set_says_where_its_values_come_from(model):
+    assert hparams.has_file(model), f"model {model} has no hparam sets: add hparams/{model}.json"
     for name, own in hparams.load_file(model).items():
-        assert isinstance(own.get("source"), str) and len(own["source"]) > 10, (model, name)
+        assert isinstance(own.get("source"), str) and own["source"].strip(), (model, name)
         assert own.get("description"), (model, name)
 
 
@@ -38,7 +40,7 @@ def test_hparams_show_prints_the_source_first(cli):
     shown = json.loads(stdout)
     assert code == 0 and list(shown)[:2] == ["description", "source"]
     assert shown["source"] == hparams.load_file("binarynet")["bop_sec52"]["source"]
-    assert shown["epochs"] == 500
+    assert shown["trainer"]["epochs"] == 500
 
 
 def test_hparams_doc_writes_the_page(cli, tmp_path):

@@ -8,13 +8,13 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 from conftest import MOCK_EXAMPLES
+from conftest import train_tiny as train
 
-from bnno import data
-from bnno.training import runs
-from bnno.training.train import TrainingStopped, train
+from bnno import data, runs
+from bnno.training.train import TrainingStopped
 
 TINY = "filters=4,dense_units=8,batch_size=4"
-SHORT = dict(seed=1, steps_per_epoch=2, validation_steps=2, tensorboard=False, verbose=0)
+SHORT = dict(seed=1, steps_per_epoch=2, validation_steps=2)
 
 
 class Interrupt(tf.keras.callbacks.Callback):

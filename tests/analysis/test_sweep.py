@@ -7,7 +7,7 @@ import pytest
 from conftest import TINY
 
 from bnno.analysis.plots import figure_size
-from bnno.analysis.sweep import configurations, parse_grid, run_name
+from bnno.analysis.sweep import configurations, run_name
 from bnno.errors import BnnoError
 
 
@@ -18,19 +18,28 @@ def png_size(path):
 
 
 def test_grid_is_the_product_in_order_then_listed_configs():
-    assert configurations(["gamma=1e-2,1e-3", "threshold=0,1e-6"], ["gamma=5e-4"]) == [
-        "gamma=1e-2,threshold=0", "gamma=1e-2,threshold=1e-6",
-        "gamma=1e-3,threshold=0", "gamma=1e-3,threshold=1e-6", "gamma=5e-4"]
-    assert run_name("gamma=1e-2,threshold=0") == "gamma=1e-2_threshold=0"
-    assert parse_grid([" gamma = 1e-2, 1e-3 "]) == [("gamma", ["1e-2", "1e-3"])]
+    found = configurations({"gamma": ["1e-2", "1e-3"], "threshold": ["0", "1e-6"]},
+                           [{"gamma": "5e-4"}])
+    assert [run_name(c) for c in found] == [
+        "gamma=1e-2_threshold=0", "gamma=1e-2_threshold=1e-6",
+        "gamma=1e-3_threshold=0", "gamma=1e-3_threshold=1e-6", "gamma=5e-4"]
+    assert found[0] == {"gamma": "1e-2", "threshold": "0"}
+
+
+@pytest.mark.parametrize("grid, configs, message", [
+    ({"gamma": []}, [], "--grid gamma has no values"), ({"gamma": ["1", "1"]}, [], "twice"),
+    ({}, [{}], "sets nothing"), ({}, [], "needs configurations")])
+def test_bad_grids_are_refused(grid, configs, message):
+    with pytest.raises(BnnoError, match=message):
+        configurations(grid, configs)
 
 
 @pytest.mark.parametrize("grid, message", [
-    (["gamma"], "not of the form"), (["gamma=1,2", "gamma=3"], "twice"),
-    (["gamma=1,1"], "same configuration twice"), ([], "needs configurations")])
-def test_bad_grids_are_refused(grid, message):
-    with pytest.raises(BnnoError, match=message):
-        configurations(grid)
+    ("gamma", "not of the form"), ("gamma=1,2 --grid gamma=3", "twice")])
+def test_bad_grid_options_are_refused_in_one_line(cli, grid, message):
+    code, _, err = cli("sweep", "binarynet", "--dataset", "cifar10", *(
+        a for item in grid.split(" --grid ") for a in ("--grid", item)))
+    assert code == 2 and message in err and err.count("\n") == 1
 
 
 def test_bad_value_in_any_configuration_fails_before_training(mock_tfds, cli, tmp_path):
@@ -64,7 +73,7 @@ def test_two_by_one_sweep_writes_table_and_figure_and_skips_on_rerun(mock_tfds, 
         assert float(row["train_seconds"]) > 0
     # gamma 1e-2 moves m a hundred times faster than 1e-4: more weights pass the threshold.
     assert float(rows[0]["flip_ratio_final"]) > float(rows[1]["flip_ratio_final"])
-    from bnno.training.runs import read_metrics
+    from bnno.runs import read_metrics
 
     keys = [[k for k in read_metrics(out / n)[0] if k.startswith("flip_pi/")] for n in names]
     assert keys[0] == keys[1] and len(keys[0]) == 9  # same layer names in every run

@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bnno import runs
 from bnno.checkpoints import bnext, pth
-from bnno.checkpoints.importer import import_checkpoint, state_dict
+from bnno.checkpoints.registry import state_dict
+from bnno.config import stored
 from bnno.errors import BnnoError
-from bnno.training import runs
+from bnno.training.importing import import_checkpoint
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -24,7 +26,7 @@ def _logits(path: Path) -> np.ndarray:
 
     from bnno.training.loading import load_trained
 
-    net, _ = load_trained(path, runs.read(path), (32, 32, 3), 10)
+    net, _ = load_trained(path, stored.read(path), (32, 32, 3), 10)
     logits = tf.keras.Model(net.input, net.get_layer("logits").output)
     return logits(np.load(FIXTURES / "bnext_inputs.npy"), training=False).numpy()
 
@@ -36,8 +38,8 @@ def _logits(path: Path) -> np.ndarray:
 def test_an_imported_model_computes_the_official_logits(tmp_path, model, hparams):
     path = import_checkpoint(model, FIXTURES / f"{model}_narrow.pth.tar", tmp_path / "run")
     spec = runs.read(path)
-    assert spec["dataset"] == "cifar10" and spec["hparams_set"] == "cifar"
-    assert {k: spec["hparams"][k] for k in hparams} == hparams
+    assert spec["data"]["dataset"] == "cifar10" and spec["hparams_set"] == "cifar"
+    assert {k: spec["model"]["hparams"][k] for k in hparams} == hparams
     assert spec["imported"] == {"checkpoint": f"{model}_narrow.pth.tar", "epoch": 1,
                                 "best_top1_acc": 33.0}
     reference = np.load(FIXTURES / f"{model}_narrow_logits.npy")
@@ -153,6 +155,7 @@ def test_an_imported_bnext_t_exports_every_binary_conv_as_lce_bconv(tmp_path, mo
     import h5py
 
     from bnno.checkpoints.pth import load
+    from bnno.data import Source
     from bnno.deploy.export import export_run
 
     checkpoint = FIXTURES / "bnext_t_narrow.pth.tar"
@@ -168,7 +171,7 @@ def test_an_imported_bnext_t_exports_every_binary_conv_as_lce_bconv(tmp_path, mo
     with h5py.File(runs.weights_file(run_dir, "bnext_t"), "r+") as f:
         f.visititems(finish)
     output = tmp_path / "bnext_t.tflite"
-    result = export_run(run_dir, output, data_dir=mock_tfds, check_examples=16)
+    result = export_run(run_dir, output, Source(mock_tfds), check_examples=16)
     # One LceBconv2d per binary convolution of the official model, none left in float.
     assert result["binary_ops"] == result["binary_layers"] == len(official) > 0
     assert result["float_layers"] == [] and result["check"]["passed"]

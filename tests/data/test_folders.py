@@ -10,11 +10,10 @@ import tensorflow_datasets as tfds
 from conftest import TINY
 from mock_bnno import MOCK_EXAMPLES, write_mock_metadata
 
-from bnno import data
+from bnno import data, runs
 from bnno.data import folders
 from bnno.deploy import metadata
 from bnno.errors import BnnoError
-from bnno.training import runs
 
 SHORT = ("--steps-per-epoch", "2", "--validation-steps", "1", "--seed", "1",
          "--no-tensorboard")
@@ -123,11 +122,12 @@ def test_folder_trains_resumes_evaluates_and_exports(folder, tmp_path, cli):
             "--output-dir", str(run_dir), *SHORT)
     code, out, err = cli(*args)
     assert code == 0, err
-    spec = runs.read(run_dir)
+    spec = runs.read(run_dir)["data"]
     assert spec["dataset"] == str(folder.resolve())
     assert spec["classes"] == ["bar", "circle", "square"]
     assert spec["input_shape"] == [32, 32, 3] and spec["preprocess_fn"] == "resize_and_flip"
-    assert runs.default_dir(spec).name.startswith("binarynet-shapes-bop-")
+    assert runs.default_dir("binarynet", spec["dataset"], "bop").name.startswith(
+        "binarynet-shapes-bop-")
 
     code, out, err = cli("train", "binarynet", "--dataset", str(folder), "--hparams-set",
                          "bop", "--hparams", "filters=4,dense_units=8,batch_size=6,epochs=2",
@@ -246,7 +246,7 @@ def test_fashion_mnist_by_name_trains(tmp_path, cli, mock_data_dir):
                              TINY, "--data-dir", mock_data_dir,
                              "--output-dir", str(tmp_path / "run"), *SHORT)
     assert code == 0, err
-    assert runs.read(tmp_path / "run")["dataset"] == "fashion_mnist"
+    assert runs.read(tmp_path / "run")["data"]["dataset"] == "fashion_mnist"
 
 
 def test_a_dataset_without_test_split_evaluates_on_validation(mock_data_dir):
@@ -275,16 +275,16 @@ def test_image_size_is_refused_for_fixed_size_datasets(cli):
 
 
 def test_a_folder_imagenet_plans_as_imagenet2012(tmp_path):
-    from bnno.training.train import plan
+    from bnno.config import plan
 
     root = make_folder(tmp_path / "imagenet", size=80, per_class=1)
     for model, set_name in (("birealnet", "bop"), ("bnext_t", "imagenet"),
                             ("sibnn_resnet18", "sibnn")):
-        folder, tfds_spec = plan(model, str(root), set_name), plan(model, "imagenet2012",
-                                                                   set_name)
-        assert folder["preprocess_fn"] == tfds_spec["preprocess_fn"]
-        assert folder["hparams"] == tfds_spec["hparams"]
-        assert folder["input_shape"] == [224, 224, 3]
+        folder, tfds = plan(model, str(root), set_name), plan(model, "imagenet2012", set_name)
+        assert folder.data.preprocess_fn == tfds.data.preprocess_fn
+        assert (folder.model, folder.optimizer, folder.trainer) == (
+            tfds.model, tfds.optimizer, tfds.trainer)
+        assert folder.data.input_shape == (224, 224, 3)
     with pytest.raises(BnnoError,
                        match=r"cannot use; .*--preprocess-fn \(bnext, default, sibnn\)"):
         plan("binarynet", str(root), "bop")  # its set pads and crops 32×32 images

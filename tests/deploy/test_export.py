@@ -7,23 +7,24 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
-from conftest import MOCK_EXAMPLES, TINY
+from conftest import MOCK_EXAMPLES, TINY, plan_tiny, train_tiny
 
-import bnno.train
+import bnno.training.train
+from bnno import runs
+from bnno.config import stored
 from bnno.deploy import convert, export, inference, metadata
 from bnno.errors import BnnoError
-from bnno.training import runs
 
 # Checked without importing it: LCE is loaded by the first test that converts.
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("larq_compute_engine") is None,
                                 reason="needs the [lce] extra: pip install -e '.[test,lce]'")
 
-SHORT = dict(seed=1, steps_per_epoch=2, validation_steps=1, tensorboard=False, verbose=0)
+SHORT = dict(seed=1, steps_per_epoch=2, validation_steps=1)
 
 
 def tiny_run(path, set_name, mock_data_dir):
     with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES, data_dir=mock_data_dir):
-        return bnno.train.train("binarynet", "cifar10", set_name, TINY, output_dir=path, **SHORT)
+        return train_tiny("binarynet", "cifar10", set_name, TINY, output_dir=path, **SHORT)
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +39,7 @@ def bop_export(tmp_path_factory, mock_data_dir):
 
 
 def keras_model(run_dir):
-    spec = runs.read(run_dir)
-    return bnno.training.train.load_trained(run_dir, spec, (32, 32, 3), 10)[0]
+    return bnno.training.train.load_trained(run_dir, stored.read(run_dir), (32, 32, 3), 10)[0]
 
 
 def test_export_writes_a_binary_model_that_agrees_with_keras(bop_export):
@@ -63,7 +63,7 @@ def test_export_writes_a_binary_model_that_agrees_with_keras(bop_export):
     np.testing.assert_allclose(convert.lce_predict(flatbuffer, images), expected, atol=1e-5)
     meta = metadata.read_metadata(flatbuffer)
     assert meta["model"] == "binarynet" and meta["input_shape"] == [32, 32, 3]
-    assert meta["hparams"] == runs.read(run_dir)["hparams"]
+    assert meta["config"] == runs.read(run_dir)  # the run's config, as run.json holds it
 
 
 def test_benchmark_json_and_table(bop_export, cli):
@@ -119,10 +119,10 @@ def test_latent_weight_partial_run_exports_its_checkpoint(mock_tfds, cli, tmp_pa
 
 
 def test_inference_model_binarizes_latent_kernels():
-    hp = bnno.train.plan("binarynet", "cifar10", "default", TINY)["hparams"]
+    config = plan_tiny("binarynet", "cifar10", "default", TINY)
     from bnno.training.build import build_model
 
-    trained = build_model("binarynet", hp, (32, 32, 3), 10)
+    trained = build_model(config.model, config.optimizer.name, (32, 32, 3), 10)
     for layer in trained.layers:  # latent weights as training leaves them: not ±1
         if hasattr(layer, "kernel"):
             layer.kernel.assign(tf.random.uniform(layer.kernel.shape, -0.5, 0.5))
@@ -192,8 +192,8 @@ def test_failed_check_writes_nothing(bop_export, tmp_path, monkeypatch, mock_tfd
 )
 def test_bad_input_is_one_line_and_exit_2(cli, bop_export, tmp_path, args, message):
     empty = tmp_path / "empty"
-    spec = bnno.train.plan("binarynet", "cifar10", "bop", TINY, seed=1)
-    runs.create(empty, spec)  # a run that never finished an epoch
+    config = plan_tiny("binarynet", "cifar10", "bop", TINY, seed=1)
+    runs.create(empty, config.to_json())  # a run that never finished an epoch
     paths = {"empty": empty, "run": bop_export[0], "tmp": tmp_path}
     code, _, err = cli(*[a.format(**paths) for a in args])
     assert code == 2, err

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bnno.deploy.inference import inference_model
-from bnno.deploy.sign_conv import SignConv, is_binary_layer
+from bnno.deploy.inference import inference_model, is_binary_layer
 from bnno.errors import BnnoError
+from bnno.layers.sign_conv import SignConv
 from bnno.models.bnext_18 import bnext_18
-from bnno.training.temperature import temperatures
+from bnno.quantizers.bnext import BNextWeight
 
 
 def _binary_kernels(model):
@@ -19,7 +19,7 @@ def _binary_kernels(model):
 def test_bnext_kernels_are_binarized_at_their_trained_temperature():
     tf.keras.utils.set_random_seed(0)
     trained = bnext_18((32, 32, 3), 10, width_multiplier=0.125)
-    for t in temperatures(trained):
+    for t in [q.temperature for q in trained.submodules if isinstance(q, BNextWeight)]:
         t.assign(1e-8)  # below the cutoff: the quantizer gives sign(w)
     net = inference_model(trained)
     # Every binary convolution now runs on larq's sign (see test_sign_conv.py).

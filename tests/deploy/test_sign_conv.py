@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
-from conftest import MOCK_EXAMPLES
+from conftest import MOCK_EXAMPLES, train_tiny
 
-import bnno.train
 from bnno.deploy import convert, export, metadata
-from bnno.deploy.inference import inference_model
-from bnno.deploy.sign_conv import SignConv, _same_mode, is_binary_layer
+from bnno.deploy.inference import inference_model, is_binary_layer
+from bnno.layers.padding import Pad
+from bnno.layers.padding import same_mode as _same_mode
+from bnno.layers.sign_conv import SignConv
 from bnno.models.bnext_layers import binary_conv, binary_module
-from bnno.models.layers import Pad
 from bnno.models.sibnn_layers import PaddedQuantConv2D, binary_layer, real_head, stem_conv
+from bnno.quantizers.bnext import BNextWeight
 from bnno.quantizers.sibnn import SiBnn
-from bnno.training.temperature import temperatures
 
 needs_lce = pytest.mark.skipif(importlib.util.find_spec("larq_compute_engine") is None,
                                reason="needs the [lce] extra: pip install -e '.[test,lce]'")
@@ -27,7 +27,7 @@ needs_lce = pytest.mark.skipif(importlib.util.find_spec("larq_compute_engine") i
 def randomize(model, seed=0):
     """Trained-looking values: non-zero biases, thresholds of both signs, BN statistics."""
     rng = np.random.default_rng(seed)
-    for t in temperatures(model):
+    for t in [q.temperature for q in model.submodules if isinstance(q, BNextWeight)]:
         t.assign(1e-8)  # BNext kernels at the end of training: sign(w)
     for layer in model.submodules:
         if isinstance(layer, SiBnn):
@@ -174,11 +174,10 @@ def test_a_binary_layer_left_in_float_is_named():
 @needs_lce
 def test_trained_sibnn_run_exports_binary(mock_data_dir, tmp_path):
     with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES, data_dir=mock_data_dir):
-        run_dir = bnno.train.train(
+        run_dir = train_tiny(
             "sibnn_resnet18", "cifar10", "sibnn_cosine",
             "filters=8,batch_size=8,epochs=1,preprocess_fn=resize_and_flip",
-            output_dir=tmp_path / "run", seed=1, steps_per_epoch=2, validation_steps=1,
-            tensorboard=False, verbose=0)
+            output_dir=tmp_path / "run", seed=1, steps_per_epoch=2, validation_steps=1)
         output = tmp_path / "sibnn.tflite"
         result = export.export_run(run_dir, output, check_examples=MOCK_EXAMPLES)
         assert result["binary_ops"] == result["binary_layers"] == 16

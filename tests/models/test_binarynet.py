@@ -3,15 +3,14 @@
 import larq as lq
 import pytest
 import tensorflow as tf
+from conftest import build_flat, resolved
 
-from bnno import hparams, models
 from bnno.analysis.summary import profile
-from bnno.training.build import build_model
 
 
 def build(set_name, input_shape=(32, 32, 3), classes=10):
-    hp = hparams.resolve("binarynet", set_name, None, models.hparam_types("binarynet"))
-    return build_model("binarynet", hp, input_shape, classes)
+    hp = resolved("binarynet", set_name, None)
+    return build_flat("binarynet", hp, input_shape, classes)
 
 
 def test_layer_sequence_is_the_papers():

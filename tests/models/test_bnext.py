@@ -12,16 +12,18 @@ import larq as lq
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import resolved
 
-from bnno import hparams, models
+from bnno import models
 from bnno.analysis.summary import profile
+from bnno.config import teachers
 from bnno.data import randaugment
 from bnno.models.bnext import WIDTHS, quantizer_settings
 from bnno.models.bnext_layers import LearnableBias, Mix, binary_module, prelu
 from bnno.optimizers.keras.legacy_adamw import AdamW, low_decay_variables
 from bnno.quantizers.bnext import BNextSign, BNextWeight
 from bnno.schedules.warmup_cosine import WarmupCosineEpochs
-from bnno.training import distill, temperature
+from bnno.training import distill
 
 SHORT = ["--steps-per-epoch", "2", "--validation-steps", "1", "--seed", "1"]
 
@@ -95,7 +97,7 @@ def random_weights(model, rng):
         if isinstance(layer, Mix):
             weights = [rng.uniform(size=w.shape).astype(np.float32) for w in weights]
         layer.set_weights(weights)
-    for t in temperature.temperatures(model):
+    for t in [q.temperature for q in model.submodules if isinstance(q, BNextWeight)]:
         t.assign(1.0)
 
 
@@ -265,11 +267,10 @@ def test_epoch_schedule_is_timms():
         assert lr.epoch_value(epoch) == pytest.approx(value)
         for step in (epoch * 10, epoch * 10 + 9):  # constant within the epoch
             assert float(lr(step)) == pytest.approx(value, rel=1e-5)
-    hp = hparams.resolve("bnext_t", "imagenet", None, models.hparam_types("bnext_t"))
+    hp = resolved("bnext_t", "imagenet", None)
     assert hp["learning_rate"]["cosine_epochs"] == 512 and hp["clip_norm"] == 5.0
     assert (hp["batch_size"], hp["epochs"]) == (512, 512)
-    assert hparams.resolve("bnext_l", "imagenet", None,
-                           models.hparam_types("bnext_l"))["batch_size"] == 128
+    assert resolved("bnext_l", "imagenet", None)["batch_size"] == 128
 
 
 def test_distillation_loss_matches_the_official_formula():
@@ -298,8 +299,8 @@ def test_distillation_loss_matches_the_official_formula():
 
 def test_teacher_phases_switch_at_equal_fractions():
     def sequence(model):
-        hp = hparams.resolve(model, "imagenet", None, models.hparam_types(model))
-        names = distill.parse(hp["teachers"])
+        hp = resolved(model, "imagenet", None)
+        names = teachers.parse(hp["teachers"])
         return [names[distill.phase(e, 512, len(names) - 1)] for e in range(512)]
 
     m = sequence("bnext_m")
@@ -375,7 +376,12 @@ def test_summary_prints_ops_beside_the_readme(cli):
     assert code == 0, err
     counts = json.loads(stdout)
     assert {"bops", "flops", "ops", "binarization_degree", "binary_macs"} <= set(counts)
-    assert counts["published"] == {"ops": 0.077e9, "binarization_degree": 0.9781}
+    published = counts["published"]
+    assert (published["ops"], published["binarization_degree"]) == (0.077e9, 0.9781)
+    assert published["source"] == "BNext README"
+    code, stdout, err = cli("summary", "bnext_t", "--dataset", "imagenet2012",
+                            "--hparams", "width_multiplier=0.25")
+    assert code == 0 and "BNext README: 77 M OPs, binarization degree 97.81 %" in stdout
     code, stdout, err = cli("summary", "birealnet", "--dataset", "cifar10", "--json")
     assert code == 0 and "published" not in json.loads(stdout)
 
@@ -390,7 +396,7 @@ def test_imagenet_command_trains_with_keras_teachers(mock_tfds, cli, tmp_path):
                        "--steps-per-epoch", "1", "--validation-steps", "1")
     assert code == 0, err
     spec = json.loads((out / "run.json").read_text())
-    assert spec["preprocess_fn"] == "bnext"
+    assert spec["data"]["preprocess_fn"] == "bnext"
     row = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
     assert row["teacher_s"] > 0 and np.isfinite(row["loss"])
     # The log holds the rate the next epoch uses: the second warm-up step.

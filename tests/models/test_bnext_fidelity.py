@@ -12,8 +12,9 @@ import math
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import resolved
 
-from bnno import data, hparams, models
+from bnno import data, hparams
 from bnno.data import preprocessing, randaugment
 from bnno.errors import BnnoError
 from bnno.models.torch_init import TorchUniform
@@ -53,7 +54,7 @@ def test_sets_name_their_source_and_cifar_normalises(model):
     for name, body in sets.items():
         assert list(body)[list(body).index("description") + 1] == "source", name
         assert "hpi-xnor/BNext" in body["source"]
-    cifar = hparams.resolve(model, "cifar", None, models.hparam_types(model))
+    cifar = resolved(model, "cifar", None)
     assert cifar["preprocess_fn"] == "crop_flip_normalize"
     assert (cifar["batch_size"], cifar["epochs"]) == (128, 256)
     assert "paper" in sets["cifar"]["source"]

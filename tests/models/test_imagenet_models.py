@@ -5,20 +5,22 @@ import larq as lq
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import build_flat, build_optimizer, resolved
 
-from bnno import hparams, models, optimizers, schedules
+from bnno import models, optimizers, schedules
 from bnno.analysis.summary import profile
-from bnno.training.build import build_model
+from bnno.config import TrainerConfig
+from bnno.training.build import run_length
 
 IMAGENET = 1_281_167
 
 
 def resolve(model, set_name, overrides=None):
-    return hparams.resolve(model, set_name, overrides, models.hparam_types(model))
+    return resolved(model, set_name, overrides)
 
 
 def build(model, set_name="bop", shape=(224, 224, 3), classes=1000):
-    return build_model(model, resolve(model, set_name), shape, classes)
+    return build_flat(model, resolve(model, set_name), shape, classes)
 
 
 def of_type(model, kind):
@@ -124,7 +126,7 @@ def test_bop_sets_are_the_papers(model, epochs):
     assert (hp["optimizer"], hp["threshold"], hp["batch_size"], hp["epochs"]) == (
         "bop", 1e-8, 1024, epochs)
     assert hp["kernel_quantizer"] is None and hp["kernel_constraint"] is None
-    total = optimizers.run_length(hp, IMAGENET)
+    total = run_length(TrainerConfig(hp["epochs"], hp["batch_size"]), IMAGENET)
     assert total == epochs * IMAGENET // 1024  # the paper's decay_step
     steps = IMAGENET // 1024
     for key, start, end in (("gamma", 1e-4, 1e-6), ("learning_rate", 2.5e-3, 5e-6)):
@@ -167,7 +169,8 @@ def test_binarynet_sec52_adam_baseline():
 
 def test_whole_run_schedule_follows_shortened_epochs():
     hp = resolve("birealnet", "bop", "epochs=2")
-    assert optimizers.run_length(hp, IMAGENET, steps_per_epoch=5) == 10
-    opt = optimizers.build(hp, steps_per_epoch=5, total_steps=10)
+    trainer = TrainerConfig(epochs=2, batch_size=hp["batch_size"], steps_per_epoch=5)
+    assert run_length(trainer, IMAGENET) == 10
+    opt = build_optimizer(hp, 5)
     gamma = opt.optimizers[0]._get_hyper("gamma")
     np.testing.assert_allclose(float(gamma(10)), 1e-6, rtol=1e-5)

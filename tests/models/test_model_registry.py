@@ -18,10 +18,13 @@ import tensorflow as tf
 from conftest import PYTHON
 from larq.optimizers import _var_key
 
-from bnno import data, hparams, models, optimizers
+from bnno import data, hparams, models, optimizers, plugins
+from bnno.config import ModelConfig, plan
+from bnno.config.plan import check_set
 from bnno.errors import BnnoError
 from bnno.training.build import build_model, compile_model
-from bnno.training.train import plan
+
+plugins.load()
 
 # Width hparams of the builders and the values that make a model tiny.
 TINY_WIDTHS = {"width_multiplier": 0.05, "filters": 4, "dense_units": 8, "units": 16,
@@ -75,12 +78,16 @@ def tiny(model: str) -> dict:
     return {k: v for k, v in TINY_WIDTHS.items() if k in params}
 
 
+def tiny_model(config: ModelConfig) -> ModelConfig:
+    """``config`` at the tiny widths of its model."""
+    return ModelConfig(config.name, {**config.hparams, **tiny(config.name)})
+
+
 def sets_by_optimizer(model: str) -> dict[str, str]:
     """One set for every optimizer the model's sets name: optimizer -> set."""
-    types = models.hparam_types(model)
     found = {}
     for name in hparams.set_names(model):
-        found.setdefault(hparams.resolve(model, name, None, types)["optimizer"], name)
+        found.setdefault(check_set(model, name).optimizer.name, name)
     return found
 
 
@@ -113,11 +120,10 @@ def test_every_model_builds_for_every_dataset_shape(model, shape):
     if not (model in LATENT_FREE_SAME_AS_BNEXT_T and optimizer == "bop")])
 def test_every_model_takes_a_step_under_each_optimizer_of_its_sets(model, optimizer, set_name):
     tf.keras.utils.set_random_seed(0)
-    hp = hparams.resolve(model, set_name, None, models.hparam_types(model))
-    hp.update(tiny(model))
-    net = build_model(model, hp, STEP_SHAPE, 10)
+    checked = check_set(model, set_name)
+    net = build_model(tiny_model(checked.model), optimizer, STEP_SHAPE, 10)
     assert net.output_shape == (None, 10)
-    compile_model(net, hp, steps_per_epoch=1)
+    compile_model(net, checked.optimizer, 1, 1)
     take_step(net, optimizer)
 
 
@@ -139,39 +145,36 @@ STEP_Y = tf.keras.utils.to_categorical([0, 1, 2, 3], 10)
 
 def latent_set(model: str) -> str:
     """The model's first set that trains latent weights."""
-    types = models.hparam_types(model)
     return next(name for name in hparams.set_names(model)
-                if not optimizers.latent_free(hparams.resolve(model, name, None, types)))
+                if not optimizers.latent_free(check_set(model, name).optimizer.name))
 
 
-# Each model switched from a latent-weight set to one latent-free optimizer (the two
-# differ in the binary kernels' update only, which tests/optimizers covers), alternating.
+# Each binary model (one that takes a kernel quantizer) switched from a latent-weight set
+# to one latent-free optimizer (the two differ in the binary kernels' update only, which
+# tests/optimizers covers), alternating.
 SWITCHED = [(model, ("bop", "bop2ndorder")[i % 2]) for i, model in enumerate(
-    m for m in models.names() if m not in LATENT_FREE_SAME_AS_BNEXT_T)]
+    m for m in models.names() if m not in LATENT_FREE_SAME_AS_BNEXT_T
+    and models.get_entry(m).takes("kernel_quantizer"))]
 
 
 @pytest.mark.parametrize("model, optimizer", SWITCHED)
 def test_every_model_trains_latent_free_when_hparams_switch_the_optimizer(model, optimizer):
     set_name = latent_set(model)
-    types = models.hparam_types(model)
-    notes: list[str] = []
     # What `--hparams optimizer=...` gives on the command line.
-    hp = hparams.resolve(model, set_name, f"optimizer={optimizer},threshold=1e-6,gamma=1e-3",
-                         types, notes=notes)
-    assert len(notes) == 1 and "kernel_quantizer" in notes[0]
-    hp.update(tiny(model))
+    switched = check_set(model, set_name, {"optimizer": optimizer, "threshold": "1e-6",
+                                           "gamma": "1e-3"})
+    assert len(switched.notes) == 1 and "kernel_quantizer" in switched.notes[0]
     tf.keras.utils.set_random_seed(0)
-    net = build_model(model, hp, STEP_SHAPE, 10)
-    scaled = hp["kernel_quantizer"] == "channel_scale"
+    net = build_model(tiny_model(switched.model), optimizer, STEP_SHAPE, 10)
+    scaled = switched.model.hparams["kernel_quantizer"] == "channel_scale"
     if scaled:
         # The latent-weight model from the same draw computes the same function at the start.
-        latent = hparams.resolve(model, set_name, None, types)
-        latent.update(tiny(model))
+        latent = check_set(model, set_name)
         tf.keras.utils.set_random_seed(0)
-        reference = build_model(model, latent, STEP_SHAPE, 10)
+        reference = build_model(tiny_model(latent.model), latent.optimizer.name, STEP_SHAPE, 10)
         np.testing.assert_allclose(net(STEP_X, training=False),
                                    reference(STEP_X, training=False), atol=1e-5)
-    compile_model(net, hp, steps_per_epoch=1)
+    compile_model(net, switched.optimizer, 1, 1)
     kernels = optimizers.binary_kernels(net)
     before = dict(zip([w.ref() for w in net.trainable_weights], take_step(net, optimizer),
                       strict=True))
@@ -191,11 +194,10 @@ def test_every_model_trains_latent_free_when_hparams_switch_the_optimizer(model,
 
 @pytest.mark.parametrize("model", models.names())
 def test_every_set_of_every_model_resolves_and_plans(model):
-    types = models.hparam_types(model)
     for set_name in hparams.set_names(model):
-        hp = hparams.resolve(model, set_name, None, types)
-        assert set(hp) <= set(types)
-        fn = hp.get("preprocess_fn", "default")
+        checked = check_set(model, set_name)
+        assert set(checked.model.hparams) == set(models.get_entry(model).hparams)
+        fn = checked.recipe.sections["data"].get("preprocess_fn", "default")
         dataset = next(d for d in sorted(data.DATASETS) if fn in data.preprocess_fns(d))
-        spec = plan(model, dataset, set_name, seed=0)
-        assert spec["hparams"] == hp and spec["model"] == model
+        config = plan(model, dataset, set_name, seed=0)
+        assert config.model == checked.model and config.optimizer == checked.optimizer

@@ -10,9 +10,11 @@ import larq as lq
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import build_flat, compile_flat, resolved
 
 from bnno import hparams, models
 from bnno.analysis.summary import profile
+from bnno.config.schema import schema_for
 from bnno.optimizers import l2
 from bnno.quantizers import sibnn
 from bnno.training import build
@@ -66,10 +68,9 @@ def test_sparsity_metric_is_the_fraction_of_zeros():
 
 
 def binarynet_sibnn(set_name: str, extra: str = "") -> tuple[tf.keras.Model, dict]:
-    hp = hparams.resolve("binarynet", set_name,
-                         f"filters=4,dense_units=8,activation=sibnn,activation.rho=0.2{extra}",
-                         models.hparam_types("binarynet"))
-    return build.build_model("binarynet", hp, (32, 32, 3), 10), hp
+    hp = resolved("binarynet", set_name,
+                  f"filters=4,dense_units=8,activation=sibnn,activation.rho=0.2{extra}")
+    return build_flat("binarynet", hp, (32, 32, 3), 10), hp
 
 
 @pytest.mark.parametrize("set_name", ["bop", "default"])
@@ -84,7 +85,7 @@ def test_thresholds_train_with_adam_and_are_never_decayed(set_name):
     assert not decayed & {id(v) for v in thresholds}
     assert not decayed & {id(v) for v in build.optimizers.binary_kernels(model)}
 
-    build.compile_model(model, hp, steps_per_epoch=1)
+    compile_flat(model, hp, steps_per_epoch=1)
     expected = 0.5 * 1e-2 * sum(float(tf.reduce_sum(v**2)) for v in l2.decayed(model))
     assert float(tf.add_n(model.losses)) == pytest.approx(expected, rel=1e-5)
     if set_name == "bop":
@@ -100,24 +101,23 @@ def test_thresholds_train_with_adam_and_are_never_decayed(set_name):
 
 @pytest.mark.parametrize("model", ["binarynet", "binary_alexnet", "xnornet", "birealnet"])
 def test_every_binary_model_takes_sibnn(model):
-    types = models.hparam_types(model)
-    hp = hparams.resolve(model, hparams.set_names(model)[0], "activation=sibnn", types)
-    net = build.build_model(model, hp, (32, 32, 3), 10)
+    hp = resolved(model, hparams.set_names(model)[0], "activation=sibnn")
+    net = build_flat(model, hp, (32, 32, 3), 10)
     layers = [layer for layer in build._all_layers(net)
               if getattr(layer, "input_quantizer", None) is not None]
     assert layers and all(isinstance(layer.input_quantizer, sibnn.SiBnn) for layer in layers)
     # larq counts a {0, 1} × ±1 layer's MACs as binary operations.
-    plain = build.build_model(model, {**hp, "activation": "ste_sign"}, (32, 32, 3), 10)
+    plain = build_flat(model, {**hp, "activation": "ste_sign"}, (32, 32, 3), 10)
     assert profile(net)["binary_macs"] == profile(plain)["binary_macs"] > 0
     clone = tf.keras.models.clone_model(net)  # rebuilt from its config
     assert len(sibnn.quantizers(clone)) == len(layers)
 
 
 def test_old_input_quantizer_key_still_works():
-    hp = hparams.resolve("binarynet", "bop", "input_quantizer=bnext_sign",
-                         models.hparam_types("binarynet"))
+    hp = resolved("binarynet", "bop", "input_quantizer=bnext_sign")
     assert hp["activation"] == "bnext_sign"
-    assert models.builder_kwargs("binarynet", {"input_quantizer": "sibnn"}) == {
+    schema = schema_for("binarynet")
+    assert hparams.sectioned({"input_quantizer": "sibnn"}, schema).sections["model"] == {
         "activation": "sibnn"}
 
 
@@ -212,7 +212,7 @@ def test_bad_activation_names_the_choices(cli):
     assert code == 2 and "unknown activation 'sparse'" in err and "sibnn" in err
     code, _, err = cli("train", "binarynet", "--dataset", "cifar10",
                        "--hparams", "activation=sibnn,activation.rho=2")
-    assert code == 2 and "rho must be between 0 and 1" in err
+    assert code == 2 and "option 'rho' of quantizer 'sibnn' expects a number from 0 to 1" in err
     code, _, err = cli("train", "binarynet", "--dataset", "cifar10",
                        "--hparams", "activation.rho=0.2")
     assert code == 2 and "quantizer 'ste_sign' has no option 'rho'" in err

@@ -12,14 +12,16 @@ import larq as lq
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import resolved
 
-from bnno import hparams, models, optimizers
+from bnno import hparams, models
+from bnno.config.kernels import kernel_settings
 from bnno.data import preprocessing
 from bnno.errors import BnnoError
-from bnno.models.layers import Pad
+from bnno.layers.padding import Pad
 from bnno.models.sibnn_layers import PaddedQuantConv2D
 from bnno.quantizers import sibnn
-from bnno.training.build import _name_layer_metrics
+from bnno.training.build import _name_quantizer_metrics
 from bnno.training.train import plan
 
 IMAGENET_MODELS = ["sibnn_resnet18", "sibnn_alexnet", "sibnn_vgg"]
@@ -92,11 +94,10 @@ def test_weight_binarizer_and_gradient_are_the_codes(kernel, upstream):
 
 
 def test_sibnn_weight_counts_sign_changes_and_is_binary():
-    settings = optimizers.kernel_settings({"optimizer": "adam",
-                                           "kernel_quantizer": "sibnn_weight"})
+    settings = kernel_settings({"kernel_quantizer": "sibnn_weight"}, "adam")
     layer = lq.layers.QuantDense(4, use_bias=False, name="binary", **settings)
     model = tf.keras.Sequential([tf.keras.Input((1,)), layer])
-    _name_layer_metrics(model)
+    _name_quantizer_metrics(model)
     for kernel in ([0.2, -0.1, 0.3, 0.4], [0.1, -0.2, -0.3, 0.4], [-0.1, 0.2, 0.3, -0.4]):
         layer.kernel.assign([kernel])
         model(tf.ones((1, 1)))
@@ -250,11 +251,10 @@ def test_any_image_becomes_224(height, width):
 @pytest.mark.parametrize("name", [*IMAGENET_MODELS, "sibnn_mlp"])
 def test_sets_follow_the_code(name):
     raw = hparams.load_file(name)
-    types = models.hparam_types(name)
     for set_name, body in raw.items():
         keys = list(body)
         assert keys[keys.index("description") + 1] == "source" and body["source"]
-        hp = hparams.resolve(name, set_name, None, types)
+        hp = resolved(name, set_name, None)
         assert hp["adam_epsilon"] == 1e-8  # every set trains something with Adam
         assert hp.get("preprocess_fn") == ("sibnn" if name in IMAGENET_MODELS else None)
         if hp["optimizer"] == "adam":
@@ -265,5 +265,5 @@ def test_sets_follow_the_code(name):
 def test_an_imagenet_set_on_cifar_names_the_way_out():
     with pytest.raises(BnnoError, match="preprocesses with 'sibnn'.*--preprocess-fn"):
         plan("sibnn_resnet18", "cifar10", "sibnn")
-    assert plan("sibnn_resnet18", "cifar10", "sibnn", None, "resize_and_flip")
-    assert plan("sibnn_mlp", "mnist", "sibnn")["preprocess_fn"] == "default"
+    assert plan("sibnn_resnet18", "cifar10", "sibnn", {"preprocess_fn": "resize_and_flip"})
+    assert plan("sibnn_mlp", "mnist", "sibnn").data.preprocess_fn == "default"

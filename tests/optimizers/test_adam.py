@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import build_optimizer, resolved
 
-from bnno import hparams, models, optimizers
 from bnno.optimizers.keras.legacy_adam import Adam
 
 
@@ -39,9 +39,7 @@ def test_three_steps_equal_numpy(pytorch):
 
 
 def test_sets_from_pytorch_code_get_pytorchs_adam():
-    hp = hparams.resolve("sibnn_resnet18", "sibnn", None, models.hparam_types("sibnn_resnet18"))
-    opt = optimizers.build(hp, steps_per_epoch=10)
+    opt = build_optimizer(resolved("sibnn_resnet18", "sibnn"), 10)
     assert opt.pytorch_epsilon and opt.epsilon == pytest.approx(1e-8)
-    hp = hparams.resolve("binarynet", "default", None, models.hparam_types("binarynet"))
-    opt = optimizers.build(hp, steps_per_epoch=10)  # the Bop paper's TF code: Keras' Adam
+    opt = build_optimizer(resolved("binarynet", "default"), 10)  # the Bop paper's TF code
     assert not opt.pytorch_epsilon and opt.epsilon == pytest.approx(1e-7)

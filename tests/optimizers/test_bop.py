@@ -4,9 +4,10 @@ import larq as lq
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import build_flat, build_optimizer, compile_flat, resolved
 
 from bnno import optimizers
-from bnno.training.build import build_model, compile_model
+from bnno.config.kernels import kernel_settings
 
 W = np.array([[1.0, 1.0, -1.0, -1.0, 1.0, -1.0]], dtype="float32")
 
@@ -30,7 +31,7 @@ def step(opt, kernel, beta, grad):
 
 def test_flips_exactly_where_ema_exceeds_threshold_with_the_weights_sign():
     kernel, beta = binary_and_real_vars()
-    opt = optimizers.build(bop_hp(), steps_per_epoch=10)
+    opt = build_optimizer(bop_hp(), 10)
     # gamma = 1, so m equals the gradient: flip iff |g| > 0.5 and sign(g) == sign(w).
     grad = [[0.9, 0.2, -0.9, 0.9, -0.9, -0.4]]
     step(opt, kernel, beta, grad)
@@ -44,14 +45,14 @@ def test_tie_at_the_threshold_sets_plus_one():
     # larq computes sign(-sign(w*m - τ) * w) with sign(0) = +1: where w*m == τ exactly the
     # weight becomes +1 whatever it was (the paper writes both > and >= for this case).
     kernel, beta = binary_and_real_vars()
-    opt = optimizers.build(bop_hp(), steps_per_epoch=10)
+    opt = build_optimizer(bop_hp(), 10)
     step(opt, kernel, beta, [[0.5, 0.0, 0.0, 0.0, 0.0, -0.5]])
     np.testing.assert_array_equal(kernel.numpy(), [[1, 1, -1, -1, 1, 1]])
 
 
 def test_moving_average_accumulates_weak_signals():
     kernel, beta = binary_and_real_vars()
-    opt = optimizers.build(bop_hp(gamma=0.5, threshold=0.6), steps_per_epoch=10)
+    opt = build_optimizer(bop_hp(gamma=0.5, threshold=0.6), 10)
     grad = [[0.8, 0.8, 0.0, 0.0, 0.0, 0.0]]
     step(opt, kernel, beta, grad)  # m = 0.4: below τ, nothing flips
     np.testing.assert_array_equal(kernel.numpy(), W)
@@ -67,14 +68,14 @@ def test_gamma_schedule_reaches_the_optimizer():
     gamma = {"schedule": "exponential_decay", "initial": 1.0, "decay_steps": 1,
              "decay_rate": 0.01, "staircase": True}
     kernel, beta = binary_and_real_vars()
-    opt = optimizers.build(bop_hp(gamma=gamma, threshold=0.5), steps_per_epoch=10)
+    opt = build_optimizer(bop_hp(gamma=gamma, threshold=0.5), 10)
     step(opt, kernel, beta, [[0.0] * 6])  # m = 0 after a step at gamma 1
     step(opt, kernel, beta, [[0.9] * 6])  # gamma 0.01: m = 0.009, no flip
     np.testing.assert_array_equal(kernel.numpy(), W)
     assert optimizers.step_count(opt) == 2
     # Without the schedule the same two steps flip every positive weight.
     kernel2, beta2 = binary_and_real_vars()
-    opt2 = optimizers.build(bop_hp(gamma=1.0, threshold=0.5), steps_per_epoch=10)
+    opt2 = build_optimizer(bop_hp(gamma=1.0, threshold=0.5), 10)
     step(opt2, kernel2, beta2, [[0.0] * 6])
     step(opt2, kernel2, beta2, [[0.9] * 6])
     assert (kernel2.numpy() == -1).all()
@@ -83,7 +84,7 @@ def test_gamma_schedule_reaches_the_optimizer():
 def test_threshold_schedule_in_epochs():
     threshold = {"schedule": "piecewise_constant", "boundary_epochs": [1], "values": [10.0, 0.0]}
     kernel, beta = binary_and_real_vars()
-    opt = optimizers.build(bop_hp(threshold=threshold), steps_per_epoch=2)
+    opt = build_optimizer(bop_hp(threshold=threshold), 2)
     for _ in range(2):  # epoch 1: τ = 10, nothing flips
         step(opt, kernel, beta, [[0.9] * 6])
     np.testing.assert_array_equal(kernel.numpy(), W)
@@ -92,9 +93,9 @@ def test_threshold_schedule_in_epochs():
 
 
 def test_sec52_gamma_decays_tenfold_every_100_epochs_of_batch_50():
-    from bnno import hparams, models, schedules
+    from bnno import schedules
 
-    hp = hparams.resolve("binarynet", "bop_sec52", None, models.hparam_types("binarynet"))
+    hp = resolved("binarynet", "bop_sec52")
     gamma = schedules.build(hp["gamma"], steps_per_epoch=1000)
     values = [float(gamma(s)) for s in (0, 99_999, 100_000, 200_000)]
     np.testing.assert_allclose(values, [1e-4, 1e-4, 1e-5, 1e-6], rtol=1e-5)
@@ -103,8 +104,8 @@ def test_sec52_gamma_decays_tenfold_every_100_epochs_of_batch_50():
 def test_bop_model_kernels_are_plus_minus_one_before_and_after_steps():
     hp = {**bop_hp(threshold=1e-6, gamma=1e-3), "filters": 4, "dense_units": 8,
           "kernel_size": 3}
-    model = build_model("binarynet", hp, (32, 32, 3), 10)
-    compile_model(model, hp, steps_per_epoch=3)
+    model = build_flat("binarynet", hp, (32, 32, 3), 10)
+    compile_flat(model, hp, steps_per_epoch=3)
     kernels = optimizers.binary_kernels(model)
     assert len(kernels) == 9  # 6 convolutions + 3 dense layers, the first one included
     before = [k.numpy().copy() for k in kernels]
@@ -128,11 +129,11 @@ def test_bop_refuses_a_kernel_quantizer():
     from bnno.errors import BnnoError
 
     with pytest.raises(BnnoError, match="kernel_quantizer must be none or channel_scale"):
-        optimizers.kernel_settings(bop_hp(kernel_quantizer="ste_sign"))
+        kernel_settings(bop_hp(kernel_quantizer="ste_sign"), "bop")
 
 
 def test_adam_kernels_are_latent_and_quantized():
-    settings = optimizers.kernel_settings({"optimizer": "adam", "kernel_quantizer": "ste_sign"})
+    settings = kernel_settings({"kernel_quantizer": "ste_sign"}, "adam")
     q = lq.quantizers.get(settings["kernel_quantizer"])
     assert isinstance(q, lq.quantizers.SteSign)
     assert getattr(q, "precision", None) == 1

@@ -5,6 +5,7 @@ without schedules; its slots resume from a checkpoint; Adam trains the rest."""
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import build_optimizer, resolved
 
 from bnno import optimizers
 
@@ -31,8 +32,7 @@ def run(hp, w, grads):
     kernel = tf.Variable(w)
     kernel.precision = 1  # what NoOp(precision=1) sets on a layer's kernel
     beta = tf.Variable(np.zeros(w.shape[-1], "float32"))
-    opt = optimizers.build({"optimizer": "bop2ndorder", "learning_rate": 0.01, **hp},
-                           steps_per_epoch=2)
+    opt = build_optimizer({"optimizer": "bop2ndorder", "learning_rate": 0.01, **hp}, 2)
     for g in grads:
         opt.apply_gradients([(tf.constant(g), kernel), (tf.ones_like(beta), beta)])
     return kernel, beta, opt
@@ -94,8 +94,7 @@ def test_a_resumed_optimizer_continues_where_it_stopped(tmp_path):
     kernel2 = tf.Variable(np.zeros_like(w))
     kernel2.precision = 1
     beta2 = tf.Variable(np.zeros(w.shape[-1], "float32"))
-    opt2 = optimizers.build({"optimizer": "bop2ndorder", "learning_rate": 0.01, **hp},
-                            steps_per_epoch=2)
+    opt2 = build_optimizer({"optimizer": "bop2ndorder", "learning_rate": 0.01, **hp}, 2)
     # Slots exist once the optimizer has seen its variables; then the checkpoint fills them.
     opt2.apply_gradients([(tf.zeros_like(kernel2), kernel2), (tf.zeros_like(beta2), beta2)])
     tf.train.Checkpoint(kernel=kernel2, beta=beta2, opt=opt2).read(path).assert_consumed()
@@ -105,13 +104,10 @@ def test_a_resumed_optimizer_continues_where_it_stopped(tmp_path):
     np.testing.assert_array_equal(kernel2.numpy(), through.numpy())
 
 
-def test_sigma_and_the_correction_are_trainer_keys():
-    from bnno import hparams, models
-
-    hp = hparams.resolve("binarynet", "bop", "optimizer=bop2ndorder,sigma=1e-3,"
-                         "bias_correction=true", models.hparam_types("binarynet"))
+def test_sigma_and_the_correction_are_options_of_the_optimizer():
+    hp = resolved("binarynet", "bop", "optimizer=bop2ndorder,sigma=1e-3,bias_correction=true")
     assert (hp["sigma"], hp["bias_correction"]) == (1e-3, True)
-    assert "sigma" in optimizers.logged()
+    assert "sigma" in optimizers.get("bop2ndorder").logged
 
 
 def test_a_run_logs_its_hyperparameters_and_flips(mock_tfds, cli, tmp_path):
@@ -152,13 +148,14 @@ def test_step_decays_multiply_every_epochs_decay_epochs(bias_correction):
     ({"epochs_decay": 10, "threshold": {"schedule": "polynomial_decay", "initial": 1e-6,
                                         "end": 1e-8}, "threshold_decay": 0.1},
      "'threshold' is a schedule"),
-    ({"optimizer": "bop", "gamma_decay": 0.1}, "read by optimizer bop2ndorder only"),
+    ({"optimizer": "bop", "gamma_decay": 0.1}, "optimizer bop has no option 'gamma_decay'"),
 ])
 def test_impossible_step_decays_are_refused_in_one_line(hp, message):
     from bnno.errors import BnnoError
 
     full = {"optimizer": "bop2ndorder", "threshold": 1e-6, "gamma": 1e-6,
             "learning_rate": 0.01, **hp}
+    name = full.pop("optimizer")
     with pytest.raises(BnnoError, match=message) as error:
-        optimizers.check(full)
+        optimizers.get(name).check(full)
     assert "\n" not in str(error.value)

@@ -4,12 +4,12 @@ import larq as lq
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import build_optimizer, compile_flat, resolved
 
-from bnno import hparams, models, optimizers
+from bnno import optimizers
+from bnno.config import plan
 from bnno.errors import BnnoError
 from bnno.optimizers.keras import lr_scaling
-from bnno.training.build import compile_model
-from bnno.training.train import plan
 
 LR = 0.01
 B1, B2, EPS = 0.9, 0.999, 1e-7  # Keras' Adam defaults, which bnno's Adam keeps
@@ -81,7 +81,7 @@ def gradients(model, rng):
 
 def test_two_adam_steps_scale_only_the_binary_kernels_then_clip():
     model = tiny_model()
-    compile_model(model, XAVIER, steps_per_epoch=1)
+    compile_flat(model, XAVIER, steps_per_epoch=1)
     rng = np.random.RandomState(0)
     start = start_values(model, rng)
     for var, value in zip(model.trainable_variables, start, strict=True):
@@ -118,7 +118,7 @@ def test_checkpoints_keep_plain_adams_layout_and_resume_exactly(tmp_path):
 
     def fresh(hp):
         model = tiny_model()
-        compile_model(model, hp, steps_per_epoch=1)
+        compile_flat(model, hp, steps_per_epoch=1)
         for var, value in zip(model.trainable_variables, start, strict=True):
             var.assign(value)
         return model
@@ -147,15 +147,15 @@ def test_checkpoints_keep_plain_adams_layout_and_resume_exactly(tmp_path):
 
 
 def test_xavier_with_bop_fails_at_plan_time():
-    with pytest.raises(BnnoError, match="read by optimizer adam only, not by bop") as error:
-        plan("binarynet", "cifar10", "bop", "lr_scaling=xavier")
+    with pytest.raises(BnnoError, match="'lr_scaling' is an option of optimizer adam, not of "
+                                        "bop; switch with optimizer=adam") as error:
+        plan("binarynet", "cifar10", "bop", {"lr_scaling": "xavier"})
     assert "\n" not in str(error.value)
-    with pytest.raises(BnnoError, match="set lr_scaling=none, or use adam"):
-        optimizers.build({"optimizer": "adamw", "learning_rate": LR, "lr_scaling": "xavier"}, 1)
+    with pytest.raises(BnnoError, match="optimizer adamw has no option 'lr_scaling'"):
+        optimizers.build("adamw", {"learning_rate": LR, "lr_scaling": "xavier"}, 1, 1)
 
 
 def test_sets_choose_the_scaling():
-    types = models.hparam_types("binarynet")
-    assert hparams.resolve("binarynet", "adam_sec52", None, types)["lr_scaling"] == "xavier"
-    default = hparams.resolve("binarynet", "default", None, types)
-    assert not isinstance(optimizers.build(default, 1), lr_scaling.ScaledAdam)
+    assert resolved("binarynet", "adam_sec52")["lr_scaling"] == "xavier"
+    assert not isinstance(build_optimizer(resolved("binarynet", "default"), 1),
+                          lr_scaling.ScaledAdam)

@@ -1,77 +1,38 @@
 """Every registered quantizer: its forward values and gradients equal an independent NumPy
-transcription of its rule, its config round-trips, and specs resolve or fail in one line.
+transcription of its rule, its config round-trips, its declarations are checked when it
+registers, and specs resolve or fail in one line.
 
-A quantizer registered without a reference here fails ``test_every_quantizer_has_a_reference``:
-adding a quantizer means adding its rule below.
+A quantizer registered without a transcription in ``references/<name>.py`` fails
+``test_every_quantizer_has_a_reference``: adding a quantizer means adding that file.
 """
 
 import bnno  # noqa: F401
 
 # isort: split
 
+import importlib
+import sys
+from pathlib import Path
+
 import larq as lq
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from bnno import quantizers
+from bnno import plugins, quantizers
 from bnno.errors import BnnoError
 from bnno.models.binarynet import binarynet
 
-
-def _sign(x):  # larq's sign: 0 -> +1
-    return np.where(x >= 0, 1.0, -1.0)
-
-
-def _inside(x, clip):
-    return (np.abs(x) <= clip).astype(np.float32)
+plugins.load()
+sys.path.insert(0, str(Path(__file__).parent))  # the references package
 
 
-def _channel_mean(x):  # per output channel: every axis but the last
-    return x.reshape(-1, x.shape[-1]).mean(axis=0)
+REFERENCES = Path(__file__).parent / "references"
 
 
-def swish_grad(x, beta=5.0):
-    bx = beta * x
-    return beta * (2 - bx * np.tanh(bx / 2)) / (1 + np.cosh(bx))
-
-
-def sibnn_weight_grad(w, g):
-    n = w.size // w.shape[-1]
-    s = np.sign(w)
-    return g * _inside(w, 1.0) * (1 - 1 / n) + s * _channel_mean(s * g)
-
-
-def xnor_weight(w):
-    c = np.clip(w, -1, 1)
-    return _channel_mean(np.abs(c)) * _sign(c)
-
-
-def xnor_weight_grad(w, g):
-    c = np.clip(w, -1, 1)
-    s = _sign(c)
-    return _inside(w, 1.0) * (_channel_mean(np.abs(c)) * g + s * _channel_mean(s * g))
-
-
-# name -> (forward(x), gradient(x, upstream g)), from the papers' codes and larq's docs.
-REFERENCES = {
-    "ste_sign": (_sign, lambda x, g: g * _inside(x, 1.0)),
-    "approx_sign": (_sign, lambda x, g: g * _inside(x, 1.0) * (2 - 2 * np.abs(x))),
-    "swish_sign": (_sign, lambda x, g: g * swish_grad(x)),
-    "ste_heaviside": (lambda x: (x > 0).astype(np.float32), lambda x, g: g * _inside(x, 1.0)),
-    "magnitude_aware_sign": (lambda w: _channel_mean(np.abs(w)) * _sign(w),
-                             lambda w, g: g * _channel_mean(np.abs(w)) * _inside(w, 1.0)),
-    "bnext_sign": (np.sign, lambda x, g: g * _inside(x, 1.5)),
-    # temperature 1 (its start): clip(w / 1, -1, 1), identity gradient
-    "bnext_weight": (lambda w: np.clip(w, -1, 1), lambda w, g: g),
-    # theta 0, 1/Delta 1 (their initial values), rho 0.3
-    "sibnn": (lambda x: (x > 0).astype(np.float32),
-              lambda x, g: g * ((x > -0.3) & (x < 1.0)).astype(np.float32)),
-    "sibnn_weight": (lambda w: _channel_mean(np.abs(w)) * np.sign(w), sibnn_weight_grad),
-    "xnor_weight": (xnor_weight, xnor_weight_grad),
-    # α at its start (1 per channel): α·w, gradient α·g
-    "channel_scale": (lambda w: w, lambda w, g: g),
-}
+def reference(name: str):
+    """The module of ``references/`` that transcribes the quantizer ``name``."""
+    return importlib.import_module(f"references.{name}")
 
 
 def _values(shape, seed):
@@ -94,22 +55,26 @@ def _run(config, x, g):
     return y.numpy(), tape.gradient(loss, xt).numpy(), quantizer
 
 
-def test_every_quantizer_has_a_reference():
-    assert set(quantizers.names()) == set(REFERENCES)
+@pytest.mark.parametrize("name", quantizers.names())
+def test_every_quantizer_has_a_reference(name):
+    assert (REFERENCES / f"{name}.py").is_file(), (
+        f"quantizer {name} has no NumPy transcription: add tests/quantizers/references/"
+        f"{name}.py with forward(x, quantizer) and gradient(x, g, quantizer)")
 
 
-@pytest.mark.parametrize("name", sorted(REFERENCES))
+@pytest.mark.parametrize("name", [n for n in quantizers.names()
+                                  if (REFERENCES / f"{n}.py").is_file()])
 def test_forward_and_gradient_equal_numpy(name):
     role = quantizers.get(name).roles[0]
     shape = (3, 3, 4, 5) if role == "kernel" else (2, 6, 6, 5)
     x, g = _values(shape, 0), _values(shape, 1)
-    y, grad, _ = _run(quantizers.resolve(name, role), x, g)
-    forward, gradient = REFERENCES[name]
-    np.testing.assert_allclose(y, forward(x), rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(grad, gradient(x, g), rtol=1e-5, atol=1e-5)
+    y, grad, quantizer = _run(quantizers.resolve(name, role), x, g)
+    rule = reference(name)
+    np.testing.assert_allclose(y, rule.forward(x, quantizer), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(grad, rule.gradient(x, g, quantizer), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", sorted(REFERENCES))
+@pytest.mark.parametrize("name", quantizers.names())
 def test_config_round_trips(name):
     entry = quantizers.get(name)
     config = quantizers.resolve(name, entry.roles[0])
@@ -157,9 +122,10 @@ def test_every_call_gives_a_fresh_config():
     ("xnor_weight", "activation", "'xnor_weight' cannot be the activation; choose one of"),
     ({"name": "ste_sign", "rho": 0.2}, "activation",
      "quantizer 'ste_sign' has no option 'rho'; its options: clip_value"),
-    ({"name": "sibnn", "rho": 1.5}, "activation", "rho must be between 0 and 1, got 1.5"),
+    ({"name": "sibnn", "rho": 1.5}, "activation", "option 'rho' of quantizer 'sibnn' "
+                                                  "expects a number from 0 to 1, got 1.5"),
     ({"name": "sibnn", "rho": "wide"}, "activation", "option 'rho' of quantizer 'sibnn' "
-                                                     "expects a number, got 'wide'"),
+                                                     "expects a number from 0 to 1, got 'wide'"),
     ({"rho": 0.2}, "activation", "a quantizer is a name or a dict with a 'name'"),
 ])
 def test_bad_specs_fail_in_one_line(spec, role, message):
@@ -179,16 +145,75 @@ def test_a_builder_takes_a_spec_and_its_model_rebuilds_from_config():
 
 
 def test_a_quantizer_is_one_registered_class():
-    @quantizers.register("half_sign", roles=("activation",))
-    class HalfSign(lq.quantizers.Quantizer):
+    @quantizers.register("test_only_half_sign", roles=("activation",), kind="other")
+    class TestOnlyHalfSign(lq.quantizers.Quantizer):
         def call(self, inputs):
             return 0.5 * lq.quantizers.ste_sign(inputs)
 
     try:
-        assert "half_sign" in quantizers.names("activation")
-        model = binarynet((16, 16, 1), 2, filters=2, dense_units=4, activation="half_sign")
-        assert type(model.layers[2].input_quantizer) is HalfSign
+        assert "test_only_half_sign" in quantizers.names("activation")
+        model = binarynet((16, 16, 1), 2, filters=2, dense_units=4,
+                          activation="test_only_half_sign")
+        assert type(model.layers[2].input_quantizer) is TestOnlyHalfSign
+        assert tf.keras.utils.get_custom_objects()["TestOnlyHalfSign"] is TestOnlyHalfSign
     finally:
-        quantizers.unregister("half_sign")
-    with pytest.raises(BnnoError, match="unknown activation 'half_sign'"):
-        quantizers.resolve("half_sign", "activation")
+        quantizers.unregister("test_only_half_sign")
+    with pytest.raises(BnnoError, match="unknown activation 'test_only_half_sign'"):
+        quantizers.resolve("test_only_half_sign", "activation")
+    # Unregistering removes what registering added to Keras too.
+    objects = tf.keras.utils.get_custom_objects()
+    assert "TestOnlyHalfSign" not in objects and "test_only_half_sign" not in objects
+
+
+class Precise(lq.quantizers.Quantizer):
+    precision = 1
+
+
+class Vague(lq.quantizers.Quantizer):
+    pass
+
+
+class NoDefault(lq.quantizers.Quantizer):
+    precision = 1
+
+    def __init__(self, width, **kwargs):
+        super().__init__(**kwargs)
+
+
+class Untyped(lq.quantizers.Quantizer):
+    precision = 1
+
+    def __init__(self, table=None, **kwargs):
+        super().__init__(**kwargs)
+
+
+@pytest.mark.parametrize("cls, kwargs, message", [
+    (Vague, {"kind": "sign"}, "is of kind sign, so its class Vague needs larq's precision = 1"),
+    (Precise, {"kind": "round"}, "has kind 'round'; choose one of: other, scaled, sign"),
+    (Precise, {"kind": "sign", "roles": ("weights",)}, r"has roles \('weights',\)"),
+    (Precise, {"kind": "sign", "export": "fast"}, "has export 'fast'; choose one of"),
+    (Precise, {"kind": "sign", "export": "rewrite"}, "export='rewrite' and a rewrite hook"),
+    (Precise, {"kind": "other", "roles": ("kernel",), "latent_free": True},
+     "a latent-free quantizer holds ±1 kernels"),
+    (NoDefault, {"kind": "sign"}, "option 'width' has no default"),
+    (Untyped, {"kind": "sign"}, "option 'table' has neither a type hint nor"),
+    (Precise, {"kind": "sign", "metric_options": ("sparsity",)},
+     "metric option 'sparsity' must be a true/false option"),
+    (dict, {"kind": "other"}, "must be a larq quantizer class"),
+])
+def test_declarations_are_checked_when_a_quantizer_registers(cls, kwargs, message):
+    with pytest.raises(BnnoError, match=message) as error:
+        quantizers.register("test_only_bad", **kwargs)(cls)
+    assert "\n" not in str(error.value)
+    assert "test_only_bad" not in quantizers.names()
+    assert "test_only_bad" not in tf.keras.utils.get_custom_objects()
+
+
+def test_a_quantizer_declares_its_kind_and_what_export_does():
+    for name in quantizers.names():
+        entry = quantizers.get(name)
+        assert entry.kind in quantizers.KINDS and entry.export in quantizers.EXPORTS
+        assert (entry.export == "rewrite") == (entry.rewrite is not None)
+    assert quantizers.get("ste_sign").export == "binary"
+    assert quantizers.get("ste_heaviside").export == "float"  # {0, 1}: LCE packs ±1 only
+    assert quantizers.get("sibnn").export == "rewrite"

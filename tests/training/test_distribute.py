@@ -8,8 +8,9 @@ import subprocess
 import pytest
 from conftest import PYTHON, TESTS_DIR
 
+from bnno import runs
 from bnno.errors import BnnoError
-from bnno.training import distribute, runs
+from bnno.training import distribute
 
 HERE = TESTS_DIR
 
@@ -89,7 +90,7 @@ def test_two_workers_on_loopback_train_and_resume(tmp_path, subprocess_env):
     for code, _, stderr in first:
         assert code == 0, stderr[-3000:]
     assert [r["epoch"] for r in runs.read_metrics(out)] == [1]
-    assert runs.read(out)["strategy"] == "multi_worker"
+    assert runs.read(out)["strategy"] == "multi_worker"  # run.json, as written
     assert runs.weights_file(out, "binarynet").exists()
     assert not [p for p in (out / "backup").iterdir() if p.name != "chief"]  # workers' temps
     second = run_workers(out, 2, subprocess_env)

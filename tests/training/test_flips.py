@@ -10,7 +10,8 @@ import tensorflow as tf
 from conftest import TINY
 
 from bnno import optimizers
-from bnno.training.build import _name_layer_metrics
+from bnno.config.kernels import kernel_settings
+from bnno.training.build import _name_quantizer_metrics
 from bnno.training.flips import FlipLog, flip_pi
 
 W0 = np.array([1, 1, -1, -1, 1, -1], "float32")
@@ -50,9 +51,9 @@ def one_layer_bop_model():
         kernel_quantizer=lq.quantizers.NoOp(precision=1, metrics=["flip_ratio"]),
         kernel_initializer=tf.keras.initializers.Constant(W0[None, :]))
     model = tf.keras.Model(inp, layer(inp))
-    _name_layer_metrics(model)
-    hp = {"optimizer": "bop", "threshold": TAU, "gamma": 1.0, "learning_rate": 0.01}
-    model.compile(optimizer=optimizers.build(hp, STEPS_PER_EPOCH),
+    _name_quantizer_metrics(model)
+    options = {"threshold": TAU, "gamma": 1.0, "learning_rate": 0.01}
+    model.compile(optimizer=optimizers.build("bop", options, STEPS_PER_EPOCH, STEPS_PER_EPOCH),
                   loss=lambda y, p: tf.reduce_sum(y * p, axis=-1))
     return model
 
@@ -114,11 +115,10 @@ def test_a_run_logs_pi_per_epoch_and_flips_per_interval(mock_tfds, cli, tmp_path
 
 def test_scaled_kernels_count_sign_changes():
     """magnitude_aware_sign gives α·sign(w) with α < 1; a flip is a change of sign."""
-    settings = optimizers.kernel_settings({"optimizer": "adam",
-                                           "kernel_quantizer": "magnitude_aware_sign"})
+    settings = kernel_settings({"kernel_quantizer": "magnitude_aware_sign"}, "adam")
     layer = lq.layers.QuantDense(4, use_bias=False, name="binary", **settings)
     model = tf.keras.Sequential([tf.keras.Input((1,)), layer])
-    _name_layer_metrics(model)
+    _name_quantizer_metrics(model)
     kernels = [[0.2, -0.1, 0.3, 0.4],
                [0.1, -0.2, -0.3, 0.4],   # one sign changes, all magnitudes but one too
                [-0.1, 0.2, 0.3, -0.4]]   # all four change

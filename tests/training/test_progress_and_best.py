@@ -11,8 +11,8 @@ import pytest
 import tensorflow as tf
 from conftest import PYTHON, TESTS_DIR, all_weights
 
+from bnno import runs
 from bnno.errors import BnnoError
-from bnno.training import runs
 from bnno.training.callbacks import BestWeights, EpochLine, auto_verbose, progress
 
 MOCK_BNNO = str(TESTS_DIR / "mock_bnno.py")
@@ -94,7 +94,7 @@ def test_default_progress_follows_the_terminal():
 
 
 def test_epoch_line_leaves_out_hyperparameters_and_pi(capsys):
-    line = EpochLine()
+    line = EpochLine(hidden=("learning_rate", "gamma", "threshold"))  # Bop's logged values
     line.set_params({"epochs": 7})
     line.on_epoch_begin(1)
     line.on_epoch_end(1, {"loss": 1.5, "gamma": 0.001, "learning_rate": 0.01,

@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import train_tiny
 
-from bnno import data
+from bnno import data, runs
 from bnno.data import preprocessing
-from bnno.training import runs
 from bnno.training.callbacks import GoodStateBackup, MetricsLog
 
 
@@ -86,8 +86,6 @@ def test_every_seed_builds_the_pipeline(mock_tfds):
 
 def test_a_run_that_fails_before_its_first_epoch_leaves_nothing(mock_tfds, tmp_path,
                                                                  monkeypatch):
-    from bnno.training import train
-
     def broken_pipeline(*args, **kwargs):
         raise tf.errors.InvalidArgumentError(None, None, "a corrupt record")
 
@@ -95,13 +93,11 @@ def test_a_run_that_fails_before_its_first_epoch_leaves_nothing(mock_tfds, tmp_p
     out = tmp_path / "run"
     for seed in (0, 1):  # the second try, with another seed, is not refused
         with pytest.raises(tf.errors.InvalidArgumentError):
-            train.train("binarynet", "mnist", "bop", "filters=4,dense_units=8,epochs=1",
-                        output_dir=out, seed=seed, steps_per_epoch=1, validation_steps=1,
-                        tensorboard=False, verbose=0)
+            train_tiny("binarynet", "mnist", "bop", "filters=4,dense_units=8,epochs=1",
+                       output_dir=out, seed=seed, steps_per_epoch=1, validation_steps=1)
         assert not out.exists()
     out.mkdir()  # an empty folder the user made stays
     with pytest.raises(tf.errors.InvalidArgumentError):
-        train.train("binarynet", "mnist", "bop", "filters=4,dense_units=8,epochs=1",
-                    output_dir=out, seed=2, steps_per_epoch=1, validation_steps=1,
-                    tensorboard=False, verbose=0)
+        train_tiny("binarynet", "mnist", "bop", "filters=4,dense_units=8,epochs=1",
+                   output_dir=out, seed=2, steps_per_epoch=1, validation_steps=1)
     assert out.is_dir() and not any(out.iterdir())

@@ -22,39 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from bnno import data, hparams, models
+from bnno import data, hparams, models, plugins, runs
 from bnno.checkpoints.pth import load as load_pth
 from bnno.checkpoints.registry import get as importer_of
+from bnno.checkpoints.registry import state_dict
+from bnno.config import plan
 from bnno.errors import BnnoError, choices
-from bnno.training import runs
 
 # The dataset (and hparam set) an imported model's class count stands for.
 DATASETS = {1000: ("imagenet2012", "imagenet"), 10: ("cifar10", "cifar"),
             100: ("cifar100", "cifar")}
-
-
-def state_dict(checkpoint: Any) -> dict[str, np.ndarray]:
-    """The tensors of a loaded checkpoint: its ``state_dict`` entry (or the object itself
-    when it is one), with the ``module.`` prefix of a ``DataParallel`` model removed.
-
-    Raises:
-        BnnoError: there is no state dict of arrays in it.
-
-    Example:
-        >>> state_dict({"epoch": 3, "state_dict": {"module.fc.bias": np.zeros(2)}})
-        {'fc.bias': array([0., 0.])}
-    """
-    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
-    if not isinstance(state, dict) or not state:
-        raise BnnoError("the checkpoint holds no state dict (a dict of tensors, or a dict "
-                        "with a 'state_dict' entry)")
-    out = {}
-    for key, value in state.items():
-        if not isinstance(key, str) or not isinstance(value, np.ndarray):
-            raise BnnoError(f"the checkpoint's state dict holds {str(key)[:60]!r}, which "
-                            "is not a tensor")
-        out[key.removeprefix("module.")] = value
-    return out
 
 
 def _about(checkpoint: Any, file: Path) -> dict[str, Any]:
@@ -86,8 +63,8 @@ def import_checkpoint(model: str, checkpoint: str | Path,
             import_checkpoint("bnext_18", "checkpoint.pth.tar", "runs/bnext18")
     """
     from bnno.training.build import build_model
-    from bnno.training.train import plan
 
+    plugins.load()
     model = models.canonical(model)
     importer = importer_of(model)
     file = Path(checkpoint)
@@ -102,16 +79,17 @@ def import_checkpoint(model: str, checkpoint: str | Path,
     dataset, hparams_set = DATASETS[mapping.num_classes]
     if hparams_set not in hparams.set_names(model):
         hparams_set = hparams.set_names(model)[0]
-    overrides = ",".join(f"{k}={v}" for k, v in mapping.hparams.items()) or None
-    spec = plan(model, dataset, hparams_set, overrides)
-    spec["imported"] = {**_about(loaded, file), **mapping.info}
-    shape = data.describe(dataset, image_size=spec["hparams"].get("image_size")).input_shape
-    net = build_model(model, spec["hparams"], shape, mapping.num_classes, flip_ratio=False)
+    config = plan(model, dataset, hparams_set, mapping.hparams)
+    config = config.replace(imported={**_about(loaded, file), **mapping.info})
+    shape = data.describe(dataset, image_size=config.data.image_size).input_shape
+    net = build_model(config.model, config.optimizer.name, shape, mapping.num_classes,
+                      flip_ratio=False)
     mapping.assign(net)
-    path = Path(output_dir) if output_dir is not None else runs.default_dir(spec)
+    path = Path(output_dir) if output_dir is not None else runs.default_dir(
+        model, dataset, hparams_set)
     _check_empty(path)
     with runs.removed_if_unstarted(path, fresh=True):
-        runs.create(path, spec)
+        runs.create(path, config.to_json())
         net.save_weights(str(runs.weights_file(path, model)))
     return path
 

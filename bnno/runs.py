@@ -1,8 +1,8 @@
-"""Run directories: what a training run writes, and whether a directory may be resumed.
+"""Run directories: what a training run writes, and where.
 
 A run directory holds::
 
-    run.json                  model, dataset, hparam set, resolved hparams, seed, ...
+    run.json                  the run's config (``bnno.config.RunConfig``, serialised)
     backup/                   Keras BackupAndRestore checkpoint (weights + optimizer state)
     logs/                     TensorBoard logs
     metrics.jsonl             one JSON object per completed epoch
@@ -12,16 +12,16 @@ A run directory holds::
                               epoch and accuracy are attributes of the file)
     stopped.json              written when the loss became NaN: the epoch and batch
 
+This module reads and writes those files; it knows nothing of what a config means
+(``bnno.config`` turns a ``run.json`` into a config, of any version bnno wrote), so that
+listing runs needs neither TensorFlow nor the registries.
+
 Example:
     >>> import tempfile
-    >>> spec = {"model": "binarynet", "dataset": "cifar10", "hparams_set": "bop",
-    ...         "hparams": {"epochs": 10}}
-    >>> path = default_dir(spec, root=tempfile.mkdtemp())
-    >>> check(path, spec)  # nothing there yet: a fresh run
-    False
-    >>> create(path, spec)
-    >>> check(path, {**spec, "hparams": {"epochs": 20}})  # the same run, longer: resumed
-    True
+    >>> path = default_dir("binarynet", "cifar10", "bop", root=tempfile.mkdtemp())
+    >>> create(path, {"model": {"name": "binarynet"}, "data": {"dataset": "cifar10"}})
+    >>> summary(read(path))["model"]
+    'binarynet'
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bnno import hparams
 from bnno.errors import BnnoError
 
 RUN_FILE = "run.json"
@@ -48,22 +47,17 @@ STOPPED_FILE = "stopped.json"
 # The weights a run can be evaluated, exported or examined with.
 WEIGHTS = ("final", "best", "last-checkpoint")
 
-# Keys of run.json that may differ when a run is resumed.
-_MAY_CHANGE = {"validation_steps", "bnno_version", "seed_given", "strategy"}
-
-
-def default_dir(spec: dict[str, Any], root: str = "runs") -> Path:
+def default_dir(model: str, dataset: str, hparams_set: str, root: str = "runs") -> Path:
     """A fresh ``runs/<model>-<dataset>-<set>-<time>`` directory name that is not taken.
 
     Example:
-        >>> default_dir({"model": "binarynet", "dataset": "cifar10",
-        ...              "hparams_set": "bop"}).as_posix()  # doctest: +ELLIPSIS
+        >>> default_dir("binarynet", "cifar10", "bop").as_posix()  # doctest: +ELLIPSIS
         'runs/binarynet-cifar10-bop-20...'
     """
     stamp = time.strftime("%Y%m%d-%H%M%S")
     # A folder dataset is named by its last part.
-    dataset = Path(spec["dataset"]).name or "data"
-    stem = f"{spec['model']}-{dataset}-{spec['hparams_set']}-{stamp}"
+    dataset = Path(dataset).name or "data"
+    stem = f"{model}-{dataset}-{hparams_set}-{stamp}"
     path, n = Path(root) / stem, 1
     while path.exists():
         n += 1
@@ -226,6 +220,11 @@ def read(path: Path) -> dict[str, Any]:
         >>> create(path, {"model": "binarynet", "dataset": "mnist", "hparams": {}})
         >>> read(path)["dataset"]
         'mnist'
+        >>> _ = (path / RUN_FILE).write_text("[]")
+        >>> read(path)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        bnno.errors.BnnoError: .../run.json is corrupt (keys missing); use another --output-dir
     """
     path = Path(path)
     if not path.is_dir():
@@ -237,59 +236,34 @@ def read(path: Path) -> dict[str, Any]:
         raise BnnoError(f"{path} is not a bnno run directory (it has no {RUN_FILE})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise BnnoError(f"{path / RUN_FILE} is corrupt ({e}); use another --output-dir") from None
-    if not isinstance(spec, dict) or not {"model", "dataset", "hparams"} <= set(spec):
-        raise BnnoError(f"{path / RUN_FILE} is corrupt (keys missing); use another --output-dir")
+    try:
+        summary(spec)
+    except (TypeError, KeyError, AttributeError):
+        raise BnnoError(f"{path / RUN_FILE} is corrupt (keys missing); use another "
+                        "--output-dir") from None
     return spec
 
 
-def check(path: Path, spec: dict[str, Any]) -> bool:
-    """Can ``spec`` be trained in ``path``? Returns True when it resumes an existing run.
-
-    An epochs count may grow on resume; anything else that differs is refused.
+def summary(spec: dict[str, Any]) -> dict[str, Any]:
+    """What a ``run.json`` of any version says in brief: ``model``, ``dataset``,
+    ``hparams_set`` and ``epochs`` (None where it does not say).
 
     Raises:
-        BnnoError: the directory is a file, holds something that is not a bnno run, or
-            holds a run of another model, dataset, set or hparams.
+        KeyError, TypeError: not a run.json of any version.
 
     Example:
-        >>> import tempfile
-        >>> path = Path(tempfile.mkdtemp())
-        >>> spec = {"model": "binarynet", "dataset": "cifar10", "hparams": {"epochs": 5}}
-        >>> check(path, spec)  # an empty directory: a fresh run
-        False
-        >>> create(path, spec)
-        >>> check(path, {**spec, "dataset": "mnist"})  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        bnno.errors.BnnoError: ... holds a run with a different dataset ("cifar10" there, ...
+        >>> summary({"model": "binarynet", "dataset": "mnist", "hparams": {"epochs": 3}})
+        {'model': 'binarynet', 'dataset': 'mnist', 'hparams_set': None, 'epochs': 3}
+        >>> summary({"model": {"name": "binarynet"}, "data": {"dataset": "mnist"},
+        ...          "hparams_set": "bop", "trainer": {"epochs": 3}})
+        {'model': 'binarynet', 'dataset': 'mnist', 'hparams_set': 'bop', 'epochs': 3}
     """
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise BnnoError(f"--output-dir {path} is a file; give a directory")
-    if not path.exists() or not any(path.iterdir()):
-        return False
-    old = read(path)
-    for key in sorted(set(old) | set(spec)):
-        if key in _MAY_CHANGE:
-            continue
-        a, b = old.get(key), spec.get(key)
-        if key == "hparams" and isinstance(a, dict):
-            # An older run.json may use keys renamed since (``hparams.RENAMED``).
-            a = {k: v for k, v in hparams.renamed(a).items() if k != "epochs"}
-            b = {k: v for k, v in b.items() if k != "epochs"}
-        if key == "seed" and not spec.get("seed_given"):
-            continue
-        if a != b:
-            raise BnnoError(
-                f"{path} holds a run with a different {key} ({_short(a)} there, {_short(b)} "
-                "now); use another --output-dir, or the same command to resume it"
-            )
-    return True
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True)
-    return text if len(text) < 80 else text[:77] + "..."
+    if isinstance(spec["model"], str):  # written before typed configs
+        return {"model": spec["model"], "dataset": spec["dataset"],
+                "hparams_set": spec.get("hparams_set"), "epochs": spec["hparams"].get("epochs")}
+    return {"model": spec["model"]["name"], "dataset": spec["data"]["dataset"],
+            "hparams_set": spec.get("hparams_set"),
+            "epochs": spec.get("trainer", {}).get("epochs")}
 
 
 def create(path: Path, spec: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""Layer helpers shared by several model files.
+"""Layer helpers shared by several model files: PyTorch-style batch norm, the choice
+of batch or layer norm, a 3×3/2 max pool that builds for any input size.
 
 Example:
     >>> pool_3x3(torch_bn(tf.keras.Input((8, 8, 4)))).shape
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import larq as lq
 import tensorflow as tf
 
 
@@ -61,28 +61,3 @@ def pool_3x3(x):
     """
     small = min(x.shape[1], x.shape[2]) < 3
     return tf.keras.layers.MaxPool2D(3, strides=2, padding="same" if small else "valid")(x)
-
-
-@lq.utils.register_keras_custom_object
-class Pad(tf.keras.layers.Layer):
-    """Pad height and width by ``pad`` on every side with ``value`` (PyTorch's padding;
-    TF's "same" pads one pixel more at the bottom/right at stride 2 on even sizes).
-
-    Example:
-        >>> Pad(1)(tf.ones((1, 2, 2, 1)))[0, :, :, 0].numpy()
-        array([[0., 0., 0., 0.],
-               [0., 1., 1., 0.],
-               [0., 1., 1., 0.],
-               [0., 0., 0., 0.]], dtype=float32)
-    """
-
-    def __init__(self, pad: int, value: float = 0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.pad, self.value = int(pad), float(value)
-
-    def call(self, inputs):
-        p = self.pad
-        return tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], constant_values=self.value)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "pad": self.pad, "value": self.value}
