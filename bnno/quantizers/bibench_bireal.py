@@ -32,7 +32,7 @@ from bnno.quantizers.bibench_xnor import BiBenchXnorWeight
 from bnno.quantizers.registry import register
 
 
-@register("bibench_bireal_activation", roles=("activation",))
+@register("bibench_bireal_activation", roles=("activation",), kind="sign")
 class BiBenchBiRealActivation(lq.quantizers._BaseQuantizer):
     """sign(x), gradient ``g·max(0, 2 − 2|x|)`` (``bireal.py``; larq's ``approx_sign``).
 
@@ -47,7 +47,7 @@ class BiBenchBiRealActivation(lq.quantizers._BaseQuantizer):
         return super().call(lq.quantizers.approx_sign(inputs))
 
 
-@register("bibench_bireal_weight", roles=("kernel",), scaled=True)
+@register("bibench_bireal_weight", roles=("kernel",), kind="scaled")
 class BiBenchBiRealWeight(BiBenchXnorWeight):
     """α_w·sign(w), gradient ``g·1[|w| ≤ 1]`` (``bireal.py``; as ``bibench_xnor_weight``).
 

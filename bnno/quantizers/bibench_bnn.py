@@ -63,7 +63,7 @@ def clip_ste(x: tf.Tensor, forward: Callable[[tf.Tensor], tf.Tensor],
     return ste(x)
 
 
-@register("bibench_bnn_activation", roles=("activation",))
+@register("bibench_bnn_activation", roles=("activation",), kind="sign")
 class BiBenchBnnActivation(lq.quantizers._BaseQuantizer):
     """sign(x), gradient ``g·1[|x| ≤ 1]`` (BiBench's BNN, ``bnn.py``).
 
@@ -85,7 +85,7 @@ class BiBenchBnnActivation(lq.quantizers._BaseQuantizer):
         return super().call(clip_ste(inputs, lq.math.sign))
 
 
-@register("bibench_bnn_weight", roles=("kernel",))
+@register("bibench_bnn_weight", roles=("kernel",), kind="sign")
 class BiBenchBnnWeight(BiBenchBnnActivation):
     """sign(w), gradient ``g·1[|w| ≤ 1]`` (BiBench's BNN, ``bnn.py``).
 

@@ -27,7 +27,7 @@ from bnno.quantizers.bibench_xnor import BiBenchXnorWeight
 from bnno.quantizers.registry import register
 
 
-@register("bibench_dorefa_activation", roles=("activation",))
+@register("bibench_dorefa_activation", roles=("activation",), kind="sign")
 class BiBenchDorefaActivation(BiBenchBnnActivation):
     """sign(x), gradient ``g·1[|x| ≤ 1]`` (``dorefa.py``; as ``bibench_bnn_activation``).
 
@@ -37,7 +37,7 @@ class BiBenchDorefaActivation(BiBenchBnnActivation):
     """
 
 
-@register("bibench_dorefa_weight", roles=("kernel",), scaled=True)
+@register("bibench_dorefa_weight", roles=("kernel",), kind="scaled")
 class BiBenchDorefaWeight(BiBenchXnorWeight):
     """α_w·sign(w), gradient ``g·1[|w| ≤ 1]`` (``dorefa.py``; as ``bibench_xnor_weight``).
 

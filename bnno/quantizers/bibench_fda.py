@@ -27,11 +27,14 @@ Registered names (kind, export):
 
 * ``bibench_fda_activation``: kind "other" (sign + α·noise while α > 0; "sign" with
   ``noise_adapt=False`` or once α = 0), export "rewrite": once α = 0 the noise term is 0
-  and the quantizer is a plain sign, which LCE bit-packs
-  (``BiBenchFdaActivation.without_noise``); as trained, the added noise keeps the layer float;
+  and the input is larq's sign, which LCE bit-packs; its hook ``lce_rewrite`` then gives
+  the layer on larq's sign (``bnno.layers.sign_conv.SignConv``). While α ≠ 0 (a run
+  stopped before the end of its schedule) the hook leaves the layer in float, and export
+  refuses it;
 * ``bibench_fda_weight``: kind "other" ("scaled" without noise or once α = 0), export
-  "rewrite" in the same way (a kernel tagged binary whose values are not ±α per output
-  channel is refused by ``bnno.deploy.inference``).
+  "binary": once α = 0 the inference rewrite folds it into a constant ±mean|w| kernel per
+  output channel (``bnno.deploy.inference``, which refuses a kernel tagged binary that is
+  not ±α per output channel, as it is while α ≠ 0).
 
 sign(0) = +1 (larq's) where PyTorch's sign gives 0, as in ``bnno.quantizers.bibench_bnn``.
 
@@ -53,8 +56,9 @@ import larq as lq
 import numpy as np
 import tensorflow as tf
 
+from bnno.layers.sign_conv import Rewrite, SignConv
 from bnno.quantizers.bibench_recu import EpochSchedule
-from bnno.quantizers.bibench_xnor import channel_scale
+from bnno.quantizers.bibench_xnor import channel_scale, layer_values, plain_binary_layer
 from bnno.quantizers.registry import register
 
 OMEGA = 0.1
@@ -173,29 +177,52 @@ class _FdaQuantizer(EpochSchedule, lq.quantizers.Quantizer):
         self.noise_scale.assign(fda_noise_scale(epoch, epochs))
         self.terms.assign(fda_terms(epoch, epochs))
 
-    def without_noise(self) -> dict:
-        """The Keras config of this quantizer without noise, for inference once α = 0.
-
-        Raises:
-            ValueError: α is not 0 yet, so the noise still changes the outputs.
+    @property
+    def noise_off(self) -> bool:
+        """Whether the noise term is 0: ``noise_adapt=False``, or α = 0 (after the last
+        epoch of the schedule).
 
         Example:
             >>> q = BiBenchFdaActivation()
             >>> _ = q(tf.ones((1, 2, 2, 3)))
-            >>> q.on_epochs_done(4, 5)
-            >>> q.without_noise()
-            {'class_name': 'BiBenchFdaActivation', 'config': {'noise_adapt': False}}
+            >>> q.noise_off, q.on_epochs_done(5, 5), q.noise_off
+            (False, None, True)
         """
-        if self.noise_adapt and float(self.noise_scale) != 0.0:
-            raise ValueError(f"the noise of '{self.name}' is still on (α = "
-                             f"{float(self.noise_scale)}); it is 0 after the last epoch")
-        return {"class_name": type(self).__name__, "config": {"noise_adapt": False}}
+        return not self.noise_adapt or float(self.noise_scale) == 0.0
 
     def get_config(self) -> dict:
         return {**super().get_config(), "noise_adapt": self.noise_adapt}
 
 
-@register("bibench_fda_activation", roles=("activation",))
+def lce_rewrite(layer, kernel: np.ndarray) -> Rewrite | None:
+    """The LCE form of a binary layer on ``bibench_fda_activation`` inputs once its noise is
+    off (its ``rewrite`` hook, see ``bnno.layers.sign_conv``): the same convolution on
+    larq's sign, whose forward values the quantizer's then are. None (the layer stays
+    float) while α ≠ 0, or for a layer other than larq's plain convolution or dense.
+
+    Example:
+        >>> conv = lq.layers.QuantConv2D(4, 3, padding="same",
+        ...                              input_quantizer="bibench_fda_activation",
+        ...                              kernel_quantizer="bibench_fda_weight")
+        >>> _ = conv(tf.ones((1, 6, 6, 2)))
+        >>> lce_rewrite(conv, np.ones((3, 3, 2, 4))) is None  # α = 0.1 before training
+        True
+        >>> conv.input_quantizer.on_epochs_done(3, 3)
+        >>> type(lce_rewrite(conv, np.ones((3, 3, 2, 4))).layer).__name__
+        'SignConv'
+    """
+    if not (plain_binary_layer(layer) and layer.input_quantizer.noise_off):
+        return None
+    if isinstance(layer, lq.layers.QuantDense):
+        new = SignConv(layer.units, 1, use_bias=layer.use_bias, name=layer.name)
+    else:
+        new = SignConv(layer.filters, layer.kernel_size, layer.strides, padding=layer.padding,
+                       pad_values=layer.pad_values, use_bias=layer.use_bias, name=layer.name)
+    return Rewrite(new, layer_values(layer, kernel))
+
+
+@register("bibench_fda_activation", roles=("activation",), kind="other", export="rewrite",
+          rewrite=lce_rewrite)
 class BiBenchFdaActivation(_FdaQuantizer):
     """sign(a) + α·(MLP(a) + 0.1·sin(a)) over channels, Fourier-series gradient.
 
@@ -224,7 +251,7 @@ class BiBenchFdaActivation(_FdaQuantizer):
         return binary + self.noise_scale * self._noise(inputs)
 
 
-@register("bibench_fda_weight", roles=("kernel",))
+@register("bibench_fda_weight", roles=("kernel",), kind="other", export="binary")
 class BiBenchFdaWeight(_FdaQuantizer):
     """mean|w|·(sign(w) + α·(MLP(w) + 0.1·sin(w))) per output channel, Fourier gradient.
 

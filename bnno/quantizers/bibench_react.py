@@ -38,7 +38,7 @@ from bnno.quantizers.bibench_xnor import BiBenchXnorWeight
 from bnno.quantizers.registry import register
 
 
-@register("bibench_react_activation", roles=("activation",))
+@register("bibench_react_activation", roles=("activation",), kind="sign")
 class BiBenchReActActivation(lq.quantizers.Quantizer):
     """sign(x + b), gradient ``g·max(0, 2 − 2|x + b|)``; ``b`` trainable per channel.
 
@@ -63,7 +63,7 @@ class BiBenchReActActivation(lq.quantizers.Quantizer):
         return lq.quantizers.approx_sign(inputs + self.threshold)
 
 
-@register("bibench_react_weight", roles=("kernel",), scaled=True)
+@register("bibench_react_weight", roles=("kernel",), kind="scaled")
 class BiBenchReActWeight(BiBenchXnorWeight):
     """α_w·sign(w), gradient ``g·1[|w| ≤ 1]`` (``react.py``; as ``bibench_xnor_weight``).
 

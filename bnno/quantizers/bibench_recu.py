@@ -40,6 +40,7 @@ Example:
 from __future__ import annotations
 
 import math
+import random
 
 import larq as lq
 import numpy as np
@@ -97,7 +98,7 @@ class EpochSchedule:
         return min(int(epochs_done), int(epochs) - 1)
 
 
-@register("bibench_recu_activation", roles=("activation",))
+@register("bibench_recu_activation", roles=("activation",), kind="sign")
 class BiBenchReCUActivation(lq.quantizers.Quantizer):
     """sign(a); gradient ``g·max(0, 2 − |2·a0|)`` with ``a0`` the standardised input in
     training (see the module docstring).
@@ -121,12 +122,18 @@ class BiBenchReCUActivation(lq.quantizers.Quantizer):
         return _sign(a0, lambda x, dy: tf.maximum(2.0 - tf.abs(2.0 * x), 0.0) * dy)
 
 
-@register("bibench_recu_weight", roles=("kernel",), scaled=True)
+@register("bibench_recu_weight", roles=("kernel",), kind="scaled")
 class BiBenchReCUWeight(EpochSchedule, lq.quantizers.Quantizer):
     """α·sign(clamp(standardised w, −Q, Q)) per output channel, τ on its schedule.
 
     ``α`` (``scale``) is trainable, ``τ`` (``tau``) a non-trainable variable, so checkpoints
     carry both.
+
+    Deviation under a latent-free optimizer (Bop): the quantizer is of kind "scaled", so
+    switching to one gives way to ``channel_scale``, ±1 kernels times a trainable α per
+    output channel. That is this quantizer's forward form without latent weights; the
+    standardisation and τ act only on the latent weights and their gradient, which Bop
+    does not have, and α starts at mean |w| of the initial kernel instead of U[0, 1).
 
     Example:
         >>> q = BiBenchReCUWeight()
@@ -134,14 +141,25 @@ class BiBenchReCUWeight(EpochSchedule, lq.quantizers.Quantizer):
         >>> _ = q.scale.assign([1.0, 2.0])
         >>> q(tf.constant([[0.5, -2.0], [-0.25, 0.5], [0.0, 0.1]])).numpy().tolist()
         [[1.0, -2.0], [-1.0, 2.0], [-1.0, 2.0]]
+
+    Args:
+        seed: seed of α's uniform initial values (``torch.rand`` in the official code);
+            drawn when not given.
     """
 
     precision = 1
 
+    def __init__(self, seed: int | None = None, **kwargs):
+        # α's uniform draw is fixed by a seed of its own, drawn (from Python's generator,
+        # which a seeded run seeds) when none is given, so that the quantizer rebuilt from
+        # its config starts from the same α.
+        self.seed = random.randrange(2**31) if seed is None else int(seed)
+        super().__init__(**kwargs)
+
     def build(self, input_shape):
         # No regularizer: bnno's L2 term skips quantizer variables.
-        self.scale = self.add_weight("scale", (int(input_shape[-1]),),
-                                     initializer=tf.keras.initializers.RandomUniform(0.0, 1.0))
+        uniform = tf.keras.initializers.RandomUniform(0.0, 1.0, seed=self.seed)
+        self.scale = self.add_weight("scale", (int(input_shape[-1]),), initializer=uniform)
         self.tau = self.add_weight("tau", (), initializer="ones", trainable=False,
                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         super().build(input_shape)
@@ -157,6 +175,9 @@ class BiBenchReCUWeight(EpochSchedule, lq.quantizers.Quantizer):
             True
         """
         self.tau.assign(recu_tau(self.epoch(epochs_done, epochs), epochs))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "seed": self.seed}
 
     def call(self, inputs):
         axes = list(range(inputs.shape.rank - 1))

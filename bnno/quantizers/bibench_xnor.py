@@ -18,8 +18,9 @@ Registered names (kind, export):
 * ``bibench_xnor_activation``: kind "other" (α_x·±1, one α_x per sample), export
   "rewrite": α_x factors out of the convolution (zero padding stays 0), so
   ``conv(α_x·sign(x), K) = α_x·conv(sign(x), K)``, a bit-packed ``LceBconv2d`` followed by a
-  float per-sample multiply (``bnno.deploy.bibench.XnorSampleScaleConv``); as trained, LCE
-  keeps the layer in float;
+  float per-sample multiply; its hook ``lce_rewrite`` gives that layer
+  (``bnno.layers.sample_scale.SampleScaleConv``). As trained, LCE would keep the layer in
+  float;
 * ``bibench_xnor_weight``: kind "scaled", export "binary" (±α_w per output channel).
 
 sign(0) = +1 (larq's) where PyTorch's sign gives 0, as in ``bnno.quantizers.bibench_bnn``.
@@ -33,8 +34,11 @@ Example:
 from __future__ import annotations
 
 import larq as lq
+import numpy as np
 import tensorflow as tf
 
+from bnno.layers.sample_scale import SampleScaleConv
+from bnno.layers.sign_conv import Rewrite
 from bnno.quantizers.bibench_bnn import clip_ste
 from bnno.quantizers.registry import register
 from bnno.quantizers.sign_flips import CountsSignFlips
@@ -62,7 +66,63 @@ def channel_scale(w: tf.Tensor) -> tf.Tensor:
     return tf.stop_gradient(tf.reduce_mean(tf.abs(w), axis=axes, keepdims=True))
 
 
-@register("bibench_xnor_activation", roles=("activation",))
+def plain_binary_layer(layer) -> bool:
+    """Whether ``layer`` is larq's own ``QuantConv2D`` (or ``QuantDense``) with no dilation,
+    groups or activation: the layers the BiBench rewrites replace.
+
+    Example:
+        >>> plain_binary_layer(lq.layers.QuantConv2D(2, 3, dilation_rate=2))
+        False
+    """
+    if type(layer) is lq.layers.QuantDense:
+        return layer.activation is tf.keras.activations.linear
+    return (type(layer) is lq.layers.QuantConv2D and layer.dilation_rate == (1, 1)
+            and layer.groups == 1 and layer.activation is tf.keras.activations.linear)
+
+
+def layer_values(layer, kernel: np.ndarray) -> dict[str, np.ndarray]:
+    """The values a rewrite gives its layer: the binarized ``kernel``, and the bias.
+
+    Example:
+        >>> dense = lq.layers.QuantDense(2, use_bias=False)
+        >>> _ = dense(tf.ones((1, 3)))
+        >>> sorted(layer_values(dense, np.ones((3, 2))))
+        ['kernel']
+    """
+    values = {"kernel": kernel}
+    if layer.use_bias:
+        values["bias"] = layer.bias.numpy()
+    return values
+
+
+def lce_rewrite(layer, kernel: np.ndarray) -> Rewrite | None:
+    """The LCE form of a binary layer on ``bibench_xnor_activation`` inputs (its ``rewrite``
+    hook, see ``bnno.layers.sign_conv``): the binary convolution on larq's sign, times
+    ``α_x`` per sample (``SampleScaleConv``). None (the layer stays float) for a
+    padding other than zeros, or a layer other than larq's plain convolution or dense.
+
+    Example:
+        >>> conv = lq.layers.QuantConv2D(4, 3, padding="same",
+        ...                              input_quantizer="bibench_xnor_activation",
+        ...                              kernel_quantizer="bibench_xnor_weight")
+        >>> _ = conv(tf.ones((1, 6, 6, 2)))
+        >>> type(lce_rewrite(conv, np.ones((3, 3, 2, 4), np.float32)).layer).__name__
+        'SampleScaleConv'
+    """
+    if not plain_binary_layer(layer):
+        return None
+    if isinstance(layer, lq.layers.QuantDense):
+        new = SampleScaleConv(layer.units, 1, use_bias=layer.use_bias, name=layer.name)
+    elif layer.padding == "same" and layer.pad_values != 0.0:
+        return None  # a padding of ±1 does not scale with α_x
+    else:
+        new = SampleScaleConv(layer.filters, layer.kernel_size, layer.strides, layer.padding,
+                              use_bias=layer.use_bias, name=layer.name)
+    return Rewrite(new, layer_values(layer, kernel))
+
+
+@register("bibench_xnor_activation", roles=("activation",), kind="other", export="rewrite",
+          rewrite=lce_rewrite)
 class BiBenchXnorActivation(lq.quantizers.Quantizer):
     """α_x·sign(x), α_x = mean |x| per sample (constant); gradient ``g·1[|x| ≤ 1]``.
 
@@ -85,7 +145,7 @@ class BiBenchXnorActivation(lq.quantizers.Quantizer):
         return clip_ste(inputs, lambda x: scale * lq.math.sign(x))
 
 
-@register("bibench_xnor_weight", roles=("kernel",), scaled=True)
+@register("bibench_xnor_weight", roles=("kernel",), kind="scaled")
 class BiBenchXnorWeight(CountsSignFlips, lq.quantizers._BaseQuantizer):
     """α_w·sign(w), α_w = mean |w| per output channel (constant); gradient ``g·1[|w| ≤ 1]``.
 

@@ -39,7 +39,7 @@ from bnno.quantizers.registry import register
 from bnno.quantizers.sign_flips import CountsSignFlips
 
 
-@register("bibench_xnorpp_activation", roles=("activation",))
+@register("bibench_xnorpp_activation", roles=("activation",), kind="sign")
 class BiBenchXnorPlusPlusActivation(BiBenchBnnActivation):
     """sign(x), gradient ``g·1[|x| ≤ 1]`` (``xnorplusplus.py``; as ``bibench_bnn_activation``).
 
@@ -49,12 +49,17 @@ class BiBenchXnorPlusPlusActivation(BiBenchBnnActivation):
     """
 
 
-@register("bibench_xnorpp_weight", roles=("kernel",), scaled=True)
+@register("bibench_xnorpp_weight", roles=("kernel",), kind="scaled")
 class BiBenchXnorPlusPlusWeight(CountsSignFlips, lq.quantizers._BaseQuantizer):
     """o·sign(w) with a trainable ``o`` per output channel (init 1); gradient to ``w``:
     ``o·g·1[|w| ≤ 1]``, to ``o``: the sum of ``g·sign(w)`` over the channel.
 
     Its ``flip_ratio`` metric counts sign changes (``bnno.quantizers.sign_flips``).
+
+    Deviation under a latent-free optimizer (Bop): the quantizer is of kind "scaled", so
+    switching to one gives way to ``channel_scale``, which is ``o·k`` with the ±1 kernel
+    ``k`` and a trainable ``o`` per output channel: the same operator without latent
+    weights, except that ``o`` starts at mean |w| of the initial kernel instead of 1.
 
     Example:
         >>> w = tf.constant([[0.5], [-2.0]])

@@ -103,9 +103,8 @@ def test_the_buffer_resumes_from_a_checkpoint(tmp_path):
 
 
 def test_the_registry_builds_it_with_its_keys():
-    hp = {"optimizer": "sgd", "learning_rate": 0.1, "momentum": 0.9, "nesterov": True,
-          "weight_decay": 1e-4}
-    opt = optimizers.build(hp, 10)
+    options = {"learning_rate": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-4}
+    opt = optimizers.build("sgd", options, 10, 100)
     assert (type(opt), opt.momentum, opt.nesterov, opt.weight_decay, opt.dampening) == \
         (SGD, 0.9, True, 1e-4, 0.0)
     config = SGD.from_config(opt.get_config()).get_config()
@@ -126,5 +125,5 @@ def test_a_model_trains_with_it():
 ])
 def test_bad_settings_fail_in_one_line(settings, message):
     with pytest.raises(BnnoError, match=message) as error:
-        optimizers.build({"optimizer": "sgd", "learning_rate": 0.1, **settings}, 10)
+        optimizers.build("sgd", {"learning_rate": 0.1, **settings}, 10, 100)
     assert "\n" not in str(error.value)

@@ -439,11 +439,31 @@ def _chain():
                  kernel_quantizer=f"bibench_{name}_weight")(x)
         x = tf.keras.layers.BatchNormalization()(x)
     model = tf.keras.Model(inputs, tf.keras.layers.Dense(4)(tf.keras.layers.Flatten()(x)))
-    rng = np.random.default_rng(21)
+    _trained_like(model, np.random.default_rng(21))
+    return model
+
+
+def _tiny(name):
+    """A real stem, a binary convolution at stride 2 and a binary dense layer, both with the
+    binarizer ``name`` on both sides, batch norms with trained-like statistics, trainable
+    quantizer variables away from their initial values, schedules at their end."""
+    quantizer = dict(input_quantizer=f"bibench_{name}_activation",
+                     kernel_quantizer=f"bibench_{name}_weight")
+    x = inputs = tf.keras.Input((8, 8, 3))
+    x = tf.keras.layers.BatchNormalization()(tf.keras.layers.Conv2D(8, 3, padding="same")(x))
+    x = lq.layers.QuantConv2D(8, 3, strides=2, padding="same", **quantizer)(x)
+    x = tf.keras.layers.Flatten()(tf.keras.layers.BatchNormalization()(x))
+    x = tf.keras.layers.BatchNormalization()(lq.layers.QuantDense(6, **quantizer)(x))
+    model = tf.keras.Model(inputs, tf.keras.layers.Dense(3)(x))
+    _trained_like(model, np.random.default_rng(23))
+    return model
+
+
+def _trained_like(model, rng):
     for module in model.submodules:
         if hasattr(module, "on_epochs_done"):
             module.on_epochs_done(5, 5)
-    for layer in model.layers[2:-2]:
+    for layer in model.layers[2:-1]:
         if isinstance(layer, tf.keras.layers.BatchNormalization):
             # Trained statistics: an exact 0 before the norm (sums of ±1) is not one after it,
             # where float rounding of α·Σ±1 and Σ±α could give the next sign either way.
@@ -452,34 +472,49 @@ def _chain():
                                rng.uniform(-1, 1, c), rng.uniform(0.5, 2, c)])
             continue
         for v in layer.trainable_weights:  # thresholds in ±[0.5, 1.5], scales in [0.5, 1.5]
-            if "kernel" not in v.name:
+            if "kernel" not in v.name and "bias" not in v.name:
                 sign = np.sign(rng.uniform(-1, 1, v.shape)) if "threshold" in v.name else 1
                 v.assign(rng.uniform(0.5, 1.5, v.shape) * sign)
-    return model
 
 
-def test_lce_runs_six_binarizers_as_they_are_and_all_eight_after_the_rewrites():
+@pytest.mark.parametrize("name", BINARIZERS)
+def test_export_runs_every_binary_layer_as_lce_bconv2d(name):
+    # The export path of ``bnno export``: the inference rewrite (with the quantizers'
+    # rewrite hooks), then LCE's converter.
     pytest.importorskip("larq_compute_engine")
-    from bnno.deploy.bibench import lce_ready
-    from bnno.deploy.convert import convert, convert_ready, lce_predict
+    from bnno.deploy.convert import convert_ready, lce_predict
+    from bnno.deploy.inference import expected_binary, inference_model, is_binary_layer
+    from bnno.deploy.metadata import count_binary_ops
+
+    model = _tiny(name)
+    binary = [layer for layer in model.layers if is_binary_layer(layer)]
+    assert len(binary) == 2 and all(expected_binary(layer) for layer in binary)
+    flatbuffer = convert_ready(inference_model(model))
+    assert count_binary_ops(flatbuffer) == 2
+    images = np.random.default_rng(24).normal(size=(4, 8, 8, 3)).astype(np.float32)
+    np.testing.assert_allclose(lce_predict(flatbuffer, images), model.predict(images, verbose=0),
+                               rtol=1e-3, atol=1e-3)
+
+
+def test_export_runs_all_eight_in_one_network_as_lce_bconv2d():
+    pytest.importorskip("larq_compute_engine")
+    from bnno.deploy.convert import convert, lce_predict
     from bnno.deploy.metadata import count_binary_ops
 
     model = _chain()
-    # XNOR's α_x·sign(x) and FDA's sign + 0·noise are not larq's sign: those two stay float.
-    assert count_binary_ops(convert(model)) == 6
-    flatbuffer = convert_ready(lce_ready(model))
+    flatbuffer = convert(model)
     assert count_binary_ops(flatbuffer) == 8
     images = np.random.default_rng(22).normal(size=(4, 12, 12, 3)).astype(np.float32)
     np.testing.assert_allclose(lce_predict(flatbuffer, images), model.predict(images, verbose=0),
                                rtol=1e-3, atol=1e-3)
 
 
-def test_lce_ready_refuses_fda_before_its_noise_is_off():
-    from bnno.deploy.bibench import lce_ready
+def test_export_refuses_fda_before_its_noise_is_off():
+    from bnno.deploy.inference import inference_model
     from bnno.errors import BnnoError
 
     x = tf.keras.Input((6, 6, 3))
     model = tf.keras.Model(x, lq.layers.QuantConv2D(
         4, 3, input_quantizer="bibench_fda_activation", kernel_quantizer="bibench_fda_weight")(x))
-    with pytest.raises(BnnoError, match="FDA's noise is still on"):
-        lce_ready(model)
+    with pytest.raises(BnnoError, match="is tagged binary but its kernel is not ±α"):
+        inference_model(model)
