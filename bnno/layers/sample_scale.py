@@ -28,7 +28,8 @@ class SampleScaleConv(tf.keras.layers.Layer):
     """``α_x·conv(sign(x), K) + b`` with ``α_x = mean |x|`` per sample (see the module).
 
     A rank-2 input runs as a 1×1 convolution (a dense layer), ``α_x`` over its features.
-    Only zero padding factors the scale out, so ``pad_values`` is 0.
+    Only zero padding factors the scale out, so ``pad_values`` is 0. ``mirror`` reverses
+    height and width before and after the convolution (``bnno.layers.mirrored``).
 
     Example:
         >>> SampleScaleConv(8, 1)(tf.ones((2, 16))).shape
@@ -36,10 +37,12 @@ class SampleScaleConv(tf.keras.layers.Layer):
     """
 
     def __init__(self, filters: int, kernel_size: int | tuple[int, int], strides: int = 1,
-                 padding: str = "valid", use_bias: bool = False, **kwargs):
+                 padding: str = "valid", use_bias: bool = False, mirror: bool = False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.filters, self.kernel_size = filters, kernel_size
         self.strides, self.padding, self.use_bias = strides, padding, use_bias
+        self.mirror = mirror
         self.conv = lq.layers.QuantConv2D(filters, kernel_size, strides=strides,
                                           padding=padding, pad_values=0.0,
                                           input_quantizer="ste_sign", use_bias=False,
@@ -58,7 +61,11 @@ class SampleScaleConv(tf.keras.layers.Layer):
         scale = tf.reduce_mean(tf.abs(inputs), axis=axes, keepdims=True)
         dense = inputs.shape.rank == 2
         x = tf.reshape(inputs, [-1, 1, 1, inputs.shape[-1]]) if dense else inputs
+        if self.mirror:
+            x = tf.reverse(x, [1, 2])
         y = self.conv(x)
+        if self.mirror:
+            y = tf.reverse(y, [1, 2])
         y = tf.reshape(y, [-1, self.filters]) if dense else y
         y = y * scale
         return y + self.bias if self.use_bias else y
@@ -80,4 +87,4 @@ class SampleScaleConv(tf.keras.layers.Layer):
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters,
                 "kernel_size": self.kernel_size, "strides": self.strides,
-                "padding": self.padding, "use_bias": self.use_bias}
+                "padding": self.padding, "use_bias": self.use_bias, "mirror": self.mirror}

@@ -56,6 +56,7 @@ import larq as lq
 import numpy as np
 import tensorflow as tf
 
+from bnno.layers.mirrored import MirroredQuantConv2D
 from bnno.layers.sign_conv import Rewrite, SignConv
 from bnno.quantizers.bibench_recu import EpochSchedule
 from bnno.quantizers.bibench_xnor import channel_scale, layer_values, plain_binary_layer
@@ -217,7 +218,8 @@ def lce_rewrite(layer, kernel: np.ndarray) -> Rewrite | None:
         new = SignConv(layer.units, 1, use_bias=layer.use_bias, name=layer.name)
     else:
         new = SignConv(layer.filters, layer.kernel_size, layer.strides, padding=layer.padding,
-                       pad_values=layer.pad_values, use_bias=layer.use_bias, name=layer.name)
+                       pad_values=layer.pad_values, use_bias=layer.use_bias, name=layer.name,
+                       mirror=isinstance(layer, MirroredQuantConv2D))
     return Rewrite(new, layer_values(layer, kernel))
 
 

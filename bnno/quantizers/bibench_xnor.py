@@ -37,6 +37,7 @@ import larq as lq
 import numpy as np
 import tensorflow as tf
 
+from bnno.layers.mirrored import MirroredQuantConv2D
 from bnno.layers.sample_scale import SampleScaleConv
 from bnno.layers.sign_conv import Rewrite
 from bnno.quantizers.bibench_bnn import clip_ste
@@ -67,8 +68,9 @@ def channel_scale(w: tf.Tensor) -> tf.Tensor:
 
 
 def plain_binary_layer(layer) -> bool:
-    """Whether ``layer`` is larq's own ``QuantConv2D`` (or ``QuantDense``) with no dilation,
-    groups or activation: the layers the BiBench rewrites replace.
+    """Whether ``layer`` is larq's own ``QuantConv2D`` or ``QuantDense`` (or the mirrored
+    convolution, ``bnno.layers.mirrored``) with no dilation, groups or activation: the
+    layers the BiBench rewrites replace.
 
     Example:
         >>> plain_binary_layer(lq.layers.QuantConv2D(2, 3, dilation_rate=2))
@@ -76,8 +78,9 @@ def plain_binary_layer(layer) -> bool:
     """
     if type(layer) is lq.layers.QuantDense:
         return layer.activation is tf.keras.activations.linear
-    return (type(layer) is lq.layers.QuantConv2D and layer.dilation_rate == (1, 1)
-            and layer.groups == 1 and layer.activation is tf.keras.activations.linear)
+    return (type(layer) in (lq.layers.QuantConv2D, MirroredQuantConv2D)
+            and layer.dilation_rate == (1, 1) and layer.groups == 1
+            and layer.activation is tf.keras.activations.linear)
 
 
 def layer_values(layer, kernel: np.ndarray) -> dict[str, np.ndarray]:
@@ -117,7 +120,8 @@ def lce_rewrite(layer, kernel: np.ndarray) -> Rewrite | None:
         return None  # a padding of ±1 does not scale with α_x
     else:
         new = SampleScaleConv(layer.filters, layer.kernel_size, layer.strides, layer.padding,
-                              use_bias=layer.use_bias, name=layer.name)
+                              use_bias=layer.use_bias, name=layer.name,
+                              mirror=isinstance(layer, MirroredQuantConv2D))
     return Rewrite(new, layer_values(layer, kernel))
 
 

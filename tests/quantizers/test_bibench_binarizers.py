@@ -23,6 +23,7 @@ import pytest
 import tensorflow as tf
 
 from bnno import quantizers
+from bnno.layers.mirrored import MirroredQuantConv2D
 from bnno.models.bibench_layers import XnorPlusPlusConv2D
 
 BINARIZERS = ("bnn", "xnor", "dorefa", "bireal", "xnorpp", "react", "recu", "fda")
@@ -444,14 +445,15 @@ def _chain():
 
 
 def _tiny(name):
-    """A real stem, a binary convolution at stride 2 and a binary dense layer, both with the
-    binarizer ``name`` on both sides, batch norms with trained-like statistics, trainable
-    quantizer variables away from their initial values, schedules at their end."""
+    """A real stem, a binary convolution at stride 2 (padded as PyTorch pads, as
+    ``bibench_resnet`` has them) and a binary dense layer, both with the binarizer ``name``
+    on both sides, batch norms with trained-like statistics, trainable quantizer variables
+    away from their initial values, schedules at their end."""
     quantizer = dict(input_quantizer=f"bibench_{name}_activation",
                      kernel_quantizer=f"bibench_{name}_weight")
     x = inputs = tf.keras.Input((8, 8, 3))
     x = tf.keras.layers.BatchNormalization()(tf.keras.layers.Conv2D(8, 3, padding="same")(x))
-    x = lq.layers.QuantConv2D(8, 3, strides=2, padding="same", **quantizer)(x)
+    x = MirroredQuantConv2D(8, 3, strides=2, padding="same", **quantizer)(x)
     x = tf.keras.layers.Flatten()(tf.keras.layers.BatchNormalization()(x))
     x = tf.keras.layers.BatchNormalization()(lq.layers.QuantDense(6, **quantizer)(x))
     model = tf.keras.Model(inputs, tf.keras.layers.Dense(3)(x))
