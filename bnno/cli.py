@@ -518,7 +518,8 @@ def compare(model_names, dataset, sets, epochs, preprocess_fn, overrides, output
 @_MANUAL_DIR
 @click.option("--seed", type=click.IntRange(0, 2**31 - 1),
               help="Seed of every cell, 0 to 2147483647 (default: one drawn per bench).")
-@_STEPS_PER_EPOCH
+@click.option("--steps-per-epoch", type=click.IntRange(0), default=100, show_default=True,
+              help="Limit an epoch to this many batches; 0: whole epochs.")
 @_VALIDATION_STEPS
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 @_TENSORBOARD
@@ -530,9 +531,10 @@ def bench(model_names, datasets, binarizers, hparams_set, grid, epochs, preproce
     operations, speed-up and exported size, against a full-precision reference.
 
     Every binarizer and the reference train MODEL (default: bibench_resnet, BiBench's
-    ResNet-20) with its set at one budget; the table goes to bench.md and bench.csv, the
-    figure to bench.png, in the bench directory. Run the same command again to skip
-    finished cells and resume a partial one.
+    ResNet-20) with its set at one budget (default: 3 epochs of 100 batches, the whole
+    test set for validation); the table goes to bench.md and bench.csv, the figure to
+    bench.png, in the bench directory. Run the same command again to skip finished cells
+    and resume a partial one.
 
     \b
     bnno bench
@@ -549,7 +551,7 @@ def bench(model_names, datasets, binarizers, hparams_set, grid, epochs, preproce
         grid_sets = [s for m in names for s in hparams.set_names(registry.canonical(m))]
     elif grid:
         grid_sets = [s.strip() for s in grid.split(",") if s.strip()]
-    shared = _overrides(overrides, preprocess_fn, steps_per_epoch, validation_steps)
+    shared = _overrides(overrides, preprocess_fn, steps_per_epoch or None, validation_steps)
     shared["epochs"] = epochs
     runner = _runner(data_dir, manual_dir, tensorboard, verbose)
     # With --json, stdout holds the JSON only: the progress lines go to stderr.
