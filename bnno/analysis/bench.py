@@ -392,10 +392,12 @@ def _export(run_dir: Path, source: data.Source, check: int) -> dict[str, Any]:
 
 
 def corrupted_accuracy(net, config: RunConfig, source: data.Source, name: str, level: int,
-                       seed: int = 0) -> float:
+                       seed: int = 0) -> float | None:
     """Top-1 accuracy of ``net`` on the run's test images with the corruption ``name`` at
     severity ``level`` (``CORRUPTIONS``), applied to the images before the run's
-    preprocessing; the run's ``validation_steps`` limit the images as in training.
+    preprocessing; the run's ``validation_steps`` limit the images as in training. None
+    for a dataset whose examples are not decoded pixels (ImageNet-sized images, read as
+    files), which the corruptions do not reach.
 
     Example:
         The accuracy of a trained run's model ``net`` under Gaussian noise of severity 3::
@@ -408,20 +410,19 @@ def corrupted_accuracy(net, config: RunConfig, source: data.Source, name: str, l
     from bnno.training.loading import load_run_data
 
     ds = load_run_data(config, source)
+    examples = ds._examples(ds.test_split)
+    if examples.element_spec[0].dtype != tf.uint8:
+        return None
     fn = ds.preprocess_fn(config.data.preprocess_fn)
     strength = CORRUPTIONS[name][level - 1]
 
+    @tf.autograph.experimental.do_not_convert  # plain TensorFlow ops, nothing to convert
     def corrupt(index, example):
         image, label = example
-        if ds.encoded:
-            image = tf.io.decode_image(image, channels=3, expand_animations=False)
-        image = corrupt_image(image, name, strength, tf.stack([seed, index]))
-        if ds.encoded:
-            image = tf.io.encode_png(image)
+        image = corrupt_image(image, name, strength, tf.stack([tf.cast(seed, tf.int64), index]))
         return fn(image, False, None), label
 
-    batch = config.trainer.batch_size
-    images = ds._examples(ds.test_split).enumerate().map(corrupt).batch(batch)
+    images = examples.enumerate().map(corrupt).batch(config.trainer.batch_size)
     if config.trainer.validation_steps:
         images = images.take(config.trainer.validation_steps)
     right = total = 0
