@@ -8,6 +8,7 @@ index, ``bnno.plugins``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -484,14 +485,14 @@ def sweep(model, dataset, preprocess_fn, hparams_set, grid, configs, overrides, 
     bnno sweep binarynet --dataset cifar10 --hparams-set bop \\
          --grid threshold=0,1e-6,1e-5 --grid gamma=1e-3
     """
-    from bnno.analysis.sweep import configurations, summarize, table
+    from bnno.analysis.sweep import configurations, summarize, terminal_table
     from bnno.analysis.sweep import sweep as run
 
     found = configurations(_grid(grid), [hparams.parse_overrides(c) for c in configs])
     path = run(model, dataset, hparams_set, found,
                _overrides(overrides, preprocess_fn, steps_per_epoch, validation_steps),
                output_dir, seed, _runner(data_dir, manual_dir, tensorboard, verbose))
-    click.echo(table(summarize(path)))
+    click.echo(terminal_table(summarize(path)))
     click.echo(f"Sweep saved in {path}")
 
 
@@ -532,15 +533,91 @@ def compare(model_names, dataset, sets, epochs, preprocess_fn, overrides, output
     bnno compare xnornet birealnet --dataset imagenet2012 --sets bop,adam --epochs 10
     """
     from bnno.analysis.compare import compare as run
-    from bnno.analysis.compare import parse_sets, summarize, table
+    from bnno.analysis.compare import parse_sets, summarize, terminal_table
 
     shared = _overrides(overrides, preprocess_fn, steps_per_epoch, validation_steps)
     if epochs:
         shared["epochs"] = epochs
     path = run(model_names, dataset, parse_sets(sets), shared, output_dir, seed,
                _runner(data_dir, manual_dir, tensorboard, verbose))
-    click.echo(table(summarize(path)))
+    click.echo(terminal_table(summarize(path)))
     click.echo(f"Comparison saved in {path}")
+
+
+@cli.command()
+@click.argument("model_names", metavar="[MODEL]...", nargs=-1)
+@click.option("--dataset", "datasets", multiple=True, default=("cifar10",), show_default=True,
+              help="A tfds dataset or an image folder (as for train); repeat for more. Every "
+                   "model trains on every dataset.")
+@click.option("--binarizers", metavar="B1,B2,...",
+              help="Binarizers: a family (bibench_xnor: its _activation and _weight "
+                   "quantizers), a quantizer of both roles (ste_sign) or ACTIVATION/KERNEL "
+                   "(approx_sign/magnitude_aware_sign). [default: every family] A "
+                   "full-precision reference (fp32) always trains too.")
+@_HPARAMS_SET
+@click.option("--grid", "grid", metavar="SET1,SET2,...|all",
+              help="Also train every binarizer with these sets of the model (all: every "
+                   "other set), for the spread of accuracy over training settings.")
+@click.option("--epochs", type=click.IntRange(1), default=3, show_default=True,
+              help="Epochs of every cell; the sets' schedules are scaled to them.")
+@_PREPROCESS_FN
+@_HPARAMS
+@click.option("--corruptions", default="gaussian_noise:3,gaussian_blur:3", show_default=True,
+              metavar="NAME:SEVERITY,...|none",
+              help="Corrupted test images to evaluate on (CIFAR-10-C's gaussian_noise and "
+                   "gaussian_blur, severity 1 to 5).")
+@click.option("--export-check", type=click.IntRange(0), default=32, show_default=True,
+              help="Test images on which each exported .tflite must agree with Keras.")
+@click.option("--output-dir", type=click.Path(),
+              help="Bench directory; the same one resumes. Default: a new benches/... dir.")
+@_DATA_DIR
+@_MANUAL_DIR
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1),
+              help="Seed of every cell, 0 to 2147483647 (default: one drawn per bench).")
+@click.option("--steps-per-epoch", type=click.IntRange(0), default=100, show_default=True,
+              help="Limit an epoch to this many batches; 0: whole epochs.")
+@_VALIDATION_STEPS
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+@_TENSORBOARD
+@_VERBOSE
+def bench(model_names, datasets, binarizers, hparams_set, grid, epochs, preprocess_fn,
+          overrides, corruptions, export_check, output_dir, data_dir, manual_dir, seed,
+          steps_per_epoch, validation_steps, as_json, tensorboard, verbose) -> None:
+    """Binarizers side by side: accuracy, spread over training settings, training cost,
+    operations, speed-up and exported size, against a full-precision reference.
+
+    Every binarizer and the reference train MODEL (default: bibench_resnet, BiBench's
+    ResNet-20) with its set at one budget (default: 3 epochs of 100 batches, the whole
+    test set for validation); the table goes to bench.md and bench.csv, the figure to
+    bench.png, in the bench directory. Run the same command again to skip finished cells
+    and resume a partial one.
+
+    \b
+    bnno bench
+    bnno bench --binarizers bibench_bnn,bibench_react,ste_sign --epochs 10
+    bnno bench --grid all --epochs 2 --steps-per-epoch 100
+    bnno bench binarynet --hparams filters=32,dense_units=128 --dataset ~/shapes
+    """
+    from bnno import models as registry
+    from bnno.analysis import bench as run
+
+    names = list(model_names) or ["bibench_resnet"]
+    grid_sets = []
+    if grid == "all":
+        grid_sets = [s for m in names for s in hparams.set_names(registry.canonical(m))]
+    elif grid:
+        grid_sets = [s.strip() for s in grid.split(",") if s.strip()]
+    shared = _overrides(overrides, preprocess_fn, steps_per_epoch or None, validation_steps)
+    shared["epochs"] = epochs
+    runner = _runner(data_dir, manual_dir, tensorboard, verbose)
+    # With --json, stdout holds the JSON only: the progress lines go to stderr.
+    with contextlib.redirect_stdout(sys.stderr if as_json else sys.stdout):
+        path = run.bench(names, datasets, run.parse_binarizers(binarizers), hparams_set,
+                         list(dict.fromkeys(grid_sets)), shared, output_dir, seed, runner,
+                         run.parse_corruptions(corruptions), export_check)
+        rows = run.write_summary(path, runner.source)
+    click.echo(json.dumps(rows, indent=2) if as_json else run.terminal_table(rows))
+    click.echo(f"Bench saved in {path}", err=as_json)
 
 
 @cli.command()

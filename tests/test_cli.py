@@ -144,7 +144,7 @@ def test_hparams_show_refuses_what_train_refuses(cli, text, message):
     "args, message",
     [
         (["train", "no_such_model", "--dataset", "cifar10"],
-         "unknown model 'no_such_model'; choose one of: alexnet, binary_alexnet, binarynet, "),
+         "unknown model 'no_such_model'; choose one of: alexnet, "),
         (["train", "binarynet", "--dataset", "svhn"],
          "unknown dataset 'svhn'; give a tfds image-classification dataset (cifar10, "
          "cifar100, imagenet2012, mnist, fashion_mnist, svhn_cropped, ...; list them with"),

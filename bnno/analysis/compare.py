@@ -36,6 +36,7 @@ from bnno import hparams, models, runs
 from bnno.analysis.jobs import (
     Job,
     Runner,
+    fit_table,
     markdown_table,
     read_record,
     run_row,
@@ -212,6 +213,22 @@ def table(rows: list[dict[str, Any]]) -> str:
         | binarynet | bop | 2 |  | 0.5000 |  |  |  | finished | paper |
     """
     return markdown_table(rows, COLUMNS)
+
+
+def terminal_table(rows: list[dict[str, Any]], width: int | None = None) -> str:
+    """The rows as a table that fits the terminal: no sources (they are in
+    ``summary.md``), as many columns as fit (``bnno.analysis.jobs.fit_table``).
+
+    Example:
+        >>> print(terminal_table([{"model": "binarynet", "set": "bop", "epochs": 2,
+        ...                        "source": "paper"}], width=36))
+        | model | set | epochs |
+        |---|---|---:|
+        | binarynet | bop | 2 |
+        (not shown: final val acc, best val acc, best epoch, s / epoch, final flip ratio, \
+status; see summary.md)
+    """
+    return fit_table(rows, [c for c in COLUMNS if c[0] != "source"], width, SUMMARY_MD)
 
 
 def write_summary(path: str | Path) -> list[dict[str, Any]]:

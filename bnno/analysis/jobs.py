@@ -192,7 +192,9 @@ def run_row(run_dir: Path) -> dict[str, Any]:
     return row
 
 
-_TEXT = ("run", "status", "model", "set", "source")  # left-aligned columns
+_TEXT = ("run", "status", "model", "set", "source", "binarizer", "dataset", "config")
+# A text cell printed to a terminal is cut to this many characters.
+CELL = 32
 
 
 def markdown_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
@@ -211,6 +213,43 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -
         cells = [_fmt(k, row.get(k)).replace("|", "\\|") for k, _ in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def fit_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]],
+              width: int | None = None, full: str = "") -> str:
+    """The rows as a Markdown table that fits a terminal ``width`` characters wide
+    (default: the terminal's, ``shutil.get_terminal_size``): text cells cut to ``CELL``
+    characters, then as many of ``columns`` as fit, in their order; a last line names
+    the columns left out and where to find them (``full``, e.g. ``summary.md``).
+
+    Example:
+        >>> rows = [{"run": "gamma=1e-3", "epochs": 2, "status": "finished"}]
+        >>> columns = [("run", "run"), ("epochs", "epochs"), ("status", "status")]
+        >>> print(fit_table(rows, columns, width=24, full="summary.md"))
+        | run | epochs |
+        |---|---:|
+        | gamma=1e-3 | 2 |
+        (not shown: status; see summary.md)
+    """
+    import shutil
+
+    width = width or shutil.get_terminal_size().columns
+    cut = [{k: _cut(v) if k in _TEXT else v for k, v in row.items()} for row in rows]
+    shown = columns[:1]
+    for column in columns[1:]:
+        lines = markdown_table(cut, [*shown, column]).splitlines()
+        if max(len(line) for line in lines) > width:
+            break
+        shown.append(column)
+    left = [title for _, title in columns[len(shown):]]
+    note = f"\n(not shown: {', '.join(left)}{'; see ' + full if full else ''})" if left else ""
+    return markdown_table(cut, shown) + note
+
+
+def _cut(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > CELL:
+        return value[:CELL - 1] + "…"
+    return value
 
 
 def _fmt(key: str, value: Any) -> str:

@@ -2,7 +2,8 @@
 backend (no display needed). matplotlib is imported only when a figure is drawn.
 
 Every figure has a fixed size in pixels (``DPI`` dots per inch times the inch sizes
-below), titles, axis labels with units and a legend.
+below), titles, axis labels with units and a legend; an axis of epochs ticks whole
+epochs only.
 
 Example:
     Draw the training curves of a run from its ``metrics.jsonl`` rows::
@@ -55,6 +56,11 @@ def _grid(plt, panels: int, cols: int):
 
 
 def _save(plt, fig, path: str | Path) -> Path:
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in fig.axes:
+        if ax.get_xlabel() == "epoch":  # 1, 2, 3 …, never 1.2, 1.4
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
@@ -267,3 +273,60 @@ def landscape_2d(alphas, betas, losses, contour_path: str | Path, surface_path: 
            zlabel="cross-entropy (nats)")
     surface = _save(plt, fig, surface_path)
     return contour, surface
+
+
+def bench_figure(rows: list[dict[str, Any]], cells: list[dict[str, Any]], path: str | Path,
+                 title: str = "") -> Path:
+    """A bench's table as four panels of bars, one bar per binarizer
+    (``bnno.analysis.bench``): accuracy (clean and each corruption), the final accuracy
+    of every set of the grid, training seconds per epoch relative to full precision, and
+    the theoretical speed-up (labelled with the exported size).
+
+    Example:
+        >>> import tempfile
+        >>> rows = [{"model": "m", "dataset": "d", "binarizer": "fp32", "acc": 0.8,
+        ...          "epoch_ratio": 1.0, "speedup": 1.0, "tflite_kb": 90.0},
+        ...         {"model": "m", "dataset": "d", "binarizer": "bnn", "acc": 0.6,
+        ...          "epoch_ratio": 1.4, "speedup": 9.5, "tflite_kb": 20.0}]
+        >>> path = bench_figure(rows, [], Path(tempfile.mkdtemp()) / "b.png", "cifar10")
+        >>> from PIL import Image
+        >>> Image.open(path).size == figure_size(4, 2)
+        True
+    """
+    plt = _pyplot()
+    fig, axes = _grid(plt, 4, 2)
+    several = len({(r["model"], r["dataset"]) for r in rows}) > 1
+    labels = [f"{r['model']}/{r['dataset']}/{r['binarizer']}" if several else r["binarizer"]
+              for r in rows]
+    x = list(range(len(rows)))
+    keys = ["acc"] + sorted({k for r in rows for k in r if k.startswith("corrupted:")})
+    width = 0.8 / len(keys)
+    for i, key in enumerate(keys):
+        axes[0].bar([v + i * width for v in x], [r.get(key) or 0.0 for r in rows], width,
+                    label="clean" if key == "acc" else key.removeprefix("corrupted:"))
+    axes[0].set(title="Accuracy", ylabel="top-1 accuracy (fraction correct)")
+    axes[0].legend(fontsize="small")
+    for j, r in enumerate(rows):
+        found = [c.get("val_accuracy_final") for c in cells
+                 if (c["model"], c["dataset"], c["binarizer"]) ==
+                 (r["model"], r["dataset"], r["binarizer"])]
+        found = [a for a in found if a is not None]
+        axes[1].scatter([j] * len(found), found, marker="o", alpha=0.7)
+    axes[1].set(title="Accuracy over the grid of sets", ylabel="top-1 accuracy (fraction correct)")
+    axes[2].bar(x, [r.get("epoch_ratio") or 0.0 for r in rows])
+    axes[2].axhline(1.0, color="grey", linewidth=1)
+    axes[2].set(title="Training time per epoch", ylabel="× full precision")
+    bars = axes[3].bar(x, [r.get("speedup") or 0.0 for r in rows])
+    for bar, r in zip(bars, rows, strict=True):
+        if r.get("tflite_kb"):
+            axes[3].annotate(f"{r['tflite_kb']:.0f} KB", (bar.get_x() + bar.get_width() / 2,
+                                                          bar.get_height()),
+                             ha="center", va="bottom", fontsize="x-small")
+    axes[3].set(title="Theoretical speed-up (labels: .tflite size)",
+                ylabel="FP FLOPs / (BOPs/64 + FLOPs)")
+    for ax in axes:
+        ax.set_xticks(x, labels, rotation=45, ha="right", fontsize="small")
+        ax.grid(alpha=0.3, axis="y")
+    if title:
+        fig.suptitle(title)
+    return _save(plt, fig, path)

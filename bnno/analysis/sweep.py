@@ -33,6 +33,7 @@ from bnno import runs
 from bnno.analysis.jobs import (
     Job,
     Runner,
+    fit_table,
     markdown_table,
     read_record,
     run_row,
@@ -202,6 +203,20 @@ def table(rows: list[dict[str, Any]]) -> str:
         | gamma=1e-3 | 2 |  |  |  |  |  |  | finished |
     """
     return markdown_table(rows, COLUMNS)
+
+
+def terminal_table(rows: list[dict[str, Any]], width: int | None = None) -> str:
+    """The rows as a table that fits the terminal (``bnno.analysis.jobs.fit_table``).
+
+    Example:
+        >>> print(terminal_table([{"run": "gamma=1e-3", "epochs": 2}], width=30))
+        | run | epochs |
+        |---|---:|
+        | gamma=1e-3 | 2 |
+        (not shown: final val acc, best val acc, best epoch, final flip ratio (all), \
+final π (last layer), wall time (s), status; see summary.md)
+    """
+    return fit_table(rows, COLUMNS, width, SUMMARY_MD)
 
 
 def write_summary(path: str | Path) -> list[dict[str, Any]]:

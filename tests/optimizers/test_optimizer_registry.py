@@ -139,7 +139,7 @@ def test_registering_one_optimizer_makes_it_a_choice_that_trains(doomed):
     with pytest.raises(BnnoError, match="momentum"):
         resolved("binarynet", "default", "optimizer=test_only_sgd,momentum=-1")
     # Switched back, its options are not the set's optimizer's.
-    with pytest.raises(BnnoError, match="'momentum' is an option of optimizer test_only_sgd"):
+    with pytest.raises(BnnoError, match="'momentum' is an option of optimizer .*test_only_sgd"):
         resolved("binarynet", "default", "momentum=0.9")
 
     model = tiny_model("test_only_sgd")

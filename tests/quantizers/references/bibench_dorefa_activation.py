@@ -1,0 +1,13 @@
+"""BiBench's DoReFa activation (``dorefa.py``, ``DoReFaConv2d``): sign(x), gradient of the
+clamp (BNN's)."""
+
+from ._bibench import clamp_grad
+from .common import sign
+
+
+def forward(x, quantizer):
+    return sign(x)
+
+
+def gradient(x, g, quantizer):
+    return g * clamp_grad(x)
