@@ -78,22 +78,23 @@ def _tensorflow():
 
 def bnno_rates(jpegs: list[bytes], cores: list[int]) -> dict:
     """{name: {cores: (images/s, images per CPU-second)}} of one round."""
-    from bnno.data.preprocessing import JPEG_PREPROCESS
+    from bnno.data import registry
 
     tf = _tensorflow()
 
     out = {}
     for name in NAMES:
-        fn = JPEG_PREPROCESS[name]
-        out[name] = {n: _measure(lambda n=n, fn=fn: _pipeline(tf, fn, jpegs, n), len(jpegs))
+        entry = registry.get(name, encoded=True)
+        out[name] = {n: _measure(lambda n=n, e=entry: _pipeline(tf, e, jpegs, n), len(jpegs))
                      for n in cores}
     return out
 
 
-def _pipeline(tf, fn, jpegs, threads: int):
-    """The training pipeline's preprocessing of ``jpegs``: per image, then (for functions
-    with ``training_stages``) per batch of ``BATCH``, as ``bnno.data.pipeline`` runs it."""
-    stages = getattr(fn, "training_stages", None)
+def _pipeline(tf, entry, jpegs, threads: int):
+    """The training pipeline's preprocessing of ``jpegs`` by the registry ``entry``: per
+    image, then (for functions registered with ``stages``) per batch of ``BATCH``, as
+    ``bnno.data.pipeline`` runs it."""
+    fn, stages = entry.fn, entry.stages
     parallel = threads if threads > 1 else None
     ds = tf.data.Dataset.from_tensor_slices(jpegs).enumerate()
     if stages is None:

@@ -228,6 +228,44 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
 
 
 @cli.command()
+@click.argument("model")
+@_DATASET
+@_PREPROCESS_FN
+@_HPARAMS_SET
+@_HPARAMS
+@_DATA_DIR
+@_MANUAL_DIR
+@_SKIP_BAD_IMAGES
+@click.option("--batches", default=20, show_default=True, type=click.IntRange(1),
+              help="Timed batches of the input pipeline.")
+@click.option("--steps", default=10, show_default=True, type=click.IntRange(1),
+              help="Timed training steps.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def throughput(model, dataset, preprocess_fn, hparams_set, overrides, data_dir, manual_dir,
+               skip_bad_images, batches, steps, as_json) -> None:
+    """Input-bound or compute-bound? Images/s of a run's input pipeline and of its
+    training step, each timed alone.
+
+    \b
+    bnno throughput bnext_t --dataset imagenet2012 --hparams-set imagenet
+    bnno throughput binarynet --dataset cifar10 --hparams-set bop --hparams batch_size=256
+    """
+    from bnno.config import plan
+    from bnno.data import Source
+    from bnno.training.speed import measure
+
+    config = plan(model, dataset, hparams_set, _overrides(overrides, preprocess_fn), seed=0,
+                  skip_bad_images=skip_bad_images)
+    found = measure(config, Source(data_dir, manual_dir, skip_bad_images), batches, steps,
+                    say=(lambda _: None) if as_json else click.echo)
+    if as_json:
+        click.echo(json.dumps({"pipeline_images_per_s": found.pipeline,
+                               "step_images_per_s": found.step, "bound": found.bound}))
+        return
+    click.echo(str(found))
+
+
+@cli.command()
 @click.argument("run_dir", type=click.Path())
 @click.option("--dataset", help="Evaluate on another dataset (or image folder) than the run's.")
 @_WEIGHTS

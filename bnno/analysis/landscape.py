@@ -41,7 +41,7 @@ import numpy as np
 
 from bnno import data, runs
 from bnno.config import stored
-from bnno.data import preprocessing
+from bnno.data import registry
 from bnno.errors import BnnoError
 
 
@@ -175,7 +175,7 @@ def fixed_batches(ds, preprocess_fn: str, batches: int, batch_size: int, seed: i
     """
     import tensorflow as tf
 
-    fn = preprocessing.PREPROCESS[preprocess_fn]
+    fn = registry.get(preprocess_fn, encoded=False).fn
     n = batches * batch_size
     # Drawn with numpy from the first 10·n examples (in tfds order, which is shuffled),
     # not with a tf.data shuffle, whose order would also depend on TensorFlow's global

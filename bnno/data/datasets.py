@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from bnno.data import registry
 from bnno.data.folders import FolderDataset, is_folder
 from bnno.data.pipeline import Pipelines
-from bnno.data.preprocessing import JPEG_PREPROCESS, PREPROCESS
 from bnno.errors import BnnoError, choices
 
 # Datasets bnno's recipes are written for: name users type -> (tfds name, training
@@ -74,7 +74,7 @@ def preprocess_names() -> list[str]:
         >>> {"default", "resize_and_flip", "bnext"} <= set(preprocess_names())
         True
     """
-    return sorted(set(PREPROCESS) | set(JPEG_PREPROCESS))
+    return registry.names()
 
 
 def check_names(dataset: str, preprocess: str) -> None:
@@ -119,11 +119,6 @@ class Dataset(Pipelines):
             size = self.image_size or IMAGE_SIZE
             return (size, size, 3)
         return tuple(self.builder.info.features["image"].shape)
-
-    @property
-    def preprocess_fns(self) -> dict[str, Callable]:
-        """The preprocessing functions this dataset can use, by name."""
-        return JPEG_PREPROCESS if self.encoded else PREPROCESS
 
     @property
     def num_classes(self) -> int:

@@ -37,7 +37,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bnno.data.pipeline import Pipelines
-from bnno.data.preprocessing import JPEG_PREPROCESS, PREPROCESS
 from bnno.errors import BnnoError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -220,11 +219,6 @@ class FolderDataset(Pipelines):
             total = len(self.files["train"]) + len(self.files[self.test_split])
             total *= self.input_shape[0] * self.input_shape[1] * self.input_shape[2]
         return total <= CACHE_BYTES
-
-    @property
-    def preprocess_fns(self) -> dict[str, Callable]:
-        """The preprocessing functions this dataset can use, by name."""
-        return JPEG_PREPROCESS if self.encoded else PREPROCESS
 
     def _adapt(self, fn: Callable) -> Callable:
         """``fn`` on what ``_examples`` yields (the image file's name when the examples are

@@ -14,7 +14,9 @@ Example:
             train_examples, test_examples = 1000, 100
 
             def _examples(self, split): ...
-            preprocess_fns = {...}  # name -> function
+
+    The preprocessing functions a dataset can use are those registered for its kind of
+    images (``bnno.data.registry``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+from bnno.data import registry
 from bnno.data.preprocessing import jpeg_first
 from bnno.errors import BnnoError, choices
 
@@ -41,13 +44,19 @@ class Pipelines:
     """
 
     # Given by each dataset class, with ``name``, ``input_shape``, ``encoded``,
-    # ``train_examples``, ``preprocess_fns`` and ``_examples(split)`` (see the module).
+    # ``train_examples`` and ``_examples(split)`` (see the module).
     train_split: str
     test_split: str
     # Decode errors are dropped instead of raised (the user chose to skip bad images).
     skip_errors: bool = False
     # How many unreadable images were left out.
     skipped: int = 0
+
+    @property
+    def preprocess_fns(self) -> dict[str, Callable]:
+        """The preprocessing functions this dataset can use, by name: those registered
+        for its kind of images."""
+        return registry.functions(self.encoded)
 
     def preprocess_fn(self, name: str) -> Callable:
         """The preprocessing function ``name`` stands for on this dataset: for encoded
@@ -74,10 +83,10 @@ class Pipelines:
 
     def _training_steps(self, name: str) -> tuple[Callable, Callable | None]:
         """The training preprocessing ``name`` as (per example, per batch or None): a
-        function with ``training_stages`` (``bnno.data.preprocessing.TrainingStages``)
+        function registered with ``stages`` (``bnno.data.registry.TrainingStages``)
         finishes each batch at once."""
         fn = self.preprocess_fn(name)
-        stages = getattr(self.preprocess_fns[name], "training_stages", None)
+        stages = registry.get(name, self.encoded).stages
         if stages is None:
             return fn, None
         return self._adapt(stages.per_image), stages.per_batch
@@ -118,9 +127,9 @@ class Pipelines:
 
         Each epoch is shuffled and augmented from (seed, epoch) alone and holds
         ``steps_per_epoch`` batches (default: all full batches of the split, and with
-        ``drop_last`` false the last partial one too). A
-        preprocessing function with ``training_stages`` runs its first step per example
-        and its second per batch.
+        ``drop_last`` false the last partial one too). A preprocessing function
+        registered with ``stages`` runs its first step per example and its second per
+        batch.
         With ``shard=(n, i)`` this pipeline keeps every n-th example of each shuffled
         epoch from the i-th on, before preprocessing: n workers then decode disjoint
         parts of the same epoch (``batch_size`` and ``steps_per_epoch`` are then this

@@ -4,18 +4,18 @@
 Each is ``fn(image, training, seed)``: a decoded uint8 image (or, for datasets read as
 JPEG bytes, the encoded bytes) to a float32 image, with every random choice drawn from
 ``seed`` (a stateless seed pair), so that an epoch's augmentation is a pure function of
-(seed, epoch). ``PREPROCESS`` holds those for decoded images, ``JPEG_PREPROCESS`` those
-for JPEG bytes.
+(seed, epoch). The module registers each (``bnno.data.registry``) for datasets of decoded
+images or for those read as JPEG bytes.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from bnno.data.reactnet_preprocessing import reactnet
+from bnno.data import reactnet_preprocessing  # noqa: F401  (registers "reactnet")
+from bnno.data.registry import TrainingStages, register
 from bnno.errors import BnnoError
 
 
@@ -220,25 +220,6 @@ def _augment_function():
     return tf.function(augment, autograph=False, reduce_retracing=True)
 
 
-@dataclass(frozen=True)
-class TrainingStages:
-    """A preprocessing function's training path split in two: ``per_image(x, True, seed,
-    size=size)`` (the function's call form) returns a tuple of tensors of fixed shapes,
-    ``per_batch(*batched)`` finishes a batch of them. ``fn(x, True, seed, size=size)``
-    equals ``per_batch(*(t[None] for t in per_image(x, True, seed, size=size)))[0]``;
-    the training pipeline batches between the two, so that the second step runs once
-    per batch.
-
-    Example:
-        ``bnext.training_stages`` crops per image and augments per batch::
-
-            crop, chosen = bnext.training_stages.per_image(jpeg, True, seed, size=224)
-    """
-
-    per_image: Callable
-    per_batch: Callable
-
-
 def random_resized_crop(image_bytes, seed, size: int = 224) -> Any:
     """timm's ``RandomResizedCropAndInterpolation(size, interpolation="bicubic")`` and
     ``RandomHorizontalFlip()`` of a JPEG, as PIL computes them: int32 8-bit values.
@@ -275,8 +256,6 @@ def _split(seed):
         seed = tf.random.uniform([2], 0, 2**31 - 1, tf.int64)
     return tf.unstack(tf.random.experimental.stateless_split(seed, 2))
 
-
-bnext.training_stages = TrainingStages(_bnext_crop, _bnext_augment)
 
 
 def sibnn(image_bytes, training: bool, seed, size: int = 224) -> Any:
@@ -364,8 +343,6 @@ def _normalize_function():
     return on_cpu
 
 
-sibnn.training_stages = TrainingStages(_sibnn_training_crop, _imagenet_normalize)
-
 
 def _resize_shorter(image, side: int, method: str):
     """Resize (antialiased) so that the shorter side is ``side`` and the longer one
@@ -391,9 +368,9 @@ def _center_crop(image, size: int):
 
 
 def jpeg_first(fn: Callable) -> Callable:
-    """``fn`` (one of ``JPEG_PREPROCESS``) for encoded images of any format: images that
-    are not JPEG (PNG, BMP, GIF) are re-encoded as JPEG (quality 95) first, since the
-    JPEG functions decode and crop in one step.
+    """``fn`` (a preprocessing function of encoded datasets) for encoded images of any
+    format: images that are not JPEG (PNG, BMP, GIF) are re-encoded as JPEG (quality 95)
+    first, since the JPEG functions decode and crop in one step.
 
     Example:
         >>> import tensorflow as tf
@@ -416,8 +393,12 @@ def jpeg_first(fn: Callable) -> Callable:
     return any_format
 
 
-PREPROCESS: dict[str, Callable] = {"default": default, "resize_and_flip": resize_and_flip,
-                                   "crop_flip_normalize": crop_flip_normalize}
-# Preprocessing of datasets read as JPEG bytes; ``default`` is Larq Zoo's ImageNet one.
-JPEG_PREPROCESS: dict[str, Callable] = {"default": imagenet, "bnext": bnext,
-                                        "sibnn": sibnn, "reactnet": reactnet}
+# Datasets of decoded images.
+register("default")(default)
+register("resize_and_flip")(resize_and_flip)
+register("crop_flip_normalize")(crop_flip_normalize)
+# Datasets read as JPEG bytes; their ``default`` is Larq Zoo's ImageNet preprocessing.
+register("default", encoded=True)(imagenet)
+register("bnext", encoded=True, stages=TrainingStages(_bnext_crop, _bnext_augment))(bnext)
+register("sibnn", encoded=True,
+         stages=TrainingStages(_sibnn_training_crop, _imagenet_normalize))(sibnn)

@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from bnno.data.registry import register
+
 # Lighting's PCA of ImageNet's colours (official ``imagenet_pca``, utils/utils.py).
 EIGVAL = np.array([0.2175, 0.0188, 0.0045])
 EIGVEC = np.array([[-0.5675, 0.7192, 0.4009],
@@ -113,6 +115,7 @@ def _center_crop(image, size: int):
     return image[top:top + size, left:left + size]
 
 
+@register("reactnet", encoded=True)
 def reactnet(image_bytes, training: bool, seed, size: int = 224) -> Any:
     """The official ReActNet preprocessing of one JPEG (see the module docstring).
 

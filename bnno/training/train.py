@@ -234,22 +234,40 @@ def _fit(run: _Run, resuming: bool) -> Path:
 
 
 def _model(run: _Run) -> tuple[Any, list]:
-    """The compiled model of ``run`` (a distiller around it when it has teachers), and
-    the callbacks that must run before the others (they set what this epoch uses)."""
+    """The compiled model of ``run`` and the callbacks that must run first (``model``)."""
+    # larq's flip-ratio metric keeps an int8 variable, which multi-worker collectives
+    # cannot broadcast; such runs count no flips.
+    flip_log = run.options.flip_log and run.config.strategy != "multi_worker"
+    return model(run.config, run.ds, run.steps, run.dist, flip_log, run.first_epoch)
+
+
+def model(config: RunConfig, ds, steps_per_epoch: int, dist=None, flip_log: bool = True,
+          first_epoch: int = 0) -> tuple[Any, list]:
+    """The compiled model a run of ``config`` on dataset ``ds`` trains (a distiller around
+    it when it has teachers), built in ``dist``'s scope (default: TensorFlow's default
+    strategy), and the callbacks that must run before the others (they set what each
+    epoch uses). A run from ``config.init`` starts from that run's weights unless it
+    resumes (``first_epoch`` > 0).
+
+    Example:
+        The model ``bnno train binarynet --dataset cifar10 --hparams-set bop`` trains,
+        500 steps per epoch, for a dataset ``ds`` (``bnno.data.load("cifar10")``)::
+
+            net, first = model(plan("binarynet", "cifar10", "bop"), ds, 500)
+    """
+    import tensorflow as tf
+
     from bnno import optimizers
     from bnno.training.build import build_model, compile_model, run_length
     from bnno.training.callbacks import QuantizerEpochs
 
-    config = run.config
+    dist = dist or tf.distribute.get_strategy()
     trainer = config.trainer
-    # larq's flip-ratio metric keeps an int8 variable, which multi-worker collectives
-    # cannot broadcast; such runs count no flips.
-    flip_log = run.options.flip_log and config.strategy != "multi_worker"
-    first: list = [QuantizerEpochs(run.first_epoch, trainer.epochs)]
-    with run.dist.scope():
-        net = build_model(config.model, config.optimizer.name, run.ds.input_shape,
-                          run.ds.num_classes, flip_ratio=flip_log)
-        if config.init and not run.first_epoch:
+    first: list = [QuantizerEpochs(first_epoch, trainer.epochs)]
+    with dist.scope():
+        net = build_model(config.model, config.optimizer.name, ds.input_shape,
+                          ds.num_classes, flip_ratio=flip_log)
+        if config.init and not first_epoch:
             print(f"Starting from {config.init} "
                   f"({loading.init_from(net, config.init, config.model)}).")
             # A latent-weight run's network is that of its kernels' signs: it starts there
@@ -261,11 +279,11 @@ def _model(run: _Run) -> tuple[Any, list]:
 
             net, phases = distill.distiller(
                 net, trainer.teachers, trainer.teacher_weights, trainer.epochs,
-                trainer.batch_size // run.dist.num_replicas_in_sync,
-                normalized=run.ds.encoded, loss=trainer.distill_loss)
+                trainer.batch_size // dist.num_replicas_in_sync, normalized=ds.encoded,
+                loss=trainer.distill_loss)
             first.append(phases)
-        compile_model(net, config.optimizer, run.steps,
-                      run_length(trainer, run.ds.train_examples, _drop_last(config)),
+        compile_model(net, config.optimizer, steps_per_epoch,
+                      run_length(trainer, ds.train_examples, _drop_last(config)),
                       trainer.l2_decay, trainer.l2_decay_group)
     return net, first
 

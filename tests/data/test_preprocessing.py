@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bnno.data import preprocessing
+from bnno.data import preprocessing, registry
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def photo(height=300, width=400, seed=0):
 
 @pytest.mark.parametrize("name", ["bnext", "sibnn", "default"])
 def test_training_images_come_from_the_seed_alone(name, op_determinism):
-    fn = preprocessing.JPEG_PREPROCESS[name]
+    fn = registry.get(name, encoded=True).fn
     jpeg = photo()
 
     def image(a, b):
@@ -56,8 +56,8 @@ def test_training_images_come_from_the_seed_alone(name, op_determinism):
 
 @pytest.mark.parametrize("name", ["bnext", "sibnn"])
 def test_training_stages_are_the_function_split(name):
-    fn = preprocessing.JPEG_PREPROCESS[name]
-    stages = fn.training_stages
+    entry = registry.get(name, encoded=True)
+    fn, stages = entry.fn, entry.stages
     jpegs = [photo(300, 400, 1), photo(210, 500, 2), photo(375, 375, 3)]
     seeds = [tf.constant([4, i], tf.int64) for i in range(3)]
     parts = [stages.per_image(j, True, s, size=64) for j, s in zip(jpegs, seeds, strict=True)]
@@ -87,7 +87,7 @@ def test_bnext_crop_and_flip_are_timms_with_pils_pixels():
         expected = pil_resize(pixels[top:top + h, left:left + w], 224, 224, "bicubic")
         if draws[crops.CROP_DRAWS] < 0.5:  # torchvision: flip if rand() < 0.5
             expected = expected[:, ::-1]
-        image, chosen = preprocessing.bnext.training_stages.per_image(jpeg, True, seed)
+        image, chosen = registry.get("bnext", encoded=True).stages.per_image(jpeg, True, seed)
         np.testing.assert_array_equal(image, expected)
         assert chosen.shape == (2, 4)
 
@@ -130,7 +130,7 @@ def test_the_pipeline_batches_bnext_as_the_function_does(mock_tfds):
     tf.random.set_seed(None)
     examples = ds._examples(ds.train_split).shuffle(
         ds.shuffle_buffer, seed=3 * 1_000_003, reshuffle_each_iteration=False).take(3)
-    stages = preprocessing.bnext.training_stages
+    stages = registry.get("bnext", encoded=True).stages
     parts = [stages.per_image(jpeg, True, tf.constant([3, i], tf.int64), size=64)
              for i, (jpeg, _) in enumerate(examples)]
     expected = stages.per_batch(*(tf.stack(p) for p in zip(*parts, strict=True)))

@@ -4,6 +4,8 @@ import bnno  # noqa: F401
 
 # isort: split
 
+import json
+
 import pytest
 import tensorflow as tf
 
@@ -33,3 +35,28 @@ def test_the_slower_side_bounds_the_run():
     fast = Throughput(pipeline=4000.0, step=1000.0)
     assert fast.bound == "compute" and fast.ratio == 4.0
     assert "compute-bound (the step takes 25 %" in str(fast)
+
+
+def test_throughput_command_times_a_planned_runs_pipeline_and_step(mock_tfds, cli):
+    code, out, err = cli("throughput", "binarynet", "--dataset", "cifar10", "--hparams-set",
+                         "bop", "--hparams", "filters=4,dense_units=8,batch_size=8",
+                         "--data-dir", mock_tfds, "--batches", "3", "--steps", "2")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("Timing the input pipeline: 3 batches of 8 (resize_and_flip")
+    assert lines[1].startswith("Timing the training step: 2 steps of 8 (binarynet, bop)")
+    assert lines[2].startswith("input pipeline ") and "-bound (" in lines[2]
+    code, out, err = cli("throughput", "binarynet", "--dataset", "cifar10", "--hparams",
+                         "filters=4,dense_units=8,batch_size=8", "--data-dir", mock_tfds,
+                         "--batches", "2", "--steps", "1", "--json")
+    assert code == 0, err
+    found = json.loads(out)
+    assert found["pipeline_images_per_s"] > 0 and found["step_images_per_s"] > 0
+    assert found["bound"] == ("input" if found["pipeline_images_per_s"] <
+                              found["step_images_per_s"] else "compute")
+
+
+def test_throughput_refuses_a_bad_name_in_one_line(cli):
+    code, _, err = cli("throughput", "binarynet", "--dataset", "cifar10", "--preprocess-fn",
+                       "nope")
+    assert code == 2 and err.count("\n") == 1 and "choose one of" in err
