@@ -28,18 +28,18 @@ import json
 import os
 import tempfile
 
+from common import plan_run, train_run
 from timing import EpochTimer
 
 from bnno import runs
-from bnno.training.train import train
 
 
 def run(model: str, set_name: str, overrides: str, out: str, args, preprocess=None) -> dict:
     timer = EpochTimer()
-    path = train(model, "cifar10", set_name, overrides, preprocess, out, args.data_dir,
-                 seed=args.seed, steps_per_epoch=args.steps_per_epoch,
-                 validation_steps=args.validation_steps, tensorboard=False,
-                 verbose=args.verbose, callbacks=[timer])
+    config = plan_run(model, "cifar10", set_name, overrides, seed=args.seed,
+                      preprocess_fn=preprocess, steps_per_epoch=args.steps_per_epoch,
+                      validation_steps=args.validation_steps)
+    path = train_run(config, out, args.data_dir, verbose=args.verbose, callbacks=[timer])
     rows = runs.read_metrics(path)
     return {"val_accuracy": [r["val_accuracy"] for r in rows], "seconds": timer.seconds,
             "teacher_s_per_step": [r.get("teacher_s") for r in rows]}

@@ -40,11 +40,12 @@ import time
 from pathlib import Path
 
 import tensorflow as tf
+from common import compiled, plan_run, train_run
 
-from bnno import data, runs
-from bnno.analysis.compare import compare, markdown_table, summarize
-from bnno.training.build import build_model, compile_model
-from bnno.training.train import plan, train
+from bnno import data, hparams, runs
+from bnno.analysis.compare import compare, summarize, table
+from bnno.analysis.jobs import Runner
+from bnno.training.train import TrainOptions
 
 SETS = ["default", "bop", "bop2ndOrder", "bop2ndOrder_unbiased"]
 
@@ -57,9 +58,8 @@ def step_costs(args, width: str) -> dict[str, float]:
         labels = tf.one_hot(labels, ds.num_classes)
     steps = {}
     for name in SETS:
-        hp = plan("binarynet", "cifar10", name, width)["hparams"]
-        model = build_model("binarynet", hp, ds.input_shape, ds.num_classes)
-        compile_model(model, hp, steps_per_epoch=100)
+        config = plan_run("binarynet", "cifar10", name, width)
+        model = compiled(config, ds.input_shape, ds.num_classes, steps_per_epoch=100)
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.keras.losses.categorical_crossentropy(
                 labels, model(images, training=True)))
@@ -93,10 +93,11 @@ def bnext(args, out: Path) -> dict[str, list[dict]]:
     for name in ("cifar", "bop_cifar"):
         path = out / f"bnext_t-{name}"
         tf.keras.backend.clear_session()
-        train("bnext_t", "cifar10", name, extra, "crop_flip_normalize", path, args.data_dir,
-              seed=args.seed, steps_per_epoch=args.steps_per_epoch,
-              validation_steps=args.validation_steps, tensorboard=False,
-              verbose=args.verbose)
+        config = plan_run("bnext_t", "cifar10", name, extra, seed=args.seed,
+                          preprocess_fn="crop_flip_normalize",
+                          steps_per_epoch=args.steps_per_epoch,
+                          validation_steps=args.validation_steps)
+        train_run(config, path, args.data_dir, verbose=args.verbose)
         found[name] = runs.read_metrics(path)
     return found
 
@@ -125,11 +126,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.output_dir or tmp)
         start = time.perf_counter()
-        path = compare(["binarynet"], "cifar10", SETS, args.epochs, width,
-                       output_dir=out / "binarynet", data_dir=args.data_dir, seed=args.seed,
-                       steps_per_epoch=args.steps_per_epoch,
-                       validation_steps=args.validation_steps, tensorboard=False,
-                       verbose=args.verbose)
+        shared = {**hparams.parse_overrides(width), "epochs": args.epochs,
+                  "trainer.steps_per_epoch": args.steps_per_epoch,
+                  "trainer.validation_steps": args.validation_steps}
+        runner = Runner(data.Source(args.data_dir),
+                        TrainOptions(tensorboard=False, verbose=args.verbose))
+        path = compare(["binarynet"], "cifar10", SETS, shared, out / "binarynet", args.seed,
+                       runner)
         rows = summarize(path)
         curves = {r["set"]: runs.read_metrics(path / r["run"]) for r in rows}
         training_seconds = time.perf_counter() - start
@@ -140,7 +143,7 @@ def main() -> None:
     base = next(r for r in rows if r["set"] == "default")
     print(f"\n## binarynet (filters {args.filters}, dense {args.dense_units}) on CIFAR-10: "
           f"{args.epochs} epochs × {args.steps_per_epoch} steps\n")
-    print(markdown_table(rows))
+    print(table(rows))
     print("\n| epoch | " + " | ".join(SETS) + " |")
     print("|---:|" + "---:|" * len(SETS))
     for e in range(args.epochs):

@@ -32,11 +32,11 @@ import tempfile
 from pathlib import Path
 
 import tensorflow as tf
+from common import compiled, plan_run, train_run
 from timing import EpochTimer
 
 from bnno import data, runs
-from bnno.training.build import build_model, compile_model
-from bnno.training.train import plan, run_callbacks, train
+from bnno.training.train import TrainOptions, run_callbacks
 
 
 def overrides(args) -> str:
@@ -45,18 +45,18 @@ def overrides(args) -> str:
 
 def bnno_run(set_name: str, args, out_dir: str) -> tuple[list[dict], list[float]]:
     timer = EpochTimer()
-    path = train("binarynet", "cifar10", set_name, overrides(args), "resize_and_flip",
-                 os.path.join(out_dir, set_name), args.data_dir, seed=args.seed,
-                 steps_per_epoch=args.steps_per_epoch, verbose=args.verbose,
-                 callbacks=[timer])
+    config = plan_run("binarynet", "cifar10", set_name, overrides(args), seed=args.seed,
+                      preprocess_fn="resize_and_flip", steps_per_epoch=args.steps_per_epoch)
+    path = train_run(config, os.path.join(out_dir, set_name), args.data_dir,
+                     verbose=args.verbose, callbacks=[timer], tensorboard=True)
     return runs.read_metrics(path), timer.seconds
 
 
 def overhead(set_name: str, args, out_dir: str) -> dict:
     """Alternate short epochs with bnno's callbacks and without; per-pair time ratios."""
-    spec = plan("binarynet", "cifar10", set_name, overrides(args), "resize_and_flip",
-                args.seed)
-    hp = spec["hparams"]
+    config = plan_run("binarynet", "cifar10", set_name, overrides(args), seed=args.seed,
+                      preprocess_fn="resize_and_flip")
+    batch = config.trainer.batch_size
     ds = data.load("cifar10", args.data_dir)
     steps, pairs = args.overhead_steps, args.overhead_pairs + 1
     # Two identical models: Keras' BackupAndRestore leaves state on the model it ran on
@@ -64,20 +64,18 @@ def overhead(set_name: str, args, out_dir: str) -> dict:
     twins = []
     for _ in range(2):
         tf.keras.utils.set_random_seed(args.seed)
-        model = build_model("binarynet", hp, ds.input_shape, ds.num_classes)
-        compile_model(model, hp, steps)
-        twins.append(model)
+        twins.append(compiled(config, ds.input_shape, ds.num_classes, steps))
     # One pipeline object for all epochs, so its cache is filled once, not in every fit.
-    train_data = ds.train(hp["batch_size"], "resize_and_flip", args.seed, 0, pairs, steps)
-    test = ds.test(hp["batch_size"], "resize_and_flip", steps=args.overhead_validation_steps)
+    train_data = ds.train(batch, "resize_and_flip", args.seed, 0, pairs, steps)
+    test = ds.test(batch, "resize_and_flip", steps=args.overhead_validation_steps)
     path = Path(out_dir) / f"overhead-{set_name}"
     path.mkdir()
     seconds: dict[bool, list[float]] = {True: [], False: []}
     for epoch in range(pairs):
         for own, model in zip((True, False), twins, strict=True):
             timer = EpochTimer()
-            callbacks = (run_callbacks(path, epoch, verbose=args.verbose, flip_interval=50)
-                         if own else [])
+            callbacks = (run_callbacks(path, epoch, TrainOptions(verbose=args.verbose),
+                                       config=config) if own else [])
             model.fit(train_data, epochs=epoch + 1, initial_epoch=epoch, steps_per_epoch=steps,
                       validation_data=test, callbacks=callbacks + [timer],
                       verbose=args.verbose)

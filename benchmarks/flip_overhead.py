@@ -28,9 +28,8 @@ import tempfile
 import time
 
 import tensorflow as tf
+from common import compiled, plan_run, train_run
 from timing import EpochTimer
-
-from bnno.training.train import train
 
 
 def main() -> None:
@@ -48,21 +47,22 @@ def main() -> None:
     args = p.parse_args()
 
     overrides = f"filters={args.filters},dense_units={args.dense_units},epochs={args.epochs}"
+    config = plan_run("binarynet", "cifar10", "bop", overrides, seed=1,
+                      preprocess_fn="resize_and_flip", steps_per_epoch=args.steps_per_epoch,
+                      validation_steps=5)
     times: dict[bool, list[float]] = {True: [], False: []}
     with tempfile.TemporaryDirectory() as out:
         for i in range(args.pairs):
             # Alternate which goes first, so neither always runs right after a trace.
             for flip_log in ((True, False) if i % 2 == 0 else (False, True)):
                 timer = EpochTimer()
-                train("binarynet", "cifar10", "bop", overrides, "resize_and_flip",
-                      os.path.join(out, f"{i}-{flip_log}"), args.data_dir, seed=1,
-                      steps_per_epoch=args.steps_per_epoch, validation_steps=5,
-                      verbose=0, callbacks=[timer], flip_log=flip_log,
-                      flip_interval=args.flip_interval)
+                train_run(config, os.path.join(out, f"{i}-{flip_log}"), args.data_dir,
+                          verbose=0, callbacks=[timer], flip_log=flip_log,
+                          flip_interval=args.flip_interval)
                 times[flip_log] += timer.seconds[1:]
                 print(f"pair {i + 1}, flip logging {'on ' if flip_log else 'off'}: "
                       + ", ".join(f"{s:.2f}" for s in timer.seconds[1:]) + " s/epoch")
-    step_ratio = step_overhead(args, overrides)
+    step_ratio = step_overhead(args, config)
     on, off = statistics.median(times[True]), statistics.median(times[False])
     print(f"\nbinarynet filters={args.filters}, dense_units={args.dense_units}, "
           f"{args.steps_per_epoch} steps of 100 per epoch, interval {args.flip_interval}")
@@ -72,21 +72,17 @@ def main() -> None:
           f"{args.block_steps} steps: ratio {step_ratio:.3f}")
 
 
-def step_overhead(args, overrides: str) -> float:
+def step_overhead(args, config) -> float:
     """Median ratio of step times with / without larq's flip counting, alternating."""
     from bnno import data
-    from bnno.training.build import build_model, compile_model
-    from bnno.training.train import plan
 
-    hp = plan("binarynet", "cifar10", "bop", overrides)["hparams"]
     ds = data.load("cifar10", args.data_dir)
-    x, y = next(iter(ds.train(hp["batch_size"], "default", 1, 0, 1, 1)))
+    x, y = next(iter(ds.train(config.trainer.batch_size, "default", 1, 0, 1, 1)))
     models = {}
     for flip_log in (True, False):
         tf.keras.utils.set_random_seed(1)
-        models[flip_log] = build_model("binarynet", hp, ds.input_shape, ds.num_classes,
-                                       flip_ratio=flip_log)
-        compile_model(models[flip_log], hp, 100)
+        models[flip_log] = compiled(config, ds.input_shape, ds.num_classes, 100,
+                                    flip_ratio=flip_log)
         for _ in range(3):  # trace and warm up
             models[flip_log].train_on_batch(x, y)
     ratios = []

@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from common import compiled, plan_run
 
-from bnno import data, hparams, models
-from bnno.training.build import build_model, compile_model
+from bnno import data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import write_mock_metadata  # noqa: E402
@@ -100,9 +100,9 @@ def cifar10_pipeline(args) -> tuple[float, str]:
 
 def step_rate(model: str, shape: tuple, batch: int, steps: int) -> float:
     """Images/s of training steps on one in-memory batch (no input cost)."""
-    hp = hparams.resolve(model, "bop", f"batch_size={batch}", models.hparam_types(model))
-    net = build_model(model, hp, shape, 1000 if shape[0] > 32 else 10)
-    compile_model(net, hp, steps_per_epoch=steps + 2)
+    config = plan_run(model, "imagenet2012" if shape[0] > 32 else "cifar10", "bop",
+                      f"batch_size={batch}")
+    net = compiled(config, shape, 1000 if shape[0] > 32 else 10, steps_per_epoch=steps + 2)
     x = tf.random.uniform((batch, *shape), -1, 1)
     y = tf.one_hot(tf.zeros(batch, tf.int32), net.output_shape[-1])
     batches = tf.data.Dataset.from_tensors((x, y)).repeat()

@@ -21,9 +21,10 @@ import argparse
 import os
 
 import numpy as np
+from common import plan_run, train_run
 
-from bnno.analysis.landscape import landscape
-from bnno.training.train import train
+from bnno.analysis.landscape import Grid, landscape
+from bnno.data import Source
 
 
 def main() -> None:
@@ -45,13 +46,15 @@ def main() -> None:
     for binarizer in ("ste_sign", "bnext_sign"):
         overrides = (f"filters={args.filters},dense_units={args.dense_units},"
                      f"epochs={args.epochs},batch_size=100,activation={binarizer}")
-        run = train("binarynet", "cifar10", "default", overrides, "resize_and_flip",
-                    os.path.join(args.output_dir, binarizer), args.data_dir, seed=1,
-                    steps_per_epoch=args.steps_per_epoch, validation_steps=20, verbose=2)
-        out = landscape(run, args.range, args.points, batches=args.batches, seed=0,
-                        data_dir=args.data_dir)
-        landscape(run, args.range, args.points_2d, two_d=True, batches=args.batches, seed=0,
-                  data_dir=args.data_dir)
+        config = plan_run("binarynet", "cifar10", "default", overrides, seed=1,
+                          preprocess_fn="resize_and_flip",
+                          steps_per_epoch=args.steps_per_epoch, validation_steps=20)
+        run = train_run(config, os.path.join(args.output_dir, binarizer), args.data_dir)
+        source = Source(args.data_dir)
+        out = landscape(run, Grid(args.range, args.points, batches=args.batches, seed=0),
+                        source=source)
+        landscape(run, Grid(args.range, args.points_2d, two_d=True, batches=args.batches,
+                            seed=0), source=source)
         saved = np.load(out / "landscape_1d.npz")
         lines[binarizer] = (saved["alphas"], saved["loss"])
     alphas = lines["ste_sign"][0]

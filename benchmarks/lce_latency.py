@@ -20,21 +20,26 @@ import bnno  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS before TensorFlow lo
 import argparse
 import json
 
-from bnno import hparams, models
+from bnno import models
+from bnno.config.plan import check_set
 from bnno.deploy import benchmark, convert, inference, metadata
 from bnno.training.build import build_model
 
 
+def built(model: str, set_name: str, input_shape: tuple, num_classes: int):
+    """``model`` as its set ``set_name`` builds it (as a run of that set starts)."""
+    checked = check_set(model, set_name)
+    return build_model(checked.model, checked.optimizer.name, input_shape, num_classes)
+
+
 def binarynet():
-    hp = hparams.resolve("binarynet", "bop", None, models.hparam_types("binarynet"))
-    return "binarynet (bop set, CIFAR-10 32x32)", build_model("binarynet", hp, (32, 32, 3), 10)
+    return "binarynet (bop set, CIFAR-10 32x32)", built("binarynet", "bop", (32, 32, 3), 10)
 
 
 def birealnet():
     if "birealnet" in models.names():
-        hp = hparams.resolve("birealnet", "bop", None, models.hparam_types("birealnet"))
         return ("birealnet (bop set, ImageNet 224x224)",
-                build_model("birealnet", hp, (224, 224, 3), 1000))
+                built("birealnet", "bop", (224, 224, 3), 1000))
     import larq_zoo as lqz
 
     net = lqz.literature.BiRealNet(input_shape=(224, 224, 3), weights=None, num_classes=1000)

@@ -29,10 +29,10 @@ import os
 import statistics
 import tempfile
 
+from common import plan_run, train_run
 from timing import EpochTimer
 
 from bnno import runs
-from bnno.training.train import train
 
 
 def runs_to_do(args) -> list[dict]:
@@ -58,11 +58,12 @@ def runs_to_do(args) -> list[dict]:
 def one_run(job: dict, args, out_dir: str) -> dict:
     timer = EpochTimer()
     name = f"{job['dataset']}-{job['set']}-{job['activation']}"
-    path = train(job["model"], job["dataset"], job["set"],
-                 f"{job['overrides']},epochs={args.epochs}", job["preprocess"],
-                 os.path.join(out_dir, name), args.data_dir, seed=args.seed,
-                 steps_per_epoch=job["steps"], validation_steps=args.validation_steps,
-                 tensorboard=False, verbose=args.verbose, callbacks=[timer])
+    config = plan_run(job["model"], job["dataset"], job["set"],
+                      f"{job['overrides']},epochs={args.epochs}", seed=args.seed,
+                      preprocess_fn=job["preprocess"], steps_per_epoch=job["steps"],
+                      validation_steps=args.validation_steps)
+    path = train_run(config, os.path.join(out_dir, name), args.data_dir,
+                     verbose=args.verbose, callbacks=[timer])
     rows = runs.read_metrics(path)
     last = rows[-1]
     sparsity = [v for k, v in last.items() if k.startswith("sparsity/")]

@@ -26,7 +26,19 @@ import shutil
 import tempfile
 import time
 
-from bnno.analysis.sweep import FIGURE, SUMMARY_CSV, SUMMARY_MD, markdown_table, summarize, sweep
+from bnno import hparams
+from bnno.analysis.jobs import Runner
+from bnno.analysis.sweep import (
+    FIGURE,
+    SUMMARY_CSV,
+    SUMMARY_MD,
+    configurations,
+    summarize,
+    sweep,
+    table,
+)
+from bnno.data import Source
+from bnno.training.train import TrainOptions
 
 
 def main() -> None:
@@ -48,17 +60,17 @@ def main() -> None:
     p.add_argument("--verbose", type=int, default=2)
     args = p.parse_args()
 
-    overrides = (f"filters={args.filters},dense_units={args.dense_units},"
-                 f"epochs={args.epochs}")
-    grid = [f"gamma={args.gammas}", f"threshold={args.threshold}"]
+    shared = {**hparams.parse_overrides(f"filters={args.filters},"
+                                        f"dense_units={args.dense_units}"),
+              "epochs": args.epochs, "data.preprocess_fn": "resize_and_flip",
+              "trainer.steps_per_epoch": args.steps_per_epoch,
+              "trainer.validation_steps": args.validation_steps}
+    grid = {"gamma": args.gammas.split(","), "threshold": args.threshold.split(",")}
+    runner = Runner(Source(args.data_dir), TrainOptions(verbose=args.verbose))
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        out = sweep("binarynet", "cifar10", "bop", grid=grid, overrides=overrides,
-                    preprocess_fn="resize_and_flip",
-                    output_dir=args.output_dir or os.path.join(tmp, "sweep"),
-                    data_dir=args.data_dir, seed=args.seed,
-                    steps_per_epoch=args.steps_per_epoch,
-                    validation_steps=args.validation_steps, verbose=args.verbose)
+        out = sweep("binarynet", "cifar10", "bop", configurations(grid), shared,
+                    args.output_dir or os.path.join(tmp, "sweep"), args.seed, runner)
         rows = summarize(out)
         if not args.output_dir:
             os.makedirs(args.save_to, exist_ok=True)
@@ -70,7 +82,7 @@ def main() -> None:
           f"Bop τ = {args.threshold}, {args.epochs} epochs of {args.steps_per_epoch} "
           f"batches of 100, validation on {args.validation_steps * 100} test images, "
           f"seed {args.seed}: {minutes:.1f} min\n")
-    print(markdown_table(rows))
+    print(table(rows))
     best = max(rows, key=lambda r: r.get("val_accuracy_best") or 0)
     print(f"\nbest validation accuracy: {best['config']} ({best['val_accuracy_best']:.4f}); "
           f"table and figure in {args.output_dir or args.save_to}")
