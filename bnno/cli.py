@@ -241,6 +241,7 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
 @click.option("--steps", default=10, show_default=True, type=click.IntRange(1),
               help="Timed training steps.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@_with_tensorflow
 def throughput(model, dataset, preprocess_fn, hparams_set, overrides, data_dir, manual_dir,
                skip_bad_images, batches, steps, as_json) -> None:
     """Input-bound or compute-bound? Images/s of a run's input pipeline and of its
@@ -618,6 +619,7 @@ def compare(model_names, dataset, sets, epochs, preprocess_fn, overrides, output
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 @_TENSORBOARD
 @_VERBOSE
+@_with_tensorflow
 def bench(model_names, datasets, binarizers, hparams_set, grid, epochs, preprocess_fn,
           overrides, corruptions, export_check, output_dir, data_dir, manual_dir, seed,
           steps_per_epoch, validation_steps, as_json, tensorboard, verbose) -> None:

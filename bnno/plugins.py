@@ -79,6 +79,7 @@ def _load_full() -> None:
     # bnno's own entries register when their packages import their modules.
     import bnno
     import bnno.checkpoints
+    import bnno.distill_losses
     import bnno.models
     import bnno.optimizers
     import bnno.quantizers  # noqa: F401
@@ -194,6 +195,8 @@ def _package_dir(value: str) -> Path | None:
 def _write_index() -> None:
     from bnno import hparams
     from bnno.checkpoints import registry as importers
+    from bnno.data import registry as preprocessing
+    from bnno.distill_losses import registry as losses
     from bnno.models import registry as models
     from bnno.optimizers import registry as optimizers
     from bnno.quantizers import registry as quantizers
@@ -201,6 +204,7 @@ def _write_index() -> None:
     try:
         data = {"models": models.index(), "quantizers": quantizers.index(),
                 "optimizers": optimizers.index(), "importers": importers.index(),
+                "preprocessing": preprocessing.index(), "distill_losses": losses.index(),
                 "folders": [str(f) for f in hparams.folders()[1:]],
                 "loaded": _LOADED, "failed": _FAILED}
         file = index_file()
@@ -223,6 +227,8 @@ def _read_index() -> bool:
     bnno._DEFERRING[0] = True  # the registries' packages, without their modules
     from bnno import hparams
     from bnno.checkpoints import registry as importers
+    from bnno.data import registry as preprocessing
+    from bnno.distill_losses import registry as losses
     from bnno.models import registry as models
     from bnno.optimizers import registry as optimizers
     from bnno.quantizers import registry as quantizers
@@ -230,6 +236,8 @@ def _read_index() -> bool:
     bnno._DEFERRING[0] = False
     try:
         with journal():
+            preprocessing.add_stubs(data["preprocessing"])
+            losses.add_stubs(data["distill_losses"])
             quantizers.add_stubs(data["quantizers"])
             models.add_stubs(data["models"])
             optimizers.add_stubs(data["optimizers"])

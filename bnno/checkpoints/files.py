@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +58,17 @@ def load(path: str | Path) -> Any:
     if kind(path) == "safetensors":
         return load_safetensors(path)
     return load_pth(path)
+
+
+def torch_hub_checkpoints() -> Path:
+    """The folder where PyTorch (and so timm) keeps downloaded weights:
+    ``$TORCH_HOME/hub/checkpoints``, ``TORCH_HOME`` defaulting to
+    ``$XDG_CACHE_HOME/torch`` (``~/.cache/torch``), as ``torch.hub.get_dir`` has it.
+
+    Example:
+        >>> torch_hub_checkpoints().parts[-2:]
+        ('hub', 'checkpoints')
+    """
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
+    home = os.environ.get("TORCH_HOME") or os.path.join(cache, "torch")
+    return Path(home).expanduser() / "hub" / "checkpoints"

@@ -101,21 +101,24 @@ def unregister(model: str) -> None:
     _REGISTRY.remove(model)
 
 
-def index() -> list[str]:
-    """The models that have an importer, for ``bnno.plugins``' index of the registries.
+def index() -> dict[str, list[str]]:
+    """The models that have an importer and the weight sources (``source/model``), for
+    ``bnno.plugins``' index of the registries.
 
     Example:
         >>> from bnno import checkpoints
-        >>> "bnext_t" in index()
-        True
+        >>> "bnext_t" in index()["importers"], "timm/efficientnet_b0" in index()["sources"]
+        (True, True)
     """
-    return names()
+    return {"importers": names(), "sources": _SOURCES.names()}
 
 
-def add_stubs(models: list[str]) -> None:
-    """Register the models of ``index()`` as having an importer (a stub, no function)."""
-    for model in models:
+def add_stubs(found: dict[str, list[str]]) -> None:
+    """Register ``index()``'s importers and sources as stubs (no function)."""
+    for model in found["importers"]:
         _REGISTRY.add_stub(model, None)
+    for key in found["sources"]:
+        _SOURCES.add_stub(key, None)
 
 
 def names() -> list[str]:

@@ -32,7 +32,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +40,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from bnno.checkpoints.files import load as load_checkpoint
+from bnno.checkpoints.files import torch_hub_checkpoints
 from bnno.checkpoints.registry import Mapping, register, register_source, state_dict
 from bnno.errors import BnnoError
 from bnno.models import convnext, efficientnet
@@ -506,20 +506,6 @@ PRETRAINED = {
     "convnext_tiny": Pretrained("https://dl.fbaipublicfiles.com/convnext/"
                                 "convnext_tiny_1k_224_ema.pth", "timm/convnext_tiny.fb_in1k"),
 }
-
-
-def torch_hub_checkpoints() -> Path:
-    """The folder where PyTorch (and so timm) keeps downloaded weights:
-    ``$TORCH_HOME/hub/checkpoints``, ``TORCH_HOME`` defaulting to
-    ``$XDG_CACHE_HOME/torch`` (``~/.cache/torch``), as ``torch.hub.get_dir`` has it.
-
-    Example:
-        >>> torch_hub_checkpoints().parts[-2:]
-        ('hub', 'checkpoints')
-    """
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
-    home = os.environ.get("TORCH_HOME") or os.path.join(cache, "torch")
-    return Path(home).expanduser() / "hub" / "checkpoints"
 
 
 def pretrained_file(model: str) -> Path:

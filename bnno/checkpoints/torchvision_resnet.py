@@ -20,12 +20,14 @@ Example:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bnno.checkpoints.files import torch_hub_checkpoints
 from bnno.checkpoints.named_layers import Module, assign, batch_norm, conv, keys, problem
-from bnno.checkpoints.registry import Mapping, register
+from bnno.checkpoints.registry import Mapping, register, register_source
 from bnno.errors import BnnoError
 from bnno.models.reactnet_layers import scaled_widths
 from bnno.models.resnet34 import BLOCKS, WIDTHS
@@ -110,3 +112,31 @@ def torchvision_resnet(state: dict[str, np.ndarray], model: str) -> Mapping:
         assign(net, modules, state)
 
     return Mapping(hparams, args["num_classes"], fill)
+
+
+# What torchvision's ``resnet34(pretrained=True)`` downloads (torchvision/models/resnet.py,
+# ``model_urls``), kept under its file name in torch hub's folder.
+PRETRAINED_URL = "https://download.pytorch.org/models/resnet34-b627a593.pth"
+
+
+def pretrained_file() -> Path:
+    """The file of torchvision's ImageNet weights of ResNet-34, in torch hub's folder
+    (``teacher_weights=torchvision``).
+
+    Raises:
+        BnnoError: it is not there; the message gives the URL to download.
+
+    Example:
+        By default ``~/.cache/torch/hub/checkpoints/resnet34-b627a593.pth``::
+
+            path = pretrained_file()
+    """
+    path = torch_hub_checkpoints() / PRETRAINED_URL.rsplit("/", 1)[1]
+    if not path.is_file():
+        raise BnnoError(f"torchvision's resnet34 weights {path.name} are not in {path.parent}; "
+                        f"download {PRETRAINED_URL} there, or give teacher_weights the path "
+                        "of that file, a run of bnno import, or none")
+    return path
+
+
+register_source("torchvision", "resnet34", pretrained_file)

@@ -74,8 +74,6 @@ None); drop them from --hparams (a set's own give way when --hparams switches th
                 f"kernel_constraint none (got {hparams.get('kernel_constraint')}); drop them "
                 "from --hparams (a set's own give way when --hparams switches the optimizer)")
         if name is None:
-            from bnno.quantizers import sign_flips  # noqa: F401  (registers it with Keras)
-
             quantizer = {"class_name": "LatentFreeKernel", "config": {"metrics": metrics}}
         else:
             quantizer = {"name": name, **options, "metrics": metrics}
@@ -103,5 +101,7 @@ def kernel_settings(hparams: Mapping[str, Any], optimizer: str,
     """
     settings = kernel_spec(hparams, optimizer, flip_ratio)
     if "kernel_quantizer" in settings:
+        from bnno.quantizers import sign_flips  # noqa: F401  (registers LatentFreeKernel)
+
         settings["kernel_quantizer"] = quantizers.resolve(settings["kernel_quantizer"], "kernel")
     return settings

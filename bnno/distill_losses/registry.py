@@ -56,3 +56,19 @@ def check(name: str) -> str:
     """``name`` if it is a registered loss (see ``get``)."""
     get(name)
     return name
+
+
+def index() -> list[str]:
+    """The registered names, as data, for ``bnno.plugins``' index.
+
+    Example:
+        >>> "consecutive" in index()
+        True
+    """
+    return names()
+
+
+def add_stubs(found: list[str]) -> None:
+    """Register ``index()``'s names as stubs (no loss) until their modules import."""
+    for name in found:
+        _REGISTRY.add_stub(name, None)

@@ -78,10 +78,9 @@ def import_checkpoint(model: str, checkpoint: str | Path,
         raise BnnoError(f"the checkpoint has {mapping.num_classes} classes; bnno imports "
                         f"models of {choices(str(n) for n in DATASETS)} classes (ImageNet, "
                         "CIFAR-10, CIFAR-100)")
-    dataset, hparams_set = DATASETS[mapping.num_classes]
-    if hparams_set not in hparams.set_names(model):
-        hparams_set = hparams.set_names(model)[0]
-    config = plan(model, dataset, hparams_set, mapping.hparams)
+    dataset, preferred = DATASETS[mapping.num_classes]
+    hparams_set, preprocess = _set_for(model, dataset, preferred)
+    config = plan(model, dataset, hparams_set, {**mapping.hparams, **preprocess})
     config = config.replace(imported={**_about(loaded, file), **mapping.info})
     shape = data.describe(dataset, image_size=config.data.image_size).input_shape
     net = build_model(config.model, config.optimizer.name, shape, mapping.num_classes,
@@ -94,6 +93,25 @@ def import_checkpoint(model: str, checkpoint: str | Path,
         runs.create(path, config.to_json())
         net.save_weights(str(runs.weights_file(path, model)))
     return path
+
+
+def _set_for(model: str, dataset: str, preferred: str) -> tuple[str, dict[str, str]]:
+    """The hparam set recorded for an imported model of ``dataset``: ``preferred`` when
+    the model has it, else its first set that preprocesses for ``dataset``, else its first
+    set with the dataset's ``default`` preprocessing (the model's sets are all made for
+    other data, such as ReActNet's ImageNet sets for a CIFAR-10 checkpoint)."""
+    from bnno.config.schema import schema_for
+
+    names = hparams.set_names(model)
+    if preferred in names:
+        return preferred, {}
+    fits = data.preprocess_fns(dataset)
+    schema = schema_for(model)
+    for name in names:
+        recipe = hparams.resolve(model, name, None, schema)
+        if recipe.sections["data"].get("preprocess_fn", "default") in fits:
+            return name, {}
+    return names[0], {"data.preprocess_fn": "default"}
 
 
 def _check_empty(path: Path) -> None:

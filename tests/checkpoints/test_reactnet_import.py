@@ -224,3 +224,19 @@ def test_another_resnet_is_named():
         torchvision_resnet.torchvision_resnet(resnet18, "resnet34")
     assert one_line(error) == ("the checkpoint does not fit resnet34: key 'layer1.2.conv1."
                                "weight' is missing; it looks like torchvision's ResNet-18")
+
+
+def test_teacher_weights_torchvision_is_torchvisions_file_in_torch_hubs_folder(tmp_path,
+                                                                              monkeypatch):
+    from bnno.checkpoints.registry import source
+    from bnno.config.teachers import resolve
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(BnnoError, match="resnet34 weights resnet34-b627a593.pth are not in "
+                                        ".*; download https://download.pytorch.org/models/"):
+        source("torchvision", "resnet34")
+    folder = tmp_path / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    (folder / "resnet34-b627a593.pth").write_bytes(b"")
+    assert source("torchvision", "resnet34") == folder / "resnet34-b627a593.pth"
+    assert resolve("resnet34", "torchvision")[0].weights == "torchvision"
