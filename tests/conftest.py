@@ -42,14 +42,20 @@ def mock_tfds(mock_data_dir):
 
 @pytest.fixture(autouse=True)
 def fresh_keras_session():
-    """Each test's Keras state (layer names, graphs of its models) is freed after it, so a
-    worker's memory does not grow with every model the suite builds."""
+    """Each test starts with a fresh Keras state (layer names, graphs of earlier models)."""
+    yield
+    if "tensorflow" in sys.modules:
+        sys.modules["tensorflow"].keras.backend.clear_session()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def collect_garbage():
+    """Free what a module's models left, so that a worker's memory does not grow with
+    every model the suite builds: once per module, since a collection with TensorFlow
+    loaded takes about half a second."""
     yield
     import gc
 
-    import tensorflow as tf
-
-    tf.keras.backend.clear_session()
     gc.collect()
 
 @pytest.fixture

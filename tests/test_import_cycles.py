@@ -81,7 +81,10 @@ def import_graph(root: Path = ROOT, package: str = PACKAGE) -> dict[str, set[str
 
 
 def _calls(tree: ast.AST, name: str) -> bool:
+    """Whether ``tree`` calls ``name(__name__, ...)``: on its own package (``bnno``'s
+    ``import_deferred`` calls it on the packages it deferred, not on ``bnno``)."""
     return any(isinstance(node, ast.Call) and getattr(node.func, "id", None) == name
+               and node.args and getattr(node.args[0], "id", None) == "__name__"
                for node in ast.walk(tree))
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from bnno.data import registry
+import bnno.data.registry as registry
 from bnno.data.folders import FolderDataset, is_folder
 from bnno.data.pipeline import Pipelines
 from bnno.errors import BnnoError, choices
@@ -61,8 +61,10 @@ def preprocess_fns(dataset: str, data_dir: str | None = None) -> dict[str, Calla
     """The preprocessing functions that dataset ``dataset`` (a name or a folder) can use.
 
     Example:
-        >>> sorted(preprocess_fns("imagenet2012"))
-        ['bnext', 'default', 'sibnn']
+        >>> {"bnext", "default", "sibnn"} <= set(preprocess_fns("imagenet2012"))
+        True
+        >>> "resize_and_flip" in preprocess_fns("imagenet2012")  # for decoded images only
+        False
     """
     return describe(dataset, data_dir).preprocess_fns
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from bnno.data import registry
+import bnno.data.registry as registry
 from bnno.data.preprocessing import jpeg_first
 from bnno.errors import BnnoError, choices
 

@@ -14,7 +14,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from bnno.data import reactnet_preprocessing  # noqa: F401  (registers "reactnet")
+import bnno.data.reactnet_preprocessing  # noqa: F401  (registers "reactnet")
 from bnno.data.registry import TrainingStages, register
 from bnno.errors import BnnoError
 

@@ -130,10 +130,11 @@ def unregister(name: str, encoded: bool = False) -> None:
     """Remove ``name`` (for ``encoded`` bytes or decoded images) again.
 
     Example:
-        >>> unregister("no_such_fn")
+        >>> unregister("no_such_fn")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        bnno.errors.BnnoError: unknown preprocess fn 'no_such_fn' for decoded images
+        bnno.errors.BnnoError: unknown preprocess fn 'no_such_fn' for decoded images; choose \
+one of: ...
     """
     _check(name, encoded)
     _registry(encoded).remove(name)

@@ -85,11 +85,12 @@ def rprelu(x, prefix: str, index: int | str):
 
 def _plain_signs(spec: QuantizerSpec) -> bool:
     # The trainer gives a latent-free optimizer's plain ±1 kernels as a Keras config of
-    # larq's NoOp of precision 1. A registered quantizer of ±1 kernels with a scale
-    # (``channel_scale``) keeps the latent draw instead: a set switched to it then starts
-    # from the same function as the latent-weight model (bnno.optimizers.switch).
-    return (isinstance(spec, Mapping) and "class_name" in spec
-            and spec.get("config", {}).get("precision") == 1)
+    # its LatentFreeKernel (bnno.quantizers.sign_flips), larq's NoOp of precision 1. A
+    # registered quantizer of ±1 kernels with a scale (``channel_scale``) keeps the latent
+    # draw instead: a set switched to it then starts from the same function as the
+    # latent-weight model (bnno.optimizers.switch).
+    return isinstance(spec, Mapping) and (spec.get("class_name") == "LatentFreeKernel"
+                                          or spec.get("config", {}).get("precision") == 1)
 
 
 def binary_kernel_initializer(kernel_quantizer: QuantizerSpec):

@@ -31,7 +31,7 @@ from bnno.optimizers.registry import register
 @register("cema", options={"learning_rate": SCHEDULE, "alpha": SCHEDULE, "gamma": SCHEDULE,
                            "adam_epsilon": OPTIONAL_FLOAT},
           defaults={"adam_epsilon": None}, logged=("learning_rate", "alpha", "gamma"),
-          prepare=prepare_case, latent_free=True)
+          prepare=prepare_case, latent_free=True, signed_start=True)
 def _build(options: dict[str, Any], schedule):
     import larq as lq
 

@@ -59,8 +59,10 @@ def binary_kernels(model) -> list:
     return [v for v in model.trainable_variables if lq.optimizers.Bop.is_binary_variable(v)]
 
 
-def start_kernels(model) -> None:
-    """Set up the binary kernels of a latent-free model before its first step.
+def start_kernels(model, signed: bool = False) -> None:
+    """Set up the binary kernels of a latent-free model before its first step; with
+    ``signed``, as their signs (``binarize_kernels``: an optimizer registered with
+    ``signed_start``, such as CEMA, whose official code signs them at its creation).
 
     Kernels tagged by a plain ``NoOp(precision=1)`` keep the initialiser's real values,
     as in the official code (the Bop paper's sets pass ``kernel_quantizer=None``, the
@@ -85,6 +87,9 @@ def start_kernels(model) -> None:
     """
     import larq as lq
 
+    if signed:
+        binarize_kernels(model)
+        return
     for layer in model.submodules:
         quantizer = getattr(layer, "kernel_quantizer", None)
         if hasattr(quantizer, "start_from"):

@@ -14,7 +14,10 @@ options (defaults filled in), ``schedule(key)`` the schedule (or constant) of th
   by default the learning rate, where it is an option;
 * ``prepare(optimizer, model)``: run once before compiling (decay groups, the
   CaseOptimizer's split of variables);
-* ``latent_free``: it trains binary kernels that hold ±1 themselves (Bop);
+* ``latent_free``: it trains binary kernels that hold ±1 themselves (Bop), which start
+  real until its first update writes ±1, as the official Bop code has them;
+* ``signed_start``: with ``latent_free``, its kernels are ±1 from the start instead (the
+  signs of the initial draw: CEMA's optimizer signs them when it is created);
 * ``expand(options) -> options``: turns shorthand options into what the builder reads
   (``bop2ndorder``'s ``gamma_decay`` into a schedule of ``gamma``), raising ``BnnoError``
   for what it cannot expand; ``check`` runs it, so such errors come before any output.
@@ -67,6 +70,7 @@ class Entry:
     prepare: Callable[[Any, Any], None] | None = None
     latent_free: bool = False
     expand: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    signed_start: bool = False
 
     def check(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """``options`` checked against this optimizer's and with its defaults filled in.
@@ -113,6 +117,7 @@ def register(name: str, options: Mapping[str, HType] | None = None,
              prepare: Callable[[Any, Any], None] | None = None,
              latent_free: bool = False,
              expand: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+             signed_start: bool = False,
              ) -> Callable[[Builder], Builder]:
     """Decorator registering ``builder(options, schedule)`` as the optimizer ``name``
     (see the module docstring for the arguments).
@@ -141,6 +146,9 @@ which is none of its options
     if logged is None:  # the learning rate, where there is one
         logged = tuple(k for k in ("learning_rate",) if k in options)
     _check_declaration(name, options, defaults, tuple(logged))
+    if signed_start and not latent_free:
+        raise BnnoError(f"optimizer '{name}': signed_start is for latent-free optimizers; "
+                        "add latent_free=True or drop it")
 
     def decorator(builder: Builder) -> Builder:
         params = [p for p in inspect.signature(builder).parameters.values()
@@ -150,7 +158,7 @@ which is none of its options
             raise BnnoError(f"optimizer '{name}': its builder must take (options, schedule), "
                             f"not ({', '.join(p.name for p in params)})")
         _REGISTRY.add(name, Entry(name, builder, options, defaults, tuple(logged), prepare,
-                                  latent_free, expand))
+                                  latent_free, expand, signed_start))
         return builder
 
     return decorator
@@ -288,7 +296,8 @@ def index() -> dict[str, Any]:
         expand = entry.expand and f"{entry.expand.__module__}:{entry.expand.__qualname__}"
         return {"options": {k: t.spec for k, t in entry.options.items()},
                 "defaults": dict(entry.defaults), "logged": list(entry.logged),
-                "latent_free": entry.latent_free, "expand": expand}
+                "latent_free": entry.latent_free, "expand": expand,
+                "signed_start": entry.signed_start}
 
     return {n: described(e) for n, e in _REGISTRY.items()}
 
@@ -301,7 +310,7 @@ def add_stubs(data: dict[str, Any]) -> None:
         expand = found["expand"] and _later(found["expand"])
         _REGISTRY.add_stub(name, Entry(name, None, options, found["defaults"],
                                        tuple(found["logged"]), None, found["latent_free"],
-                                       expand))
+                                       expand, found["signed_start"]))
 
 
 def _later(where: str) -> Callable:

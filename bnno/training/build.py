@@ -27,8 +27,9 @@ def build_model(model: ModelConfig, optimizer: str, input_shape: tuple, num_clas
 
     The builder gets its declared hparams only; the kernel settings it declares are those
     of the optimizer (``bnno.config.kernels``). A latent-free optimizer's binary kernels
-    start as the official Bop code starts them: real, until its first update writes ±1
-    (``bnno.optimizers.kernels.start_kernels``). Every metric a quantizer keeps (the
+    start as the official Bop code starts them: real, until its first update writes ±1, or
+    as their signs for an optimizer registered with ``signed_start`` (CEMA;
+    ``bnno.optimizers.kernels.start_kernels``). Every metric a quantizer keeps (the
     ``flip_ratio`` of binary kernels, unless ``flip_ratio`` is false, and a quantizer's
     own) is named after its layer: ``<metric>/<layer name>``.
 
@@ -55,7 +56,7 @@ def build_model(model: ModelConfig, optimizer: str, input_shape: tuple, num_clas
     net = entry.build(tuple(input_shape), num_classes, **kwargs)
     _name_quantizer_metrics(net)
     if optimizers.latent_free(optimizer):
-        optimizers.start_kernels(net)
+        optimizers.start_kernels(net, signed=optimizers.get(optimizer).signed_start)
     return net
 
 

@@ -53,13 +53,13 @@ def test_two_by_one_sweep_writes_table_and_figure_and_skips_on_rerun(mock_tfds, 
                                                                      tmp_path):
     out = tmp_path / "sweep"
     args = ["sweep", "binarynet", "--dataset", "cifar10", "--hparams-set", "bop",
-            "--grid", "gamma=1e-2,1e-4", "--grid", "threshold=1e-6",
+            "--grid", "gamma=1e-2,1e-4", "--grid", "threshold=1e-4",
             "--hparams", TINY.replace("epochs=1", "epochs=2"), "--output-dir", str(out),
             "--steps-per-epoch", "3", "--validation-steps", "1", "--seed", "3",
             "--no-tensorboard"]
     code, stdout, err = cli(*args)
     assert code == 0, err
-    names = ["gamma=1e-2_threshold=1e-6", "gamma=1e-4_threshold=1e-6"]
+    names = ["gamma=1e-2_threshold=1e-4", "gamma=1e-4_threshold=1e-4"]
     for name in names:
         assert (out / name / "binarynet_weights.h5").exists()
     with open(out / "summary.csv", encoding="utf-8") as f:
@@ -79,15 +79,15 @@ def test_two_by_one_sweep_writes_table_and_figure_and_skips_on_rerun(mock_tfds, 
     assert keys[0] == keys[1] and len(keys[0]) == 9  # same layer names in every run
     table = (out / "summary.md").read_text()
     assert table.count("| gamma=") == 2 and "final π (last layer)" in table
-    assert "| gamma=1e-2_threshold=1e-6 |" in stdout  # the table is printed too
+    assert "| gamma=1e-2_threshold=1e-4 |" in stdout  # the table is printed too
     assert png_size(out / "curves.png") == figure_size(3, 3)
 
     weights = {n: (out / n / "binarynet_weights.h5").read_bytes() for n in names}
     (out / names[1] / "binarynet_weights.h5").unlink()  # as if killed before saving
     code, stdout, err = cli(*args)
     assert code == 0, err
-    assert f"{'gamma=1e-2,threshold=1e-6'}: finished, skipped" in stdout
-    assert "gamma=1e-4,threshold=1e-6: finished, skipped" not in stdout
+    assert f"{'gamma=1e-2,threshold=1e-4'}: finished, skipped" in stdout
+    assert "gamma=1e-4,threshold=1e-4: finished, skipped" not in stdout
     assert (out / names[0] / "binarynet_weights.h5").read_bytes() == weights[names[0]]
     assert (out / names[1] / "binarynet_weights.h5").exists()
     with open(out / "summary.csv", encoding="utf-8") as f:

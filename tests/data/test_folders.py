@@ -11,7 +11,7 @@ from conftest import TINY
 from mock_bnno import MOCK_EXAMPLES, write_mock_metadata
 
 from bnno import data, runs
-from bnno.data import folders
+from bnno.data import folders, registry
 from bnno.deploy import metadata
 from bnno.errors import BnnoError
 
@@ -92,7 +92,7 @@ def test_large_images_preprocess_like_imagenet(tmp_path):
     root = make_folder(tmp_path / "big", size=80, per_class=2, val="validation")
     ds = data.load(str(root), image_size=48)
     assert (ds.input_shape, ds.encoded) == ((48, 48, 3), True)
-    assert sorted(ds.preprocess_fns) == ["bnext", "default", "sibnn"]
+    assert set(ds.preprocess_fns) == set(registry.functions(encoded=True))  # ImageNet's
     for fn in ("default", "sibnn"):
         images, _ = next(iter(ds.train(2, fn, 1, 0, 1, steps_per_epoch=1)))
         assert images.shape == (2, 48, 48, 3)
@@ -285,9 +285,10 @@ def test_a_folder_imagenet_plans_as_imagenet2012(tmp_path):
         assert (folder.model, folder.optimizer, folder.trainer) == (
             tfds.model, tfds.optimizer, tfds.trainer)
         assert folder.data.input_shape == (224, 224, 3)
-    with pytest.raises(BnnoError,
-                       match=r"cannot use; .*--preprocess-fn \(bnext, default, sibnn\)"):
+    with pytest.raises(BnnoError, match=r"cannot use; .*--preprocess-fn \(bnext, default, ") \
+            as error:
         plan("binarynet", str(root), "bop")  # its set pads and crops 32×32 images
+    assert "resize_and_flip" not in str(error.value).split("--preprocess-fn")[1]
 
 
 def test_landscape_batches_of_a_folder_come_from_every_class(tmp_path):

@@ -32,10 +32,14 @@ COMMANDS = {
     "binarynet_default_to_bop": ("binarynet", "cifar10", "default",
                                  "filters=4,dense_units=8,batch_size=8,epochs={},optimizer=bop,"
                                  "threshold=1e-6,gamma=1e-3", 2),
+    # These sets train the last partial batch since (drop_last false, as their PyTorch
+    # loaders do); the runs were trained without it, which their run.json reads as.
     "sibnn_mlp_sibnn": ("sibnn_mlp", "mnist", "sibnn",
-                        "units=16,batch_size=8,epochs={},activation.rho=0.4", 1),
+                        "units=16,batch_size=8,epochs={},activation.rho=0.4,drop_last=true",
+                        1),
     "bnext_t_cifar": ("bnext_t", "cifar10", "cifar",
-                      "width_multiplier=0.05,blocks=2,batch_size=8,epochs={}", 2),
+                      "width_multiplier=0.05,blocks=2,batch_size=8,epochs={},drop_last=true",
+                      2),
     # The set took the Bop2ndOrder code's later values since: the values the run was
     # trained with are given.
     "binarynet_bop2ndorder": ("binarynet", "cifar10", "bop2ndOrder_testExp",

@@ -17,9 +17,9 @@ at the end of the epoch (``bnno.schedules.linear_epochs.LinearEpochs`` with
 own step count, as larq's ``Bop`` reads its hyperparameters.
 
 The official optimizer turns the binary weights into their signs when it is created
-(``p.sign_()``); in bnno a latent-free optimizer's kernels are ±1 from the start
-(``bnno.optimizers.kernels.binarize_kernels``: the sign of the initial draw, 0 → +1
-where PyTorch's sign gives 0, a draw of probability 0).
+(``p.sign_()``); in bnno ``cema`` is registered with ``signed_start``, so its kernels are
+±1 from the start (``bnno.optimizers.kernels.start_kernels``: the sign of the initial
+draw, 0 → +1 where PyTorch's sign gives 0, a draw of probability 0).
 
 Example:
     >>> import tensorflow as tf
