@@ -36,6 +36,9 @@ setup(
         # setuptools: the plugin test installs an example plugin package with pip.
         "test": ["pytest>=7", "pytest-xdist>=3.2", "dill>=0.3", "ruff>=0.5", "setuptools>=61",
                  *LCE],
+        # The documentation site: `mkdocs build --strict` (see docs/index.md).
+        "docs": ["mkdocs>=1.6,<2", "mkdocs-material>=9.6,<10",
+                 "mkdocstrings[python]>=0.29,<2"],
     },
     entry_points={"console_scripts": ["bnno=bnno.cli:main"]},
 )
