@@ -76,6 +76,7 @@ def given(line: str) -> dict[str, float]:
     return {k: float(v) for k, v in (p.split("=") for p in pairs)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("line", README_LINES, ids=lambda line: " ".join(
     a for a in shlex.split(line)[2:] if not a.startswith("-") and "=" not in a
     and a not in ("cifar10", "imagenet2012", "resize_and_flip")))

@@ -34,6 +34,7 @@ def test_help_does_not_import_tensorflow():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("set_name, seed", [("bop", "1"), ("default", "0")])
 def test_train_evaluate_and_rerun(mock_tfds, cli, tmp_path, set_name, seed):
     out = tmp_path / "run"
@@ -64,6 +65,7 @@ def test_train_evaluate_and_rerun(mock_tfds, cli, tmp_path, set_name, seed):
     assert (out / "binarynet_weights.h5").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_more_epochs_continue_a_finished_run(mock_tfds, cli, tmp_path):
     out = tmp_path / "run"
     assert cli(*train_args(out))[0] == 0
@@ -74,6 +76,7 @@ def test_more_epochs_continue_a_finished_run(mock_tfds, cli, tmp_path):
     assert [r["epoch"] for r in rows] == [1, 2] and rows[1]["step"] == 4
 
 
+@pytest.mark.slow
 def test_evaluate_partial_run_uses_checkpoint(mock_tfds, cli, tmp_path):
     out = tmp_path / "run"
     assert cli(*train_args(out))[0] == 0
@@ -83,6 +86,7 @@ def test_evaluate_partial_run_uses_checkpoint(mock_tfds, cli, tmp_path):
     assert "checkpoint after epoch 1" in stdout and "accuracy" in stdout
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_other_shapes_and_corrupt_weights(mock_tfds, cli, tmp_path):
     out = tmp_path / "run"
     assert cli(*train_args(out))[0] == 0
@@ -93,6 +97,7 @@ def test_evaluate_refuses_other_shapes_and_corrupt_weights(mock_tfds, cli, tmp_p
     assert code == 2 and "cannot read" in err and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_summary_json(cli):
     code, stdout, err = cli("summary", "binarynet", "--dataset", "mnist", "--hparams-set", "bop",
                             "--hparams", "filters=4,dense_units=8", "--json")
@@ -261,6 +266,7 @@ def test_foreign_or_corrupt_output_dir_is_refused(mock_tfds, cli, tmp_path, prep
     assert snapshot(out) == before
 
 
+@pytest.mark.slow
 def test_output_dir_of_another_run_is_refused(mock_tfds, cli, tmp_path):
     out = tmp_path / "run"
     assert cli(*train_args(out))[0] == 0
@@ -281,6 +287,7 @@ def test_output_dir_of_another_run_is_refused(mock_tfds, cli, tmp_path):
 # the real pipeline: JPEG bytes, Larq Zoo's decode-and-crop, 224×224 models.
 # (The adam sets and other datasets build the same networks; test_imagenet_models
 # covers them without a training run each.)
+@pytest.mark.slow
 @pytest.mark.parametrize("model, dataset, set_name", [
     ("alexnet", "imagenet2012", "bop"),
     ("xnornet", "imagenet2012", "bop"),

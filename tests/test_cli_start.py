@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from conftest import PYTHON, TESTS_DIR
 
 from bnno import hparams, models, plugins
@@ -42,6 +43,7 @@ def run(commands, env=None) -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_commands_that_do_not_train_import_no_tensorflow(tmp_path):
     env = {**__import__("os").environ, "BNNO_CACHE_DIR": str(tmp_path)}
     first = run([["hparams", "list"]], env)  # no index yet: a full load writes it

@@ -78,6 +78,7 @@ def bnno_commands(plugin_path, subprocess_env, *commands) -> list:
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("[")]
 
 
+@pytest.mark.slow
 def test_a_plugin_lists_trains_evaluates_and_exports(plugin_path, subprocess_env, tmp_path):
     latent, bop = tmp_path / "latent", tmp_path / "bop"
     tiny = "units=16,epochs=1,batch_size=8"

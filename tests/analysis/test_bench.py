@@ -19,6 +19,7 @@ TINY = ["--hparams", "filters=2,dense_units=4,batch_size=4", "--epochs", "1",
         "--verbose", "0"]
 
 
+@pytest.mark.slow
 def test_bench_on_mock_data_tabulates_each_binarizer_and_resumes(mock_tfds, cli, tmp_path):
     # Two cells (the reference and XNOR, whose export needs its rewrite hook): ~30 s.
     out = tmp_path / "bench"

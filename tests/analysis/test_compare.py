@@ -3,6 +3,7 @@
 import csv
 
 import numpy as np
+import pytest
 from conftest import TINY, all_weights
 from test_sweep import png_size
 
@@ -11,6 +12,7 @@ from bnno.analysis.plots import figure_size
 SMALL = TINY.replace(",epochs=1", "")
 
 
+@pytest.mark.slow
 def test_two_sets_train_at_one_budget_and_rerun_skips(mock_tfds, cli, tmp_path):
     out = tmp_path / "cmp"
     args = ["compare", "binarynet", "--dataset", "cifar10", "--sets", "default,bop",

@@ -32,6 +32,7 @@ def tiny_runs(tmp_path_factory, mock_data_dir):
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("set_name", ["bop", "default"])
 def test_loss_at_the_origin_is_the_models_evaluated_loss(mock_tfds, tiny_runs, set_name):
     run = tiny_runs[set_name]

@@ -65,6 +65,7 @@ def _make_runs(root, monkeypatch):
     (root / "empty").mkdir()  # not a run, holds none: not listed
 
 
+@pytest.mark.slow
 def test_runs_table_and_json(root, cli):
     code, stdout, err = cli("runs", str(root), "--json")
     assert code == 0, err
@@ -118,6 +119,7 @@ def test_a_damaged_checkpoint_is_listed_not_fatal(root, cli, tmp_path, damage):
     assert found["done"]["status"] == "finished"
 
 
+@pytest.mark.slow
 def test_resuming_a_nan_stopped_run_clears_its_status(root, mock_tfds, tmp_path):
     run = shutil.copytree(root / "nan", tmp_path / "nan")
     assert runs.read_stopped(run) == {"reason": "nan", "epoch": 1, "batch": 1}

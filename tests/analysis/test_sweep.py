@@ -49,6 +49,7 @@ def test_bad_value_in_any_configuration_fails_before_training(mock_tfds, cli, tm
     assert not (tmp_path / "s").exists()
 
 
+@pytest.mark.slow
 def test_two_by_one_sweep_writes_table_and_figure_and_skips_on_rerun(mock_tfds, cli,
                                                                      tmp_path):
     out = tmp_path / "sweep"

@@ -31,6 +31,7 @@ def _logits(path: Path) -> np.ndarray:
     return logits(np.load(FIXTURES / "bnext_inputs.npy"), training=False).numpy()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model, hparams", [
     ("bnext_t", {"width_multiplier": 0.25, "blocks": 4}),
     ("bnext_18", {"width_multiplier": 0.125, "blocks_per_stage": 1}),
@@ -67,6 +68,7 @@ def test_the_official_full_size_layouts_are_the_importers():
 # About 15 s each: building a full-size model is the only way to check that bnno's
 # full-size Keras layers take the official weights. BNext-S, -M and -L come from
 # BNext-T's builder with other width lists, which the test above checks.
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["bnext_t", "bnext_18"])
 def test_the_official_full_size_weights_fit_bnnos_full_size_model(model):
     import tensorflow as tf
@@ -123,6 +125,7 @@ def test_a_bad_import_writes_nothing_and_a_used_output_dir_is_never_overwritten(
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
 
 
+@pytest.mark.slow
 def test_an_imported_run_evaluates_like_any_run_and_is_never_trained_into(tmp_path, cli, mock_tfds):
     teacher = tmp_path / "teacher"
     code, out, err = cli("import", "bnext_t", str(FIXTURES / "bnext_t_narrow.pth.tar"),
@@ -151,6 +154,7 @@ def test_an_imported_run_evaluates_like_any_run_and_is_never_trained_into(tmp_pa
     assert len(rows) == 1 and rows[0]["teacher_s"] > 0 and np.isfinite(rows[0]["loss"])
 
 
+@pytest.mark.slow
 def test_an_imported_bnext_t_exports_every_binary_conv_as_lce_bconv(tmp_path, mock_tfds):
     import h5py
 

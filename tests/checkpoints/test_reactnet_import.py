@@ -54,6 +54,7 @@ def imported(model: str, state: dict[str, np.ndarray]):
     return net, mapping
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model, form", [("reactnet_a", "(N, 1)"),
                                          ("reactnet_resnet18", "4-D")])
 def test_an_imported_checkpoint_computes_the_official_logits(tmp_path, model, form):
@@ -77,6 +78,7 @@ def _flat(state: dict, model: str) -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_both_forms_of_the_binary_weights_compute_the_same():
     # ReActNet-A's (N, 1) latent weights as 4-D ±α kernels, ReAct-ResNet-18's ±1 kernels
     # as (N, 1): the same logits.
@@ -114,6 +116,7 @@ def test_the_official_full_size_layouts_are_the_importers():
 
 # About 5 s each: the only way to check that bnno's full-size layers take the official
 # full-size weights (graph mode: the variables are declared, never allocated).
+@pytest.mark.slow
 @pytest.mark.parametrize("model", reactnet.MODELS)
 def test_the_official_full_size_weights_fit_bnnos_full_size_model(model):
     import tensorflow as tf
@@ -206,6 +209,7 @@ def resnet34_state() -> dict[str, np.ndarray]:
     return {**drawn, **stored, **tracked}
 
 
+@pytest.mark.slow
 def test_torchvisions_resnet34_imports_with_its_logits():
     from bnno import models
 

@@ -47,6 +47,7 @@ def narrow_nets():
     tf.keras.backend.clear_session()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model, file", FILES)
 def test_an_imported_checkpoint_computes_timms_logits(narrow_nets, model, file):
     state = timm.read(FIXTURES / file)
@@ -66,6 +67,7 @@ def test_an_imported_checkpoint_computes_timms_logits(narrow_nets, model, file):
     np.testing.assert_allclose(probabilities.sum(1), 1.0, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS)
 def test_both_forms_of_a_checkpoint_hold_the_same_tensors(model):
     from_pth = timm.read(FIXTURES / f"{model}_narrow.pth")
@@ -104,6 +106,7 @@ def test_timms_full_size_layouts_are_the_importers():
 # Seconds each: building a full-size model is the only way to check that bnno's full-size
 # Keras layers take timm's weights, and that it has timm's parameters. EfficientNet-B2 is
 # B0's and B4's builder between their multipliers; the test above checks its layout.
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["efficientnet_b0", "efficientnet_b4", "convnext_tiny"])
 def test_timms_full_size_weights_fit_bnnos_full_size_model(model):
     import tensorflow as tf
@@ -130,6 +133,7 @@ def _state(model: str = "efficientnet_b2") -> dict[str, np.ndarray]:
     return timm.read(FIXTURES / f"{model}_narrow.safetensors")
 
 
+@pytest.mark.slow
 def test_a_missing_unexpected_or_mis_shaped_key_is_named_with_the_best_fit():
     state = _state()
     missing = {k: v for k, v in state.items() if k != "blocks.3.1.se.conv_expand.bias"}
@@ -164,6 +168,7 @@ def test_a_stem_for_other_than_three_channels_is_refused():
         timm.timm_weights(state, "efficientnet_b0")
 
 
+@pytest.mark.slow
 def test_a_model_built_with_other_hparams_is_refused_before_any_weight_is_written():
     from bnno import models
 
@@ -192,6 +197,7 @@ def test_read_unwraps_state_dict_and_model_entries_and_refuses_other_content(tmp
         timm.read(path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("file", ["convnext_tiny_narrow.safetensors",
                                   "convnext_tiny_narrow_facebook.pth"])
 def test_bnno_import_reads_safetensors_and_facebooks_files_by_content(file, tmp_path,

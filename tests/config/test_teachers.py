@@ -97,6 +97,7 @@ def _logits(teacher: Teacher) -> np.ndarray:
     return net(inputs).numpy()
 
 
+@pytest.mark.slow
 def test_a_teacher_from_timms_file_gives_timms_logits(tmp_path, monkeypatch):
     reference = np.load(FIXTURES / "efficientnet_b0_narrow_logits.npy")
     for weights in (B0, FIXTURES / "efficientnet_b0_narrow.pth"):
@@ -116,6 +117,7 @@ def test_a_teacher_from_timms_file_gives_timms_logits(tmp_path, monkeypatch):
         distill.load_teacher(Teacher("efficientnet_b0", "model", str(B0)), (32, 40, 3), 7)
 
 
+@pytest.mark.slow
 def test_a_student_distils_from_a_timm_file_and_a_keras_application(mock_tfds, cli,
                                                                      tmp_path):
     out = tmp_path / "student"

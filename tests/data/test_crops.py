@@ -70,6 +70,7 @@ def jpeg(kind: str = "420"):
     return out.getvalue()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["420", "444", "gray", "422", "progressive"])
 @pytest.mark.parametrize("dct", ["", "INTEGER_ACCURATE"])
 def test_decode_window_equals_decoding_all_then_cropping(kind, dct):
@@ -83,6 +84,7 @@ def test_decode_window_equals_decoding_all_then_cropping(kind, dct):
         np.testing.assert_array_equal(got, whole[top:top + h, left:left + w])
 
 
+@pytest.mark.slow
 def test_plain_decode_and_crop_differs_at_subsampled_edges():
     """Why the margin: TensorFlow's decode-and-crop alone upsamples chroma at the window's
     side edges as at the image's."""
@@ -95,6 +97,7 @@ def test_plain_decode_and_crop_differs_at_subsampled_edges():
     assert differ > 0
 
 
+@pytest.mark.slow
 def test_accurate_dct_decodes_as_pil():
     Image = pytest.importorskip("PIL.Image")
     for kind in ("420", "422", "progressive", "gray"):

@@ -53,6 +53,7 @@ def folder(tmp_path):
     return make_folder(tmp_path / "shapes")
 
 
+@pytest.mark.slow
 def test_scan_sorts_classes_and_labels_files_by_folder(folder):
     ds = data.load(str(folder))
     assert ds.classes == ["bar", "circle", "square"]
@@ -115,6 +116,7 @@ def test_small_images_of_other_sizes_are_resized(folder):
     assert ds.input_shape == (16, 16, 3) and images.shape == (19, 16, 16, 3)
 
 
+@pytest.mark.slow
 def test_folder_trains_resumes_evaluates_and_exports(folder, tmp_path, cli):
     run_dir = tmp_path / "run"
     args = ("train", "binarynet", "--dataset", str(folder), "--hparams-set", "bop",
@@ -154,6 +156,7 @@ def test_folder_trains_resumes_evaluates_and_exports(folder, tmp_path, cli):
     assert meta["classes"] == ["bar", "circle", "square"] and meta["num_classes"] == 3
 
 
+@pytest.mark.slow
 def test_a_changed_class_list_does_not_resume(folder, tmp_path, cli):
     run_dir = tmp_path / "run"
     args = ("train", "binarynet", "--dataset", str(folder), "--hparams-set", "bop",
@@ -208,6 +211,7 @@ def test_bad_folders_are_one_line_errors_and_write_nothing(folder, tmp_path, cli
     assert not out_dir.exists()
 
 
+@pytest.mark.slow
 def test_skip_bad_images_leaves_them_out_and_says_how_many(folder, tmp_path, cli):
     corrupt(folder)
     (folder / "val" / "bar" / "empty.jpg").write_bytes(b"")
@@ -237,6 +241,7 @@ def test_large_folders_check_file_headers_and_skip_while_reading(tmp_path):
         folders.CACHE_BYTES = old
 
 
+@pytest.mark.slow
 def test_fashion_mnist_by_name_trains(tmp_path, cli, mock_data_dir):
     write_mock_metadata(mock_data_dir, "fashion_mnist", MOCK_EXAMPLES)
     ds = data.describe("fashion_mnist", mock_data_dir)

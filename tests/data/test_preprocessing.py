@@ -42,6 +42,7 @@ def photo(height=300, width=400, seed=0):
     return tf.io.encode_jpeg(pixels, quality=90).numpy()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["bnext", "sibnn", "default"])
 def test_training_images_come_from_the_seed_alone(name, op_determinism):
     fn = registry.get(name, encoded=True).fn
@@ -54,6 +55,7 @@ def test_training_images_come_from_the_seed_alone(name, op_determinism):
     assert not np.array_equal(image(1, 2), image(1, 3))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["bnext", "sibnn"])
 def test_training_stages_are_the_function_split(name):
     entry = registry.get(name, encoded=True)
@@ -111,6 +113,7 @@ def test_sibnn_crop_is_torchvisions_resize_then_crop():
     np.testing.assert_array_equal(central, resized[16:240, 58:282])
 
 
+@pytest.mark.slow
 def test_the_pipeline_batches_bnext_as_the_function_does(mock_tfds):
     from bnno import data
 

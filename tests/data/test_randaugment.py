@@ -17,6 +17,7 @@ from bnno.data.resize import exact_product
 FILL = (124, 116, 104)
 
 
+@pytest.mark.slow
 def test_operations_equal_pils_bit_for_bit():
     Image = pytest.importorskip("PIL.Image")
     ImageEnhance = pytest.importorskip("PIL.ImageEnhance")
@@ -63,6 +64,7 @@ def test_operations_equal_pils_bit_for_bit():
                                           err_msg=name)
 
 
+@pytest.mark.slow
 def test_rotation_keeps_the_centre_pixel():
     """The centre maps onto itself exactly in real arithmetic; PIL's rounding (cosine and
     sine to 15 decimals, products rounded one by one) decides which side of the pixel
@@ -108,6 +110,7 @@ def reference(image, chosen, magnitude=7.0, magnitude_std=0.5, prob=0.5):
     return out.numpy()
 
 
+@pytest.mark.slow
 def test_a_batch_applies_each_images_draws():
     rng = np.random.default_rng(4)
     images = rng.integers(0, 256, (17, 24, 32, 3)).astype(np.float32)

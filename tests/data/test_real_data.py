@@ -27,6 +27,7 @@ def test_real_dataset_loads(name, shape, train, test):
     assert -1.0 <= float(np.min(images)) < 0 < float(np.max(images)) <= 1.0
 
 
+@pytest.mark.slow
 def test_cli_trains_on_real_cifar10(cli, tmp_path):
     out = tmp_path / "run"
     code, _, err = cli("train", "binarynet", "--dataset", "cifar10", "--preprocess-fn",

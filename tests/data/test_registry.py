@@ -26,6 +26,7 @@ def halves():
     registry.unregister("test_only_halves")
 
 
+@pytest.mark.slow
 def test_a_registered_function_preprocesses_the_runs_batches(mock_tfds, halves, tmp_path):
     ds = data.load("cifar10", mock_tfds)
     x, _ = next(iter(ds.train(8, "test_only_halves", seed=1, first_epoch=0, epochs=1)))

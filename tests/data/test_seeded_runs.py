@@ -3,6 +3,7 @@ RandAugment come from each image's seed; sibnn's and default's are checked per i
 test_preprocessing.py). About 40 s: two training runs and XLA's RandAugment programs."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from conftest import TINY, all_weights
 
@@ -10,6 +11,7 @@ SHORT = ["--steps-per-epoch", "2", "--validation-steps", "1", "--no-tensorboard"
          "--verbose", "0", "--seed", "1"]
 
 
+@pytest.mark.slow
 def test_two_seeded_runs_end_with_the_same_weights(mock_tfds, cli, tmp_path):
     weights = []
     for name in ("a", "b"):

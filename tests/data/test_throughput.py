@@ -37,6 +37,7 @@ def test_the_slower_side_bounds_the_run():
     assert "compute-bound (the step takes 25 %" in str(fast)
 
 
+@pytest.mark.slow
 def test_throughput_command_times_a_planned_runs_pipeline_and_step(mock_tfds, cli):
     code, out, err = cli("throughput", "binarynet", "--dataset", "cifar10", "--hparams-set",
                          "bop", "--hparams", "filters=4,dense_units=8,batch_size=8",

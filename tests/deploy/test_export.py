@@ -42,6 +42,7 @@ def keras_model(run_dir):
     return bnno.training.train.load_trained(run_dir, stored.read(run_dir), (32, 32, 3), 10)[0]
 
 
+@pytest.mark.slow
 def test_export_writes_a_binary_model_that_agrees_with_keras(bop_export):
     run_dir, output, result = bop_export
     assert result["output"] == str(output) and result["bytes"] == output.stat().st_size
@@ -66,6 +67,7 @@ def test_export_writes_a_binary_model_that_agrees_with_keras(bop_export):
     assert meta["config"] == runs.read(run_dir)  # the run's config, as run.json holds it
 
 
+@pytest.mark.slow
 def test_benchmark_json_and_table(bop_export, cli):
     _, output, _ = bop_export
     code, stdout, err = cli("benchmark", str(output), "--threads", "1", "--runs", "3",
@@ -89,6 +91,7 @@ def test_benchmark_json_and_table(bop_export, cli):
     assert lines[4].startswith("float32 weights") and "LCE / Keras latency" in lines[5]
 
 
+@pytest.mark.slow
 def test_latent_weight_partial_run_exports_its_checkpoint(mock_tfds, cli, tmp_path):
     run_dir = tiny_run(tmp_path / "run", "default", mock_tfds)
     (run_dir / "binarynet_weights.h5").unlink()  # as if killed after the first epoch
@@ -118,6 +121,7 @@ def test_latent_weight_partial_run_exports_its_checkpoint(mock_tfds, cli, tmp_pa
     assert not (tmp_path / "final.tflite").exists()
 
 
+@pytest.mark.slow
 def test_inference_model_binarizes_latent_kernels():
     config = plan_tiny("binarynet", "cifar10", "default", TINY)
     from bnno.training.build import build_model
@@ -148,6 +152,7 @@ class Counting(tf.keras.layers.Layer):
         return inputs * self.calls
 
 
+@pytest.mark.slow
 def test_unconvertible_layer_is_named():
     inputs = tf.keras.Input((4, 4, 1))
     hidden = Counting(name="counting")(tf.keras.layers.Flatten()(inputs))
@@ -169,6 +174,7 @@ def test_agreement_rule():
     assert not export.agreement(keras, keras + 1e-3)["passed"]  # top-1 same, outputs not
 
 
+@pytest.mark.slow
 def test_failed_check_writes_nothing(bop_export, tmp_path, monkeypatch, mock_tfds):
     run_dir = bop_export[0]
     monkeypatch.setattr(export, "lce_predict",
@@ -201,6 +207,7 @@ def test_bad_input_is_one_line_and_exit_2(cli, bop_export, tmp_path, args, messa
     assert not (tmp_path / "m.tflite").exists()
 
 
+@pytest.mark.slow
 def test_binary_layers_left_in_float_are_refused_or_named(bop_export, tmp_path, monkeypatch,
                                                           mock_tfds):
     run_dir = bop_export[0]

@@ -26,6 +26,7 @@ def _run(path, dataset: str, mock_data_dir: str):
                           preprocess_fn="default" if dataset == "imagenet2012" else None)
 
 
+@pytest.mark.slow
 def test_an_imagenet_run_without_imagenet_is_checked_on_generated_images(tmp_path, cli,
                                                                          mock_data_dir):
     run = _run(tmp_path / "run", "imagenet2012", mock_data_dir)
@@ -43,6 +44,7 @@ def test_an_imagenet_run_without_imagenet_is_checked_on_generated_images(tmp_pat
            "machine)" in stdout
 
 
+@pytest.mark.slow
 def test_with_the_dataset_there_the_check_reads_its_test_images(tmp_path, mock_tfds):
     run = _run(tmp_path / "run", "cifar10", mock_tfds)
     output = tmp_path / "model.tflite"

@@ -16,6 +16,7 @@ def _binary_kernels(model):
             if getattr(layer, "kernel_quantizer", None) is not None]
 
 
+@pytest.mark.slow
 def test_bnext_kernels_are_binarized_at_their_trained_temperature():
     tf.keras.utils.set_random_seed(0)
     trained = bnext_18((32, 32, 3), 10, width_multiplier=0.125)
@@ -30,6 +31,7 @@ def test_bnext_kernels_are_binarized_at_their_trained_temperature():
     np.testing.assert_allclose(net(x).numpy(), trained(x, training=False).numpy(), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_bnext_model_still_at_a_high_temperature_is_not_binary():
     tf.keras.utils.set_random_seed(0)
     trained = bnext_18((32, 32, 3), 10, width_multiplier=0.125)  # T = 1: clip(w), not ±1

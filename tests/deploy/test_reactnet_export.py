@@ -81,6 +81,7 @@ def imported(model: str):
     return net
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model, binary", [("reactnet_a", 31), ("reactnet_resnet18", 16)])
 def test_every_binary_convolution_runs_as_lce_bconv2d_and_agrees_with_keras(model, binary):
     # The official models at random weights (the import fixtures), at 32×32: ReActNet-A's
@@ -97,6 +98,7 @@ def test_every_binary_convolution_runs_as_lce_bconv2d_and_agrees_with_keras(mode
                                rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_plain_sign_kernels_of_cema_export_as_lce_bconv2d():
     from bnno.config.plan import check_set
     from bnno.training.build import build_model

@@ -90,6 +90,7 @@ def narrow_sibnn_tiny_scales():
     return model
 
 
+@pytest.mark.slow
 def test_same_mode_rule_against_tensorflow_padding():
     kernel = np.random.default_rng(0).normal(size=(3, 3, 1, 1)).astype(np.float32)
     for size in (6, 7):
@@ -104,6 +105,7 @@ def test_same_mode_rule_against_tensorflow_padding():
     assert _same_mode(8, 3, 1, 2) is None  # more padding than "same": no LCE form
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [8, 7])
 def test_bnext_conv_rewrite_is_the_same_function(size):
     x = tf.keras.Input((size, size, 4))
@@ -116,6 +118,7 @@ def test_bnext_conv_rewrite_is_the_same_function(size):
     np.testing.assert_allclose(net(batch), model(batch), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_sibnn_rewrite_is_the_same_function():
     model = narrow_sibnn()
     net = inference_model(model)
@@ -141,6 +144,7 @@ def test_sibnn_rewrite_is_the_same_function():
     np.testing.assert_allclose(net.get_layer(first.name)(real), first(real), atol=1e-6)
 
 
+@pytest.mark.slow
 @needs_lce
 @pytest.mark.parametrize("make, shape", [(lambda: narrow_bnext(8), (8, 8, 8)),
                                          (narrow_sibnn, (16, 16, 3)),
@@ -158,6 +162,7 @@ def test_every_binary_layer_is_an_lce_bconv(make, shape):
     np.testing.assert_allclose(outputs, expected, atol=1e-4 * np.abs(expected).max())
 
 
+@pytest.mark.slow
 @needs_lce
 def test_a_binary_layer_left_in_float_is_named():
     x = tf.keras.Input((8, 8, 4))
@@ -171,6 +176,7 @@ def test_a_binary_layer_left_in_float_is_named():
     assert convert.float_layers(net, ["wide_pad", "fine"]) == ["wide_pad"]
 
 
+@pytest.mark.slow
 @needs_lce
 def test_trained_sibnn_run_exports_binary(mock_data_dir, tmp_path):
     with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES, data_dir=mock_data_dir):

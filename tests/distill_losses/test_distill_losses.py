@@ -2,6 +2,7 @@
 ``utils/KD_loss.py``: value, the student's gradient, none for the teacher."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from bnno import distill_losses
@@ -19,6 +20,7 @@ def official(student, teacher):
     return cross.mean()
 
 
+@pytest.mark.slow
 def test_value_and_gradients_equal_the_official_loss():
     rng = np.random.default_rng(0)
     student = rng.normal(scale=3, size=(6, 10))

@@ -37,6 +37,7 @@ def trainable(model):
     return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("depth, filters", [(20, 16), (18, 8), (34, 4)])
 def test_parameters_equal_the_official_networks(depth, filters):
     fp = bibench_resnet((32, 32, 3), 10, depth=depth, filters=filters, activation=None,

@@ -13,6 +13,7 @@ def build(set_name, input_shape=(32, 32, 3), classes=10):
     return build_flat("binarynet", hp, input_shape, classes)
 
 
+@pytest.mark.slow
 def test_layer_sequence_is_the_papers():
     model = build("bop")
     kinds = [type(layer).__name__ for layer in model.layers]
@@ -41,6 +42,7 @@ def test_layer_sequence_is_the_papers():
     assert model.layers[-1].activation is tf.keras.activations.softmax
 
 
+@pytest.mark.slow
 def test_bop_and_adam_kernels():
     bop, adam = build("bop"), build("default")
     assert all(isinstance(q.kernel_quantizer, lq.quantizers.NoOp) and q.kernel_constraint is None
@@ -50,6 +52,7 @@ def test_bop_and_adam_kernels():
                for q in adam.layers if isinstance(q, lq.layers.QuantizerBase))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "set_name, expected",
     [

@@ -67,6 +67,7 @@ def trainable(net) -> int:
     return sum(int(np.prod(v.shape)) for v in net.trainable_weights)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, size", [("bnext_t", "tiny"), ("bnext_s", "small"),
                                         ("bnext_m", "middle"), ("bnext_l", "large")])
 def test_parameter_counts_equal_the_official_models(name, size):
@@ -75,6 +76,7 @@ def test_parameter_counts_equal_the_official_models(name, size):
     tf.keras.backend.clear_session()
 
 
+@pytest.mark.slow
 def test_bnext_18_parameters_and_imagenet_costs():
     net = models.get("bnext_18")((224, 224, 3), 1000)
     assert trainable(net) == official_params_18() == 12_062_728
@@ -101,6 +103,7 @@ def random_weights(model, rng):
         t.assign(1.0)
 
 
+@pytest.mark.slow
 def test_elm_attention_module_equals_its_definition():
     """A stride-2 ELM module built by hand from TF ops on the layers' own weights."""
     rng = np.random.default_rng(0)
@@ -154,6 +157,7 @@ def narrow_t():
     return models.get("bnext_t")((32, 32, 3), 10, width_multiplier=0.25)
 
 
+@pytest.mark.slow
 def test_widening_block_concatenates_two_independent_ffns(narrow_t):
     net = narrow_t
     concats = [m for m in net.layers if isinstance(m, tf.keras.layers.Concatenate)]
@@ -165,6 +169,7 @@ def test_widening_block_concatenates_two_independent_ffns(narrow_t):
     assert net.layers[2].output.shape[1:3] == (32, 32)
 
 
+@pytest.mark.slow
 def test_activation_binarizer_forward_and_window():
     x = tf.constant([-2.0, -1.5, -0.2, 0.0, 0.7, 1.5, 1.6])
     with tf.GradientTape() as tape:
@@ -174,6 +179,7 @@ def test_activation_binarizer_forward_and_window():
     np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [0, 1, 1, 1, 1, 1, 0])
 
 
+@pytest.mark.slow
 def test_weight_binarizer_temperature_and_identity_gradient():
     q = BNextWeight(cutoff=1e-7)
     w = tf.Variable([0.3, -0.6, 1.2, -0.05])
@@ -191,6 +197,7 @@ def test_weight_binarizer_temperature_and_identity_gradient():
     assert np.std(conv.kernel.numpy()) == pytest.approx(1e-3, rel=0.3)
 
 
+@pytest.mark.slow
 def test_full_precision_layers_start_as_pytorch_initialises_them(narrow_t):
     """The official code keeps PyTorch's defaults: kaiming_uniform(a=√5) weights and
     biases, U(±1/√fan_in), with fan_in computed here from the layer's input channels and
@@ -232,6 +239,7 @@ def test_full_precision_layers_start_as_pytorch_initialises_them(narrow_t):
         assert all(np.all(s == 0.25) for s in slopes)
 
 
+@pytest.mark.slow
 def test_adamw_groups_and_decoupled_decay(narrow_t):
     net = narrow_t
     low = {id(v) for v in low_decay_variables(net)}
@@ -310,6 +318,7 @@ def test_teacher_phases_switch_at_equal_fractions():
     assert set(sequence("bnext_t")) == {"efficientnet_b0"}
 
 
+@pytest.mark.slow
 def test_rand_augment_keeps_shape_range_and_is_seeded():
     image = tf.random.stateless_uniform((32, 32, 3), [1, 2], 0, 255)
     tf.random.set_seed(3)
@@ -324,6 +333,7 @@ def test_rand_augment_keeps_shape_range_and_is_seeded():
         assert out.shape == image.shape and float(tf.reduce_max(out)) <= 255.0
 
 
+@pytest.mark.slow
 def test_temperature_schedule_survives_a_resume(mock_tfds, cli, tmp_path):
     def run(out, epochs):
         code, _, err = cli("train", "bnext_18", "--dataset", "cifar10", "--hparams-set",
@@ -347,6 +357,7 @@ def test_temperature_schedule_survives_a_resume(mock_tfds, cli, tmp_path):
     assert temperatures(tmp_path / "a") == {0.81}
 
 
+@pytest.mark.slow
 def test_distillation_end_to_end_with_a_bnno_teacher(mock_tfds, cli, tmp_path):
     teacher = tmp_path / "teacher"
     code, _, err = cli("train", "binarynet", "--dataset", "cifar10", "--hparams-set", "default",
@@ -370,6 +381,7 @@ def test_distillation_end_to_end_with_a_bnno_teacher(mock_tfds, cli, tmp_path):
     assert code == 2 and "unknown teacher 'resnet_b9'" in err and "efficientnet_b0" in err
 
 
+@pytest.mark.slow
 def test_summary_prints_ops_beside_the_readme(cli):
     code, stdout, err = cli("summary", "bnext_t", "--dataset", "imagenet2012", "--json",
                             "--hparams", "width_multiplier=0.25")
@@ -386,6 +398,7 @@ def test_summary_prints_ops_beside_the_readme(cli):
     assert code == 0 and "published" not in json.loads(stdout)
 
 
+@pytest.mark.slow
 def test_imagenet_command_trains_with_its_teachers(mock_tfds, cli, tmp_path):
     """The issue's ImageNet command on mock JPEGs: BNext's augmentation, AdamW, and the
     EfficientNet-B0/B2 pair (timm's architectures; random weights here: no download)."""
@@ -403,6 +416,7 @@ def test_imagenet_command_trains_with_its_teachers(mock_tfds, cli, tmp_path):
     assert row["learning_rate"] == pytest.approx(1e-5 + (1e-3 - 1e-5) / 5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["bnext_t", "bnext_18"])
 def test_odd_feature_maps_get_a_one_line_error(mock_tfds, cli, tmp_path, model):
     # MNIST's 28×28 reaches 7×7 before a stride-2 block, whose two paths then disagree.

@@ -27,6 +27,7 @@ OFFICIAL_STD = np.array([0.267, 0.256, 0.276])
 IMAGENET_FILL = np.round(255 * np.array([0.485, 0.456, 0.406]))
 
 
+@pytest.mark.slow
 def test_crop_flip_normalize_matches_numpy():
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
@@ -115,6 +116,7 @@ def pil_bicubic_row_shift(row, shift):
     return out
 
 
+@pytest.mark.slow
 def test_translation_interpolates_bicubically():
     rng = np.random.default_rng(1)
     image = rng.integers(0, 256, (6, 24, 3)).astype(np.float32)
@@ -129,6 +131,7 @@ def test_translation_interpolates_bicubically():
     assert np.abs(got[:, :20] - np.floor(bilinear)).max() > 5
 
 
+@pytest.mark.slow
 def test_operations_equal_pils():
     """Each operation against PIL, which timm runs (same 8-bit input, fixed arguments)."""
     Image = pytest.importorskip("PIL.Image")
@@ -184,6 +187,7 @@ def test_adamw_step_is_pytorchs():
         np.testing.assert_allclose(var.numpy(), p, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_bnext_evaluation_crop_is_torchvisions():
     """Resize the shorter side to ⌊224 / 0.95⌋ = 235 (the longer side truncated), then
     the centre crop with rounded offsets; 8-bit values, then ImageNet normalisation."""

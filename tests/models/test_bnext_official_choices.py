@@ -18,6 +18,7 @@ def _stem(net) -> tf.keras.layers.Conv2D:
     return next(layer for layer in net.layers if isinstance(layer, tf.keras.layers.Conv2D))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape, classes, strides", [
     ((32, 32, 3), 1000, (2, 2)),   # ImageNet's class count on small images: stride 2
     ((64, 64, 3), 10, (1, 1)),
@@ -28,6 +29,7 @@ def test_bnext_strides_its_stem_for_1000_classes_only(shape, classes, strides):
     assert _stem(net).strides == strides
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape, classes, kernel", [((32, 32, 3), 1000, (7, 7)),
                                                     ((96, 96, 3), 10, (3, 3))])
 def test_bnext_18_takes_the_imagenet_stem_for_1000_classes_only(shape, classes, kernel):
@@ -37,6 +39,7 @@ def test_bnext_18_takes_the_imagenet_stem_for_1000_classes_only(shape, classes, 
     assert len(pools) == (1 if classes == 1000 else 0)
 
 
+@pytest.mark.slow
 def test_an_exact_zero_weight_binarizes_to_zero_and_exports_as_plus_one():
     q = BNextWeight()
     q.build((4,))

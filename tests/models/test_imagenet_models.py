@@ -30,6 +30,7 @@ def of_type(model, kind):
 BN = tf.keras.layers.BatchNormalization
 
 
+@pytest.mark.slow
 def test_alexnet_is_an_alias():
     assert models.canonical("alexnet") == "binary_alexnet"
     assert models.get("alexnet") is models.get("binary_alexnet")
@@ -51,6 +52,7 @@ BIREAL_FP = 7 * 7 * 3 * 64 + 64 * 128 + 128 * 256 + 256 * 512 + 512 * 1000 + 100
 BIREAL_BN = 64 + 4 * 64 + 4 * 128 + 4 * 256 + 4 * 512 + 128 + 256 + 512
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model, binary, fp, bn", [
     ("binary_alexnet", ALEXNET_BINARY, 0, ALEXNET_BN),
     ("xnornet", XNOR_BINARY, XNOR_FP, XNOR_BN),
@@ -67,6 +69,7 @@ def test_exact_imagenet_parameter_counts(model, binary, fp, bn):
                                       "birealnet": 11_699_112}[model]
 
 
+@pytest.mark.slow
 def test_alexnet_layers():
     model = build("binary_alexnet")
     quant = of_type(model, lq.layers.QuantizerBase)
@@ -84,6 +87,7 @@ def test_alexnet_layers():
     assert len(optimizers.binary_kernels(model)) == 8
 
 
+@pytest.mark.slow
 def test_xnornet_layers():
     model = build("xnornet")
     bns = of_type(model, BN)
@@ -101,6 +105,7 @@ def test_xnornet_layers():
     assert len(model.losses) == 2
 
 
+@pytest.mark.slow
 def test_birealnet_layers():
     model = build("birealnet")
     quant = of_type(model, lq.layers.QuantConv2D)
@@ -119,6 +124,7 @@ def value_at(hp, key, step, steps_per_epoch, total):
     return float(schedules.build(hp[key], steps_per_epoch, total)(step))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model, epochs", [("binary_alexnet", 150), ("xnornet", 100),
                                            ("birealnet", 300)])
 def test_bop_sets_are_the_papers(model, epochs):
@@ -136,6 +142,7 @@ def test_bop_sets_are_the_papers(model, epochs):
         assert hp["l2"] == 5e-7
 
 
+@pytest.mark.slow
 def test_adam_sets_are_larq_zoos():
     alex = resolve("binary_alexnet", "adam")
     assert (alex["batch_size"], alex["epochs"], alex["optimizer"]) == (512, 150, "adam")
@@ -158,6 +165,7 @@ def test_adam_sets_are_larq_zoos():
     np.testing.assert_allclose(got, [5e-3, 2.5e-3, 0.0], atol=1e-9)
 
 
+@pytest.mark.slow
 def test_binarynet_sec52_adam_baseline():
     hp = resolve("binarynet", "adam_sec52")
     assert (hp["epochs"], hp["batch_size"], hp["optimizer"]) == (500, 50, "adam")
@@ -167,6 +175,7 @@ def test_binarynet_sec52_adam_baseline():
     np.testing.assert_allclose(got, [1e-3, 1e-3, 1e-4, 1e-7], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_whole_run_schedule_follows_shortened_epochs():
     hp = resolve("birealnet", "bop", "epochs=2")
     trainer = TrainerConfig(epochs=2, batch_size=hp["batch_size"], steps_per_epoch=5)

@@ -25,6 +25,7 @@ def _free_models():
     tf.keras.backend.clear_session()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", sorted(TINY))
 def test_layer_norm_takes_the_place_of_every_batch_norm(model):
     build = models.get(model)
@@ -44,6 +45,7 @@ def test_layer_norm_takes_the_place_of_every_batch_norm(model):
             assert a.output_shape == b.output_shape
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("alias", ["binarynet_batch", "xnornet_batch", "birealnet_batch"])
 def test_batch_aliases_are_the_models_with_batch_norm(alias):
     model = alias.removesuffix("_batch")

@@ -94,10 +94,12 @@ def sets_by_optimizer(model: str) -> dict[str, str]:
     return found
 
 
+@pytest.mark.slow
 def test_the_shapes_cover_every_dataset():
     assert set(dataset_shapes()) == {(28, 28, 1), STEP_SHAPE, (224, 224, 3)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", [s for s in dataset_shapes() if s != STEP_SHAPE],
                          ids=lambda shape: "x".join(map(str, shape)))
 @pytest.mark.parametrize("model", models.names())
@@ -117,6 +119,7 @@ def test_every_model_builds_for_every_dataset_shape(model, shape):
     assert net.output_shape == (None, classes)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model, optimizer, set_name", [
     (model, optimizer, set_name) for model in models.names()
     for optimizer, set_name in sets_by_optimizer(model).items()
@@ -160,6 +163,7 @@ SWITCHED = [(model, ("bop", "bop2ndorder")[i % 2]) for i, model in enumerate(
     and models.get_entry(m).takes("kernel_quantizer"))]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model, optimizer", SWITCHED)
 def test_every_model_trains_latent_free_when_hparams_switch_the_optimizer(model, optimizer):
     set_name = latent_set(model)
@@ -195,6 +199,7 @@ def test_every_model_trains_latent_free_when_hparams_switch_the_optimizer(model,
         assert not np.array_equal(before[scale.ref()], scale.numpy())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", models.names())
 def test_every_set_of_every_model_resolves_and_plans(model):
     for set_name in hparams.set_names(model):

@@ -30,6 +30,7 @@ def binary_layers(model) -> list:
     return [layer for layer in model.layers if isinstance(layer, lq.layers.QuantConv2D)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("builder", list(OFFICIAL_PARAMETERS), ids=lambda b: b.__name__)
 def test_trainable_parameters_equal_the_official_models(builder):
     # Graph mode declares the variables without computing their initial values.
@@ -38,6 +39,7 @@ def test_trainable_parameters_equal_the_official_models(builder):
         assert trainable(model) == OFFICIAL_PARAMETERS[builder]
 
 
+@pytest.mark.slow
 def test_reactnet_a_has_the_official_layout():
     with tf.Graph().as_default():
         model = reactnet_a((224, 224, 3), 1000)
@@ -54,6 +56,7 @@ def test_reactnet_a_has_the_official_layout():
     assert model.get_layer("feature.0.conv1").strides == (2, 2)
 
 
+@pytest.mark.slow
 def test_reactnet_resnet18_has_the_official_layout():
     with tf.Graph().as_default():
         model = reactnet_resnet18((224, 224, 3), 1000)
@@ -66,6 +69,7 @@ def test_reactnet_resnet18_has_the_official_layout():
     assert len(binary) == 16 and shortcuts == [f"layer{s}.0.downsample.1" for s in (2, 3, 4)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("builder", [reactnet_a, reactnet_resnet18], ids=lambda b: b.__name__)
 def test_kernel_quantizer_none_is_step_one_with_pytorch_initial_kernels(builder):
     step1 = builder((32, 32, 3), 10, width_multiplier=0.125, kernel_quantizer=None)
@@ -80,6 +84,7 @@ def test_kernel_quantizer_none_is_step_one_with_pytorch_initial_kernels(builder)
     assert kernels.min() >= 0 and kernels.max() < 1e-3
 
 
+@pytest.mark.slow
 def test_latent_free_kernels_start_from_signs_of_cemas_draw():
     noop = {"class_name": "NoOp", "config": {"precision": 1}}
     model = reactnet_a((32, 32, 3), 10, width_multiplier=0.125, kernel_quantizer=noop)
@@ -87,6 +92,7 @@ def test_latent_free_kernels_start_from_signs_of_cemas_draw():
     assert np.abs(kernels).max() <= 1e-3 and 0.4 < (kernels > 0).mean() < 0.6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("builder, final", [(reactnet_a, (2, 2)), (reactnet_resnet18, (4, 4)),
                                             (resnet34, (1, 1))],
                          ids=["reactnet_a", "reactnet_resnet18", "resnet34"])
@@ -97,6 +103,7 @@ def test_small_and_odd_inputs_build(builder, final):
         assert model.layers[-3].input_shape[1:3] == final  # before the global pool
 
 
+@pytest.mark.slow
 def test_narrow_widths_keep_the_official_ratios():
     model = reactnet_a((32, 32, 3), 10, width_multiplier=0.25)
     widths = [model.get_layer(f"feature.{i}.move23").output_shape[-1] for i in range(1, 14)]
@@ -104,6 +111,7 @@ def test_narrow_widths_keep_the_official_ratios():
     assert model.get_layer("feature.0.conv1").strides == (1, 1)  # CIFAR-sized: stride 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("builder", [reactnet_a, reactnet_resnet18])
 def test_the_rank4_decay_group_is_the_official_weight_parameters(builder):
     # The official step-1 scripts decay ``p.ndimension() == 4 or 'conv' in pname``
@@ -127,6 +135,7 @@ def test_the_rank4_decay_group_is_the_official_weight_parameters(builder):
     assert found == official and len(official) > 40
 
 
+@pytest.mark.slow
 def test_the_imagenet_command_runs_both_steps_with_its_teacher(mock_tfds, cli, tmp_path):
     """``bnno train reactnet_a --dataset imagenet2012 --hparams-set reactnet`` on mock
     JPEGs: the official augmentation, the DistributionLoss to the ResNet-34 teacher

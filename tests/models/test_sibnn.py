@@ -36,6 +36,7 @@ def quantize(x, theta, inv_delta, rho):
     return y.numpy(), dx.numpy(), dtheta.numpy(), dinv.numpy()
 
 
+@pytest.mark.slow
 def test_forward_and_window_at_the_edges():
     # One channel, θ = 0, 1/Δ = 1, ρ = 0.3: the window is −0.3 < x < 1, both ends open.
     x = [[-1.0], [-0.3], [-0.29], [0.0], [0.5], [0.99], [1.0], [2.0]]
@@ -47,6 +48,7 @@ def test_forward_and_window_at_the_edges():
     assert dinv[0] == pytest.approx(np.asarray(x).ravel()[inside].sum())
 
 
+@pytest.mark.slow
 def test_threshold_and_scale_move_the_step_and_scale_the_gradient():
     # Two channels with their own θ and 1/Δ; compare with the formulas in NumPy.
     x = np.array([[0.2, 0.2], [0.6, 0.6], [0.9, 0.9], [-0.1, -0.1], [1.4, 1.4]], np.float32)
@@ -61,6 +63,7 @@ def test_threshold_and_scale_move_the_step_and_scale_the_gradient():
     assert y[0].tolist() == [0, 1]  # 0.2 is below channel 0's threshold 0.5 only
 
 
+@pytest.mark.slow
 def test_sparsity_metric_is_the_fraction_of_zeros():
     q = sibnn.SiBnn()
     q(tf.constant([[-1.0, 2.0, 3.0, -4.0], [1.0, 1.0, 1.0, -1.0]]))
@@ -73,6 +76,7 @@ def binarynet_sibnn(set_name: str, extra: str = "") -> tuple[tf.keras.Model, dic
     return build_flat("binarynet", hp, (32, 32, 3), 10), hp
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("set_name", ["bop", "default"])
 def test_thresholds_train_with_adam_and_are_never_decayed(set_name):
     model, hp = binarynet_sibnn(set_name, ",l2_decay=1e-2")
@@ -99,6 +103,7 @@ def test_thresholds_train_with_adam_and_are_never_decayed(set_name):
     assert all(changed)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["binarynet", "binary_alexnet", "xnornet", "birealnet"])
 def test_every_binary_model_takes_sibnn(model):
     hp = resolved(model, hparams.set_names(model)[0], "activation=sibnn")
@@ -113,6 +118,7 @@ def test_every_binary_model_takes_sibnn(model):
     assert len(sibnn.quantizers(clone)) == len(layers)
 
 
+@pytest.mark.slow
 def test_old_input_quantizer_key_still_works():
     hp = resolved("binarynet", "bop", "input_quantizer=bnext_sign")
     assert hp["activation"] == "bnext_sign"
@@ -121,6 +127,7 @@ def test_old_input_quantizer_key_still_works():
         "activation": "sibnn"}
 
 
+@pytest.mark.slow
 def test_xnor_identity_with_padded_borders():
     """A {0,1}-input binary conv is a ±1 xnor conv plus a per-channel constant:
     w·a = ½(w·s + Σw) with s = 2a − 1. Zero padding of a is s = −1 at the border; an
@@ -146,6 +153,7 @@ def test_xnor_identity_with_padded_borders():
     assert direct.shape == a.shape[:3] + (4,)
 
 
+@pytest.mark.slow
 def test_sibnn_models_reference_shapes():
     net = models.get("sibnn_resnet18")((224, 224, 3), 1000)
     # Official code: binary 3×3 convs as Bi-Real-18, fp 1×1 shortcuts, fp stem and fc;
@@ -163,6 +171,7 @@ def test_sibnn_models_reference_shapes():
     assert profile(mlp)["binary_macs"] == 2 * 2048 * 2048
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "model, dataset, set_name, extra",
     [
@@ -188,6 +197,7 @@ def test_models_train_and_log_sparsity(mock_tfds, cli, tmp_path, model, dataset,
     assert np.isfinite(row["loss"])
 
 
+@pytest.mark.slow
 def test_sparsity_reaches_tensorboard(mock_tfds, cli, tmp_path):
     out = tmp_path / "run"
     code, _, err = cli("train", "binarynet", "--dataset", "cifar10", "--hparams-set", "bop",

@@ -120,6 +120,7 @@ def small_models():
             "sibnn_mlp": models.get("sibnn_mlp")((28, 28, 1), 10, units=64)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["sibnn_resnet18", "sibnn_mlp"])
 def test_initialisation_is_the_codes(small_models, name):
     model = small_models[name]
@@ -218,6 +219,7 @@ def test_evaluation_is_the_central_crop(height, width):
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_training_crop_is_a_window_of_the_image_maybe_flipped():
     rng = np.random.default_rng(0)
     encoded, decoded = jpeg(rng.integers(0, 256, (256, 262, 3)))

@@ -43,6 +43,7 @@ def test_efficientnet_stages_and_widths_are_timms(model):
         ["blocks.0.1"] if repeats[0] > 1 else ["blocks.1.1"])
 
 
+@pytest.mark.slow
 def test_any_input_size_builds_and_convnext_refuses_what_timm_cannot_run():
     net = models.get("efficientnet_b0")((33, 47, 3), 7, width_multiplier=0.1)
     assert net.output_shape == (None, 7)
@@ -66,6 +67,7 @@ def test_drop_path_drops_whole_samples_and_rescales_the_rest():
     np.testing.assert_array_equal(DropPath(0.3)(x, training=False), x)
 
 
+@pytest.mark.slow
 def test_drop_rates_are_timms_per_block_rates_and_change_nothing_in_inference():
     kwargs = dict(width_multiplier=0.1, depth_multiplier=0.5)
     plain = models.get("efficientnet_b2")((32, 32, 3), 10, **kwargs)

@@ -101,6 +101,7 @@ def test_sec52_gamma_decays_tenfold_every_100_epochs_of_batch_50():
     np.testing.assert_allclose(values, [1e-4, 1e-4, 1e-5, 1e-6], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_bop_model_kernels_are_real_before_and_plus_minus_one_after_steps():
     hp = {**bop_hp(threshold=1e-6, gamma=1e-3), "filters": 4, "dense_units": 8,
           "kernel_size": 3}

@@ -109,6 +109,7 @@ def test_sigma_and_the_correction_are_options_of_the_optimizer():
     assert "sigma" in optimizers.get("bop2ndorder").logged
 
 
+@pytest.mark.slow
 def test_a_run_logs_its_hyperparameters_and_flips(mock_tfds, cli, tmp_path):
     import json
 

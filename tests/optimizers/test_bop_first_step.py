@@ -94,6 +94,7 @@ def test_the_first_step_from_glorot_kernels_is_the_official_rule(set_name):
         assert flipped > 0.3 * total
 
 
+@pytest.mark.slow
 def test_the_flip_ratio_of_the_first_update_counts_flips_against_the_initial_signs(
         mock_tfds, tmp_path):
     import json

@@ -68,6 +68,7 @@ def epoch_factor(t, steps_per_epoch=2, epochs=3):
     return 1 - (t // steps_per_epoch) / epochs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("alpha0, gamma", [(0.3, 0.5), (0.05, 0.2)])
 def test_six_steps_equal_the_official_rule_with_alpha_decayed_per_epoch(alpha0, gamma):
     params, grads = data()
@@ -139,6 +140,7 @@ def test_its_config_round_trips_with_a_schedule():
     assert again.get_config() == opt.get_config()
 
 
+@pytest.mark.slow
 def test_reactnet_a_trains_its_plain_sign_kernels_with_cema():
     from bnno.config.plan import check_set
     from bnno.training.build import build_model, compile_model

@@ -22,6 +22,7 @@ def scales(run_dir) -> list[np.ndarray]:
     return found
 
 
+@pytest.mark.slow
 def test_sibnn_trains_latent_free_and_its_scales_resume_exactly(mock_tfds, cli, tmp_path):
     def run(out, epochs):
         code, stdout, err = cli("train", "sibnn_mlp", "--dataset", "mnist", "--hparams-set",
@@ -46,6 +47,7 @@ def test_sibnn_trains_latent_free_and_its_scales_resume_exactly(mock_tfds, cli, 
         assert not np.allclose(value, 1.0)  # started at mean |w| and trained since
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("overrides, message", [
     ("optimizer=bop,threshold=1e-6,gamma=1e-3,kernel_quantizer=ste_sign",
      "kernel_quantizer must be none or channel_scale (got ste_sign)"),
@@ -64,6 +66,7 @@ def test_latent_settings_the_user_names_are_refused(mock_tfds, cli, tmp_path,
     assert not out.exists()  # refused before anything was written
 
 
+@pytest.mark.slow
 def test_hparams_show_names_what_gave_way_on_stderr(cli):
     code, stdout, err = cli("hparams", "show", "bnext_t", "cifar", "--hparams",
                             "optimizer=bop2ndorder,threshold=1e-6,gamma=1e-3")

@@ -38,6 +38,7 @@ CONV_FACTOR = glorot_scale(3 * 2 * 4, 3 * 2 * 5)
 DENSE_FACTOR = glorot_scale(20, 3)
 
 
+@pytest.mark.slow
 def test_factor_of_a_conv_and_a_dense_layer():
     model = tiny_model()
     conv, dense, real = model.layers[0], model.layers[3], model.layers[4]
@@ -79,6 +80,7 @@ def gradients(model, rng):
     return grads
 
 
+@pytest.mark.slow
 def test_two_adam_steps_scale_only_the_binary_kernels_then_clip():
     model = tiny_model()
     compile_flat(model, XAVIER, steps_per_epoch=1)
@@ -111,6 +113,7 @@ def test_two_adam_steps_scale_only_the_binary_kernels_then_clip():
     assert np.abs(got).max() == 1.0 and (np.abs(got) < 1).sum() > 50
 
 
+@pytest.mark.slow
 def test_checkpoints_keep_plain_adams_layout_and_resume_exactly(tmp_path):
     rng = np.random.RandomState(1)
     start = start_values(tiny_model(), rng)
@@ -146,6 +149,7 @@ def test_checkpoints_keep_plain_adams_layout_and_resume_exactly(tmp_path):
     assert int(resumed.optimizer.iterations.numpy()) == 2
 
 
+@pytest.mark.slow
 def test_xavier_with_bop_fails_at_plan_time():
     with pytest.raises(BnnoError, match="'lr_scaling' is an option of optimizer adam, not of "
                                         "bop; switch with optimizer=adam") as error:
@@ -155,6 +159,7 @@ def test_xavier_with_bop_fails_at_plan_time():
         optimizers.build("adamw", {"learning_rate": LR, "lr_scaling": "xavier"}, 1, 1)
 
 
+@pytest.mark.slow
 def test_sets_choose_the_scaling():
     assert resolved("binarynet", "adam_sec52")["lr_scaling"] == "xavier"
     assert not isinstance(build_optimizer(resolved("binarynet", "default"), 1),

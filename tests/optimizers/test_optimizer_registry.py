@@ -53,6 +53,7 @@ def tiny_model(optimizer: str):
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", optimizers.names())
 def test_every_optimizer_trains_a_step_with_a_recipe_that_names_it(name):
     options = recipe_options(name)
@@ -67,6 +68,7 @@ def test_every_optimizer_trains_a_step_with_a_recipe_that_names_it(name):
         assert set(np.unique(model.get_layer("binary").kernel.numpy())) <= {-1.0, 1.0}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", optimizers.names())
 def test_every_option_checks_and_parses_its_values(name):
     entry = optimizers.get(name)
@@ -88,6 +90,7 @@ def doomed():
             optimizers.unregister(name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kwargs, message", [
     ({"options": {"learning_rate": 0.1}}, "option 'learning_rate' needs a bnno.htypes type"),
     ({"options": {"learning_rate": SCHEDULE}, "defaults": {"momentum": 0.9}},
@@ -116,6 +119,7 @@ def test_a_builder_must_build_a_legacy_keras_optimizer(doomed):
         optimizers.build("test_only_new_keras", {"learning_rate": 0.1}, 1, 1)
 
 
+@pytest.mark.slow
 def test_registering_one_optimizer_makes_it_a_choice_that_trains(doomed):
     with pytest.raises(BnnoError, match="'optimizer' must be one of: adam"):
         resolved("binarynet", "default", "optimizer=test_only_sgd")

@@ -240,6 +240,7 @@ def test_react_threshold_shifts_the_sign_and_takes_its_gradient():
                                rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_xnorpp_channel_scale_folds_into_the_kernel():
     w, g = _values(KERNEL, 5), _values(KERNEL, 6)
     q = _built("bibench_xnorpp_weight", KERNEL)
@@ -261,6 +262,7 @@ def _conv_same(x, k):  # NHWC, stride 1, zero padding: F.conv2d(x, k, padding=kh
     return out
 
 
+@pytest.mark.slow
 def test_xnorpp_layer_equals_the_official_operator():
     x, w = _values((2, 6, 5, 3), 8), _values((3, 3, 3, 4), 9)
     g = _values((2, 6, 5, 4), 10)
@@ -286,6 +288,7 @@ def test_xnorpp_layer_equals_the_official_operator():
     np.testing.assert_allclose(grad_v, (g * conv * o * h[:, None, None]).sum((0, 1, 3)), **sums)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("training", [True, False])
 def test_recu_activation(training):
     x, g = _values(ACTIVATION, 12), _values(ACTIVATION, 13)
@@ -295,6 +298,7 @@ def test_recu_activation(training):
     np.testing.assert_allclose(grad, gradient, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("epochs_done", [None, 0, 7])  # None: τ = 1 before any schedule
 def test_recu_weight(epochs_done):
     w, g = _values(KERNEL, 14, scale=0.1), _values(KERNEL, 15)
@@ -314,6 +318,7 @@ def test_recu_weight(epochs_done):
     np.testing.assert_allclose(grad_alpha, gradient_alpha, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("channels", [128, 16])  # hidden width 2, and 0 (16 // 64)
 @pytest.mark.parametrize("noise", [True, False])
 def test_fda_activation(channels, noise):
@@ -368,6 +373,7 @@ def test_schedules_after_k_epochs_equal_the_official_formulas(epochs):
     assert float(fda[0].noise_scale) == 0.0  # at the end of training: no noise at all
 
 
+@pytest.mark.slow
 def test_bad_epochs_fail_in_one_line():
     q = _built("bibench_recu_weight", KERNEL)
     with pytest.raises(ValueError, match="epochs must be >= 1"):
@@ -388,6 +394,7 @@ def _state(model):
         (float(m.noise_scale), int(m.terms)) for m in model.submodules if hasattr(m, "terms")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".h5", ""])  # bnno's weight files, and TF checkpoints
 def test_checkpoints_carry_the_schedule_state(tmp_path, suffix):
     model = _schedule_model()
@@ -479,6 +486,7 @@ def _trained_like(model, rng):
                 v.assign(rng.uniform(0.5, 1.5, v.shape) * sign)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BINARIZERS)
 def test_export_runs_every_binary_layer_as_lce_bconv2d(name):
     # The export path of ``bnno export``: the inference rewrite (with the quantizers'
@@ -498,6 +506,7 @@ def test_export_runs_every_binary_layer_as_lce_bconv2d(name):
                                rtol=1e-3, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_export_runs_all_eight_in_one_network_as_lce_bconv2d():
     pytest.importorskip("larq_compute_engine")
     from bnno.deploy.convert import convert, lce_predict

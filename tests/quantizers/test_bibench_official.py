@@ -73,6 +73,7 @@ def _layer(name, stride, x_shape, p):
     return layer, extra
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("name", BINARIZERS)
 def test_operator_equals_the_official_layer(official, name, stride):
@@ -110,6 +111,7 @@ def test_operator_equals_the_official_layer(official, name, stride):
                                    _nhwc(official[f"{key}/y_eval"]), **close)
 
 
+@pytest.mark.slow
 def test_schedules_equal_the_official_ones_over_whole_runs(official):
     from bnno.quantizers.bibench_fda import fda_noise_scale, fda_terms
     from bnno.quantizers.bibench_recu import recu_tau

@@ -46,6 +46,7 @@ def official(epoch, epochs=2):
             {(round(fda_noise_scale(epoch, epochs), 9), fda_terms(epoch, epochs))})
 
 
+@pytest.mark.slow
 def test_schedules_follow_the_official_ones_over_a_run_stopped_and_resumed(mock_tfds,
                                                                           tmp_path):
     # Two trainings, which is what a resume needs: ~25 s.

@@ -55,6 +55,7 @@ def _run(config, x, g):
     return y.numpy(), tape.gradient(loss, xt).numpy(), quantizer
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", quantizers.names())
 def test_every_quantizer_has_a_reference(name):
     assert (REFERENCES / f"{name}.py").is_file(), (
@@ -62,6 +63,7 @@ def test_every_quantizer_has_a_reference(name):
         f"{name}.py with forward(x, quantizer) and gradient(x, g, quantizer)")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in quantizers.names()
                                   if (REFERENCES / f"{n}.py").is_file()])
 def test_forward_and_gradient_equal_numpy(name):
@@ -74,6 +76,7 @@ def test_forward_and_gradient_equal_numpy(name):
     np.testing.assert_allclose(grad, rule.gradient(x, g, quantizer), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", quantizers.names())
 def test_config_round_trips(name):
     entry = quantizers.get(name)

@@ -22,6 +22,7 @@ def mirrored_check(part, env):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_one_step_on_two_replicas_equals_one_device(subprocess_env):
     result = mirrored_check("step", subprocess_env)
     assert result["replicas"] == 2
@@ -41,6 +42,7 @@ def test_one_step_on_two_replicas_equals_one_device(subprocess_env):
         assert diff < (0.15 if approximate else 1e-4), (key, diff)
 
 
+@pytest.mark.slow
 def test_mirrored_run_refuses_uneven_batches_and_resumes(subprocess_env):
     result = mirrored_check("train", subprocess_env)
     assert "does not split evenly across 2 replicas" in result["uneven_error"]
@@ -84,6 +86,7 @@ def run_workers(out, epochs, env):
     return results
 
 
+@pytest.mark.slow
 def test_two_workers_on_loopback_train_and_resume(tmp_path, subprocess_env):
     out = tmp_path / "run"
     first = run_workers(out, 1, subprocess_env)

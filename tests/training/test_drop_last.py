@@ -79,6 +79,7 @@ class _Batches(tf.keras.callbacks.Callback):
         self.per_epoch[-1] += 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("drop_last, steps", [(False, 3), (True, 2)])
 def test_a_run_trains_the_partial_batch_or_drops_it(mock_tfds, tmp_path, drop_last, steps):
     counted = _Batches()

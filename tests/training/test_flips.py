@@ -94,6 +94,7 @@ def test_pi_is_floored_at_minus_nine():
     assert flip_pi(1.0) == pytest.approx(math.log(1 + math.exp(-9)))
 
 
+@pytest.mark.slow
 def test_a_run_logs_pi_per_epoch_and_flips_per_interval(mock_tfds, cli, tmp_path):
     out = tmp_path / "run"
     code, _, err = cli("train", "binarynet", "--dataset", "cifar10", "--hparams-set", "bop",

@@ -1,6 +1,7 @@
 """bnno train --init: a new run starts from another run's weights (fine-tuning)."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from conftest import TINY, all_weights
 
@@ -19,6 +20,7 @@ def kernels(path):
             if k.endswith("kernel:0")}
 
 
+@pytest.mark.slow
 def test_a_run_starts_from_the_init_runs_weights(mock_tfds, cli, tmp_path):
     first = tmp_path / "first"
     code, _, err = train(cli, "binarynet", "--dataset", "cifar10", "--hparams-set",
@@ -48,6 +50,7 @@ def test_a_run_starts_from_the_init_runs_weights(mock_tfds, cli, tmp_path):
         np.testing.assert_array_equal(kernels(signs)[k], np.where(start[k] >= 0, 1.0, -1.0))
 
 
+@pytest.mark.slow
 def test_an_init_that_does_not_fit_is_refused_and_nothing_is_left(mock_tfds, cli, tmp_path):
     first = tmp_path / "first"
     code, _, err = train(cli, "binarynet", "--dataset", "cifar10", "--hparams", TINY,

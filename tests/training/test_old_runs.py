@@ -80,6 +80,7 @@ def test_renamed_keys_of_older_runs_take_their_new_form():
     assert activation({"activation": "ste_sign", "rho": 0.3}) == "ste_sign"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_an_old_run_evaluates_and_resumes_with_its_command(mock_tfds, cli, old_run, name):
     path = old_run(name)

@@ -38,6 +38,7 @@ def assert_same_weights(a, b):
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
+@pytest.mark.slow
 def test_piped_training_logs_one_line_per_epoch(tmp_path, subprocess_env):
     out = tmp_path / "run"
     done = subprocess.run([PYTHON, MOCK_BNNO, *train_args(out, 3)], env=subprocess_env,
@@ -67,6 +68,7 @@ def test_piped_training_logs_one_line_per_epoch(tmp_path, subprocess_env):
     assert "flip_ratio" not in done.stdout and "\r" not in done.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("verbose, bar", [("0", False), ("1", True)])
 def test_verbose_overrides_the_default(mock_tfds, cli, tmp_path, verbose, bar):
     # The output is captured, not a terminal: by default one line per epoch.
@@ -104,6 +106,7 @@ def test_epoch_line_leaves_out_hyperparameters_and_pi(capsys):
                         r"flip_ratio 0\.2500\n", printed), printed
 
 
+@pytest.mark.slow
 def test_best_weights_are_kept_and_survive_resume(mock_tfds, cli, tmp_path):
     out = tmp_path / "run"
     best_file = runs.best_weights_file(out, "binarynet")
@@ -141,6 +144,7 @@ def test_an_epoch_with_a_nan_loss_is_never_the_best(tmp_path):
     assert runs.read_best(path) == {"epoch": 1, "val_accuracy": 0.3}
 
 
+@pytest.mark.slow
 def test_weights_choice_on_evaluate_and_landscape(mock_tfds, cli, tmp_path):
     out = tmp_path / "run"
     assert cli(*train_args(out, 1))[0] == 0

@@ -7,6 +7,7 @@ import subprocess
 import time
 
 import numpy as np
+import pytest
 from conftest import PYTHON, TESTS_DIR, all_weights
 
 MOCK_BNNO = str(TESTS_DIR / "mock_bnno.py")
@@ -27,6 +28,7 @@ def epochs_logged(out):
     return [json.loads(line)["epoch"] for line in file.read_text().splitlines() if line]
 
 
+@pytest.mark.slow
 def test_killed_and_resumed_run_equals_uninterrupted_run(tmp_path, subprocess_env):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     subprocess.run(command(whole), env=subprocess_env, check=True, capture_output=True)

@@ -141,6 +141,7 @@ def run_staged(path, set_name, recorder, mock_data_dir):
             tensorboard=False, verbose=0, callbacks=(recorder,)))
 
 
+@pytest.mark.slow
 def test_a_staged_run_carries_weights_as_its_stages_declare(staged_sets, tmp_path,
                                                             mock_data_dir):
     recorder = Recorder()
@@ -167,6 +168,7 @@ def test_a_staged_run_carries_weights_as_its_stages_declare(staged_sets, tmp_pat
     assert rows == {"run/real": "finished", "run/binary": "finished"}
 
 
+@pytest.mark.slow
 def test_carry_all_from_best_takes_the_best_epoch(staged_sets, tmp_path, mock_data_dir):
     from bnno.config import stored
     from bnno.training.loading import load_trained
@@ -181,6 +183,7 @@ def test_carry_all_from_best_takes_the_best_epoch(staged_sets, tmp_path, mock_da
             np.testing.assert_array_equal(now, w.numpy())
 
 
+@pytest.mark.slow
 def test_a_kill_between_stages_or_inside_one_resumes_as_if_none_happened(
         staged_sets, tmp_path, mock_data_dir):
     through = Recorder()
@@ -221,6 +224,7 @@ def test_another_staged_run_in_the_same_directory_is_refused(staged_sets, tmp_pa
 DATA_DIR = os.environ.get("BNNO_DATA_DIR")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not DATA_DIR, reason="BNNO_DATA_DIR is not set")
 def test_reactnet_a_runs_both_steps_on_cifar10_and_resumes_after_a_kill_between_them(
         tmp_path):

@@ -68,6 +68,7 @@ def test_preprocessing(mock_tfds):
     assert len({c.tobytes() for c in crops}) > 10
 
 
+@pytest.mark.slow
 def test_every_seed_builds_the_pipeline(mock_tfds):
     # A global seed of 0 once made tf.data compare a symbolic shuffle seed in Python.
     ds = data.load("cifar10")
@@ -84,6 +85,7 @@ def test_every_seed_builds_the_pipeline(mock_tfds):
     assert not np.array_equal(firsts[0], firsts[1])
 
 
+@pytest.mark.slow
 def test_a_run_that_fails_before_its_first_epoch_leaves_nothing(mock_tfds, tmp_path,
                                                                  monkeypatch):
     def broken_pipeline(*args, **kwargs):
