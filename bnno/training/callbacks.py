@@ -135,7 +135,7 @@ class GoodStateBackup(tf.keras.callbacks.BackupAndRestore):
                 save=self._save_stopped, leave=self._leave)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
+        self._epoch = int(epoch)
         super().on_epoch_begin(epoch, logs)
 
     def _implements_train_batch_hooks(self):
@@ -150,7 +150,8 @@ class GoodStateBackup(tf.keras.callbacks.BackupAndRestore):
             self.nan_at = (self._epoch, batch)
             self.model.stop_training = True
             return
-        self._batch = batch
+        # The first batch number of a resumed epoch is a NumPy integer.
+        batch = self._batch = int(batch)
         if self._handler is not None:  # every worker stops after the same step
             self._handler.save_checkpoint_if_preempted()
         elif self.stop is not None and self.stop.requested():

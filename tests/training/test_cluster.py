@@ -108,15 +108,17 @@ def test_sigterm_mid_epoch_saves_the_step_and_the_resumed_run_equals_the_whole(
     assert_same_weights(uninterrupted, runs.weights_file(out, "binarynet"))
 
 
-@pytest.mark.parametrize("every, position", [
-    ({"checkpoint_every": 4}, (1, 2)),       # steps 4, 8: the last save is step 2 of epoch 2
-    ({"checkpoint_minutes": 1e-9}, (1, 5)),  # a save after every step
+@pytest.mark.parametrize("every, dies_at, position", [
+    # Saves after steps 4 and 8 of the run: the last is after step 2 of epoch 2.
+    ({"checkpoint_every": 4}, (1, 4), (1, 2)),
+    # A save after every step (the resumed run saves in its first epoch too).
+    ({"checkpoint_minutes": 1e-9}, (1, 2), (1, 3)),
 ])
 def test_a_run_that_died_resumes_at_its_last_save_inside_the_epoch(
-        uninterrupted, tmp_path, every, position, capsys):
+        uninterrupted, tmp_path, every, dies_at, position, capsys):
     out = tmp_path / "run"
     with pytest.raises(RuntimeError, match="went away"):
-        trained(out, opts=options(At(1, 4, crash), **every))
+        trained(out, opts=options(At(*dies_at, crash), **every))
     assert runs.checkpoint_position(out, STEPS) == position
     files = json.loads((out / "backup" / "chief" / runs.CHECKPOINT_FILES).read_text())
     assert (files["epochs_done"], files["steps_done"]) == position
