@@ -95,14 +95,14 @@ def damage(out: Path) -> str | None:
     return None
 
 
-def saving(out: Path) -> bool:
-    """Whether a checkpoint is being written now (TensorFlow writes into a temporary
-    folder or file beside the checkpoint before renaming it)."""
-    folder = out / runs.BACKUP_DIR / "chief"
+def names(out: Path) -> frozenset[str]:
+    """The files of the run's checkpoint folder now. A save creates a temporary file,
+    then the new checkpoint's files, then rewrites the index and removes the old files:
+    while it runs, the names change from one look to the next."""
     try:
-        return any("temp" in p.name or ".tmp" in p.name for p in folder.iterdir())
+        return frozenset(p.name for p in (out / runs.BACKUP_DIR / "chief").iterdir())
     except OSError:
-        return False
+        return frozenset()
 
 
 def kill_once(command: list[str], env: dict, rng: random.Random, whole_seconds: float,
@@ -113,12 +113,14 @@ def kill_once(command: list[str], env: dict, rng: random.Random, whole_seconds: 
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + (whole_seconds * 3 if during_save
-                                   else rng.uniform(0.3, 1.0) * whole_seconds)
-    hit = False
+                                   else rng.uniform(0.2, 0.9) * whole_seconds)
+    hit, seen = False, frozenset()
     while time.monotonic() < deadline and proc.poll() is None:
-        if during_save and saving(out):
+        now = names(out) if during_save else seen
+        if seen and now != seen:  # a save is under way (its first file appeared)
             hit = True
             break
+        seen = now
         time.sleep(0.0005 if during_save else 0.01)
     if proc.poll() is None:
         proc.send_signal(sig)

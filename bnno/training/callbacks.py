@@ -133,6 +133,10 @@ class GoodStateBackup(tf.keras.callbacks.BackupAndRestore):
             self._handler = multi_worker_handler(
                 strategy, self._training_state.write_checkpoint_manager, self.stop,
                 save=self._save_stopped, leave=self._leave)
+            # It counts steps to agree on the one to stop after; a worker other than the
+            # chief restores no count of earlier runs (its own checkpoint folder is
+            # temporary), so every worker counts from this start.
+            self._handler._run_counter = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = int(epoch)
