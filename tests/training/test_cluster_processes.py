@@ -51,11 +51,10 @@ def test_a_second_process_is_refused_then_takes_over_when_the_first_is_killed(
         second = subprocess.run(command(out), env=subprocess_env, capture_output=True,
                                 text=True)
         assert second.returncode == 2
-        assert second.stderr.strip() == (
-            f"Error: {out} is being trained by "
-            f"{second.stderr.split('trained by ')[1].split(';')[0]}; wait for it to end, or "
-            "stop it and run this again")
-        assert f"PID {first.pid} on " in second.stderr
+        line = second.stderr.strip().splitlines()[-1]  # after TensorFlow's start-up notes
+        assert line.startswith(f"Error: {out} is being trained by PID {first.pid} on ")
+        assert line.endswith("; wait for it to end, or stop it and run this again")
+        assert "Traceback" not in second.stderr
     finally:
         first.kill()
         first.wait()
@@ -99,7 +98,8 @@ def finish(procs):
 @pytest.mark.slow
 def test_two_workers_stop_after_the_same_step_on_sigterm_and_resume(tmp_path,
                                                                     subprocess_env):
-    epochs, every = 40, ("--checkpoint-every", "4")
+    # Enough epochs for the signal to be seen: workers look for it once a second.
+    epochs, every = 15, ("--checkpoint-every", "4")
     whole = tmp_path / "whole"
     for code, _, stderr in finish(start_workers(whole, epochs, subprocess_env, every)):
         assert code == 0, stderr[-3000:]
@@ -120,8 +120,14 @@ def test_two_workers_stop_after_the_same_step_on_sigterm_and_resume(tmp_path,
     assert [r["epoch"] for r in runs.read_metrics(out)] == list(range(1, epochs + 1))
     a = all_weights(runs.weights_file(whole, "binarynet"))
     b = all_weights(runs.weights_file(out, "binarynet"))
+    assert a.keys() == b.keys()
     for name in a:
-        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+        if "moving_" in name:
+            # Batch norm's moving statistics are kept per worker and averaged when saved;
+            # a resumed run starts from the average, which rounds differently.
+            np.testing.assert_allclose(a[name], b[name], rtol=1e-6, err_msg=name)
+        else:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
 @pytest.mark.slow
