@@ -144,7 +144,12 @@ class RunLock:
         Raises:
             BnnoError: a live process holds it (the message names it).
         """
-        self.path.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and not self.path.is_dir():
+            raise BnnoError(f"--output-dir {self.path} is a file; give a directory")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise BnnoError(f"cannot write the run directory {self.path}: {e.strerror}") from None
         for _ in range(20):  # another process may take over at the same moment
             if self._create():
                 self._thread = threading.Thread(target=self._beat, daemon=True,
