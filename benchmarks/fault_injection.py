@@ -105,11 +105,11 @@ def names(out: Path) -> frozenset[str]:
         return frozenset()
 
 
-def kill_once(command: list[str], env: dict, rng: random.Random, whole_seconds: float,
-              during_save: bool, sig: int) -> tuple[int, bool]:
+def kill_once(command: list[str], out: Path, env: dict, rng: random.Random,
+              whole_seconds: float, during_save: bool, sig: int) -> tuple[int, bool]:
     """Start ``command``, kill it with ``sig`` (at a random moment, or while it saves a
-    checkpoint), and return its exit status and whether a save was under way."""
-    out = Path(command[-1])
+    checkpoint in the run directory ``out``), and return its exit status and whether a
+    save was under way."""
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + (whole_seconds * 3 if during_save
@@ -132,7 +132,7 @@ def trial(i: int, prefix: list[str], data_dir: str | None, root: Path, reference
     out = root / f"trial-{i}"
     command = prefix + train_args(out, data_dir)
     sig = signal.SIGKILL if i % 2 == 0 else signal.SIGTERM
-    status, during_save = kill_once(command, env, rng, whole_seconds, rng.random() < 0.4, sig)
+    status, during_save = kill_once(command, out, env, rng, whole_seconds, rng.random() < 0.4, sig)
     row = {"signal": sig.name, "during_save": during_save, "status": status,
            "damage": damage(out), "mismatch": False}
     done = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -181,33 +181,52 @@ def run_trials(prefix: list[str], data_dir: str | None, trials: int, seed: int,
 
 
 def measure_cost(data_dir: str, hparams: str, steps: int, every: int) -> dict:
-    """Seconds per step without and with a checkpoint every ``every`` steps, and the
-    seconds of one save as a multiple of one step (same process, same data, warm)."""
+    """What ``--checkpoint-every`` costs, in one process with warm data: the seconds of a
+    training step (the second epoch of a run without saves inside epochs), the median
+    seconds of one save inside an epoch (timed around the save itself), that save as a
+    multiple of a step, and the share it adds at ``every`` steps; also the second epoch's
+    seconds with saves over those without (which includes the machine's noise)."""
+    import statistics
+
     import tensorflow as tf
 
     from bnno.config import plan
     from bnno.data import Source
     from bnno.hparams import parse_overrides
+    from bnno.training.callbacks import GoodStateBackup
     from bnno.training.train import TrainOptions, train
 
-    seconds = {}
-    for label, checkpoint_every in (("plain", 0), ("checkpoints", every), ("plain2", 0)):
-        tf.keras.backend.clear_session()
-        config = plan("binarynet", "cifar10", "bop",
-                      {**parse_overrides(hparams), "steps_per_epoch": steps,
-                       "validation_steps": 1, "epochs": 2}, seed=1)
-        with tempfile.TemporaryDirectory() as out:
-            train(config, out, Source(data_dir),
-                  TrainOptions(tensorboard=False, verbose=0, flip_log=False,
-                               checkpoint_every=checkpoint_every))
-            rows = runs.read_metrics(Path(out))
-        seconds[label] = rows[-1]["seconds"]  # the second epoch: warm
-    step = min(seconds["plain"], seconds["plain2"]) / steps
-    saves = steps // every
-    per_save = max(seconds["checkpoints"] - min(seconds["plain"], seconds["plain2"]), 0) / saves
-    return {"hparams": hparams, "step_seconds": round(step, 4),
-            "save_seconds": round(per_save, 4), "save_in_steps": round(per_save / step, 2),
-            "overhead_at_every": round(per_save / (every * step), 4)}
+    timed: list[float] = []
+    save = GoodStateBackup._save
+
+    def timed_save(self, epoch, batch):
+        start = time.perf_counter()
+        save(self, epoch, batch)
+        if batch >= 0:
+            timed.append(time.perf_counter() - start)
+
+    GoodStateBackup._save = timed_save
+    epoch_seconds = {}
+    try:
+        for checkpoint_every in (0, every):
+            tf.keras.backend.clear_session()
+            config = plan("binarynet", "cifar10", "bop",
+                          {**parse_overrides(hparams), "steps_per_epoch": steps,
+                           "validation_steps": 1, "epochs": 2}, seed=1)
+            with tempfile.TemporaryDirectory() as out:
+                train(config, out, Source(data_dir),
+                      TrainOptions(tensorboard=False, verbose=0, flip_log=False,
+                                   checkpoint_every=checkpoint_every))
+                epoch_seconds[checkpoint_every] = runs.read_metrics(Path(out))[-1]["seconds"]
+    finally:
+        GoodStateBackup._save = save
+    step = epoch_seconds[0] / steps
+    per_save = statistics.median(timed)
+    return {"hparams": hparams, "steps": steps, "every": every,
+            "step_seconds": round(step, 4), "save_seconds": round(per_save, 4),
+            "save_in_steps": round(per_save / step, 2),
+            "overhead_at_every": round(per_save / (every * step), 4),
+            "epoch_seconds_ratio": round(epoch_seconds[every] / epoch_seconds[0], 3)}
 
 
 def main() -> None:
@@ -222,7 +241,7 @@ def main() -> None:
                    help="measure what --checkpoint-every costs instead")
     args = p.parse_args()
     if args.cost:
-        for hp, steps, every in ((HPARAMS.replace("epochs=3", "epochs=2"), 200, 20),
+        for hp, steps, every in (("filters=4,dense_units=8,batch_size=4", 200, 20),
                                  ("batch_size=50", 40, 10)):
             print(json.dumps(measure_cost(args.data_dir, hp, steps, every)), flush=True)
         return
