@@ -1,11 +1,14 @@
 """Distillation from randomly initialised teachers (``teacher_weights=none``) is seeded
-too: two runs with the same seed end with the same student weights."""
+too: two runs with the same seed end with the same student weights. About 20 s: two
+runs, each building a full-size teacher."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from conftest import all_weights
 
 
+@pytest.mark.slow
 def test_two_seeded_distillation_runs_with_random_teachers_end_alike(mock_tfds, cli,
                                                                      tmp_path):
     weights = []
