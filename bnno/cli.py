@@ -17,7 +17,7 @@ import sys
 import click
 
 from bnno import hparams, plugins
-from bnno.errors import BnnoError
+from bnno.errors import BnnoError, Preempted
 
 # Options that train and sweep share.
 _DATASET = click.option(
@@ -65,6 +65,30 @@ def _tensorboard(command):
 
 
 _TENSORBOARD = _tensorboard
+
+
+def _checkpoints(command):
+    """``--checkpoint-every`` and ``--checkpoint-minutes``, given to ``command`` as
+    ``checkpoints``: a dict of ``TrainOptions`` fields."""
+
+    @functools.wraps(command)
+    def run(*args, checkpoint_every, checkpoint_minutes, **kwargs):
+        return command(*args, checkpoints={"checkpoint_every": checkpoint_every or 0,
+                                           "checkpoint_minutes": checkpoint_minutes or 0.0},
+                       **kwargs)
+
+    run = click.option(
+        "--checkpoint-minutes", type=click.FloatRange(0, min_open=True), metavar="M",
+        help="Also save the checkpoint every M minutes inside an epoch (one machine or "
+             "mirrored). [default: after every epoch only]")(run)
+    return click.option(
+        "--checkpoint-every", type=click.IntRange(1), metavar="N",
+        help="Also save the checkpoint every N training steps (counted over the whole "
+             "run); a resumed run continues at the saved step with the same data order. "
+             "[default: after every epoch only]")(run)
+
+
+_CHECKPOINTS = _checkpoints
 _DATA_DIR = click.option(
     "--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
     help="tfds data dir (default: $TFDS_DATA_DIR or ~/tensorflow_datasets).",
@@ -137,13 +161,14 @@ def _grid(items: tuple[str, ...]) -> dict[str, list[str]]:
 
 
 def _runner(data_dir: str | None, manual_dir: str | None, tensorboard: bool,
-            verbose: int | None):
+            verbose: int | None, checkpoints: dict | None = None):
     """Where a sweep's or comparison's runs find their data, and what they log."""
     from bnno.analysis.jobs import Runner
     from bnno.data import Source
     from bnno.training.train import TrainOptions
 
-    return Runner(Source(data_dir, manual_dir), TrainOptions(tensorboard, verbose))
+    return Runner(Source(data_dir, manual_dir),
+                  TrainOptions(tensorboard, verbose, **(checkpoints or {})))
 
 
 def _version(ctx: click.Context, _param, value: bool) -> None:
@@ -180,6 +205,7 @@ def cli() -> None:
 @_STEPS_PER_EPOCH
 @_VALIDATION_STEPS
 @_TENSORBOARD
+@_CHECKPOINTS
 @click.option("--strategy", default="default", show_default=True,
               help="default (one device), mirrored (all local GPUs) or multi_worker "
                    "(the cluster in TF_CONFIG).")
@@ -190,7 +216,7 @@ def cli() -> None:
 @_VERBOSE
 @_with_tensorflow
 def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, data_dir,
-          manual_dir, seed, steps_per_epoch, validation_steps, tensorboard, strategy,
+          manual_dir, seed, steps_per_epoch, validation_steps, tensorboard, checkpoints, strategy,
           skip_bad_images, init, verbose) -> None:
     """Train MODEL on a dataset with an hparam set; resume with the same --output-dir.
 
@@ -201,6 +227,12 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
     bnno train birealnet --dataset imagenet2012 --hparams-set bop --strategy mirrored
     bnno train birealnet --dataset ~/imagenet --hparams-set bop
     bnno train bnext_t --dataset ~/imagenet --hparams-set bop --init runs/bnext_t_official
+    bnno train bnext_t --dataset ~/imagenet --output-dir runs/b --checkpoint-minutes 20
+
+    \b
+    One process trains a run directory at a time (a second one exits with status 2).
+    SIGTERM or Ctrl-C stops after the current step, saves that position and exits with
+    status 75 (EX_TEMPFAIL: requeue); the same command resumes at that step.
     """
     from bnno.config import plan
     from bnno.config.stages import plan_stages
@@ -211,7 +243,7 @@ def train(model, dataset, preprocess_fn, hparams_set, overrides, output_dir, dat
     given = _overrides(overrides, preprocess_fn, steps_per_epoch, validation_steps)
     settings = dict(seed=seed, strategy=strategy, init=init, skip_bad_images=skip_bad_images)
     source = Source(data_dir, manual_dir, skip_bad_images)
-    train_options = TrainOptions(tensorboard=tensorboard, verbose=verbose)
+    train_options = TrainOptions(tensorboard=tensorboard, verbose=verbose, **checkpoints)
     stages = plan_stages(model, dataset, hparams_set, given, **settings)
     try:
         if stages:  # a set trained in stages: each in a sub-directory of the run
@@ -507,10 +539,11 @@ def hparams_doc(output) -> None:
 @_STEPS_PER_EPOCH
 @_VALIDATION_STEPS
 @_TENSORBOARD
+@_CHECKPOINTS
 @_VERBOSE
 @_with_tensorflow
 def sweep(model, dataset, preprocess_fn, hparams_set, grid, configs, overrides, output_dir,
-          data_dir, manual_dir, seed, steps_per_epoch, validation_steps, tensorboard,
+          data_dir, manual_dir, seed, steps_per_epoch, validation_steps, tensorboard, checkpoints,
           verbose) -> None:
     """Train a grid of configurations of MODEL one after another, then tabulate and plot.
 
@@ -530,7 +563,7 @@ def sweep(model, dataset, preprocess_fn, hparams_set, grid, configs, overrides, 
     found = configurations(_grid(grid), [hparams.parse_overrides(c) for c in configs])
     path = run(model, dataset, hparams_set, found,
                _overrides(overrides, preprocess_fn, steps_per_epoch, validation_steps),
-               output_dir, seed, _runner(data_dir, manual_dir, tensorboard, verbose))
+               output_dir, seed, _runner(data_dir, manual_dir, tensorboard, verbose, checkpoints))
     click.echo(terminal_table(summarize(path)))
     click.echo(f"Sweep saved in {path}")
 
@@ -554,10 +587,11 @@ def sweep(model, dataset, preprocess_fn, hparams_set, grid, configs, overrides, 
 @_STEPS_PER_EPOCH
 @_VALIDATION_STEPS
 @_TENSORBOARD
+@_CHECKPOINTS
 @_VERBOSE
 @_with_tensorflow
 def compare(model_names, dataset, sets, epochs, preprocess_fn, overrides, output_dir,
-            data_dir, manual_dir, seed, steps_per_epoch, validation_steps, tensorboard,
+            data_dir, manual_dir, seed, steps_per_epoch, validation_steps, tensorboard, checkpoints,
             verbose) -> None:
     """Train hparam sets side by side at the same budget, then tabulate and plot.
 
@@ -578,7 +612,7 @@ def compare(model_names, dataset, sets, epochs, preprocess_fn, overrides, output
     if epochs:
         shared["epochs"] = epochs
     path = run(model_names, dataset, parse_sets(sets), shared, output_dir, seed,
-               _runner(data_dir, manual_dir, tensorboard, verbose))
+               _runner(data_dir, manual_dir, tensorboard, verbose, checkpoints))
     click.echo(terminal_table(summarize(path)))
     click.echo(f"Comparison saved in {path}")
 
@@ -618,11 +652,12 @@ def compare(model_names, dataset, sets, epochs, preprocess_fn, overrides, output
 @_VALIDATION_STEPS
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 @_TENSORBOARD
+@_CHECKPOINTS
 @_VERBOSE
 @_with_tensorflow
 def bench(model_names, datasets, binarizers, hparams_set, grid, epochs, preprocess_fn,
           overrides, corruptions, export_check, output_dir, data_dir, manual_dir, seed,
-          steps_per_epoch, validation_steps, as_json, tensorboard, verbose) -> None:
+          steps_per_epoch, validation_steps, as_json, tensorboard, checkpoints, verbose) -> None:
     """Binarizers side by side: accuracy, spread over training settings, training cost,
     operations, speed-up and exported size, against a full-precision reference.
 
@@ -649,7 +684,7 @@ def bench(model_names, datasets, binarizers, hparams_set, grid, epochs, preproce
         grid_sets = [s.strip() for s in grid.split(",") if s.strip()]
     shared = _overrides(overrides, preprocess_fn, steps_per_epoch or None, validation_steps)
     shared["epochs"] = epochs
-    runner = _runner(data_dir, manual_dir, tensorboard, verbose)
+    runner = _runner(data_dir, manual_dir, tensorboard, verbose, checkpoints)
     # With --json, stdout holds the JSON only: the progress lines go to stderr.
     with contextlib.redirect_stdout(sys.stderr if as_json else sys.stdout):
         path = run.bench(names, datasets, run.parse_binarizers(binarizers), hparams_set,
@@ -728,7 +763,8 @@ def landscape(run_dir, value_range, points, two_d, batches, batch_size, initial,
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
 def runs_command(folder, as_json) -> None:
     """The runs under FOLDER (default: runs): model, dataset, set, epochs done, best and
-    last validation accuracy, status (finished, resumable, stopped by NaN, unreadable).
+    last validation accuracy, status (running, finished, interrupted, stopped by NaN,
+    unreadable).
 
     \b
     bnno runs
@@ -779,6 +815,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
+    except Preempted as e:
+        click.echo(str(e), err=True)
+        sys.exit(e.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted; run the same command to resume.", err=True)
         sys.exit(130)

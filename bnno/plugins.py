@@ -193,10 +193,11 @@ def _package_dir(value: str) -> Path | None:
 
 
 def _write_index() -> None:
-    from bnno import hparams
+    from bnno import atomic, hparams
     from bnno.checkpoints import registry as importers
     from bnno.data import registry as preprocessing
     from bnno.distill_losses import registry as losses
+    from bnno.errors import BnnoError
     from bnno.models import registry as models
     from bnno.optimizers import registry as optimizers
     from bnno.quantizers import registry as quantizers
@@ -209,10 +210,8 @@ def _write_index() -> None:
                 "loaded": _LOADED, "failed": _FAILED}
         file = index_file()
         file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        tmp.replace(file)
-    except (ValueError, TypeError, OSError):
+        atomic.write_text(file, json.dumps(data), sync=False)
+    except (ValueError, TypeError, OSError, BnnoError):
         pass  # an entry that cannot be written down, or no cache: loads stay full
 
 

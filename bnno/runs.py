@@ -7,6 +7,8 @@ A run directory holds::
     logs/                     TensorBoard logs
     metrics.jsonl             one JSON object per completed epoch
     flips.jsonl               flip ratio and π per binary layer every N steps (bnno.training.flips)
+    lock.json                 while a process trains the run: its host, PID and heartbeat
+                              (bnno.locks)
     <model>_weights.h5        final weights (Keras HDF5)
     <model>_best_weights.h5   weights of the epoch with the best validation accuracy (the
                               epoch and accuracy are attributes of the file)
@@ -32,13 +34,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bnno import atomic
 from bnno.errors import BnnoError
 
 RUN_FILE = "run.json"
@@ -50,6 +52,10 @@ STOPPED_FILE = "stopped.json"
 # Beside the checkpoint: the sizes of its files, so that a damaged one shows without
 # reading it (``checkpointed_epochs``).
 CHECKPOINT_FILES = "files.json"
+# Its keys (no checkpoint file has these names) for the position the checkpoint holds.
+EPOCHS_DONE, STEPS_DONE = "epochs_done", "steps_done"
+# The lock file of a run being trained (``bnno.locks``).
+LOCK_FILE = "lock.json"
 STAGES_FILE = "stages.json"
 
 # The weights a run can be evaluated, exported or examined with.
@@ -233,8 +239,8 @@ def mark_stopped(path: Path, epoch: int, batch: int) -> None:
         >>> read_stopped(path) is None
         True
     """
-    with open(Path(path) / STOPPED_FILE, "w", encoding="utf-8") as f:
-        json.dump({"reason": "nan", "epoch": epoch, "batch": batch}, f)
+    atomic.write_text(Path(path) / STOPPED_FILE,
+                      json.dumps({"reason": "nan", "epoch": epoch, "batch": batch}))
 
 
 def clear_stopped(path: Path) -> None:
@@ -328,20 +334,17 @@ def create(path: Path, spec: dict[str, Any]) -> None:
         ['run.json']
     """
     path = Path(path)
-    tmp = path / (RUN_FILE + ".tmp")
     try:
         path.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(spec, f, indent=2, sort_keys=True)
-        os.replace(tmp, path / RUN_FILE)
     except OSError as e:
         raise BnnoError(f"cannot write the run directory {path}: {e.strerror}") from None
+    atomic.write_text(path / RUN_FILE, json.dumps(spec, indent=2, sort_keys=True))
 
 
 @contextlib.contextmanager
 def removed_if_unstarted(path: Path, fresh: bool, keep: tuple = ()) -> Iterator[None]:
     """Undo a ``fresh`` run made in the body if the body fails before the run's first
-    epoch is saved: such a run has nothing to resume, and its ``run.json`` would refuse a
+    checkpoint is saved: such a run has nothing to resume, and its ``run.json`` would refuse a
     retry with other settings. An empty folder that was there before stays. Exceptions of
     the ``keep`` types leave the run as it is.
 
@@ -363,8 +366,10 @@ def removed_if_unstarted(path: Path, fresh: bool, keep: tuple = ()) -> Iterator[
     except keep:
         raise
     except BaseException:
-        if fresh and path.exists() and completed_epochs(path) == 0:
+        if fresh and path.exists() and not has_checkpoint(path):
             for child in path.iterdir():
+                if child.name.startswith(LOCK_FILE):  # the lock goes when its holder leaves
+                    continue
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
             if not existed:
                 path.rmdir()
@@ -379,13 +384,33 @@ def completed_epochs(path: Path) -> int:
         >>> completed_epochs(Path(tempfile.mkdtemp()))  # no checkpoint yet
         0
     """
+    return checkpoint_position(path)[0]
+
+
+def checkpoint_position(path: Path, steps_per_epoch: int | None = None) -> tuple[int, int]:
+    """Where the run's checkpoint is: (epochs completed, steps done in the next one);
+    (0, 0) without a checkpoint. With ``steps_per_epoch``, a checkpoint after the last
+    step of an epoch counts as that epoch completed.
+
+    BackupAndRestore stores the epoch it was in and the index of its last batch; bnno's
+    ``GoodStateBackup`` stores -1 as the batch after an epoch is completed (checkpoints
+    written before it store the last batch's index, which ``steps_per_epoch`` reads).
+
+    Example:
+        >>> import tempfile
+        >>> checkpoint_position(Path(tempfile.mkdtemp()))
+        (0, 0)
+    """
     import tensorflow as tf
 
     latest = tf.train.latest_checkpoint(str(Path(path) / BACKUP_DIR / "chief"))
     if latest is None:
-        return 0
-    # BackupAndRestore stores the index of the last completed epoch.
-    return int(tf.train.load_variable(latest, "ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE")) + 1
+        return 0, 0
+    epoch = int(tf.train.load_variable(latest, "ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE"))
+    batch = int(tf.train.load_variable(latest, "ckpt_saved_batch/.ATTRIBUTES/VARIABLE_VALUE"))
+    if batch < 0 or (steps_per_epoch and batch + 1 >= steps_per_epoch):
+        return epoch + 1, 0
+    return epoch, batch + 1
 
 
 def checkpointed_epochs(path: Path) -> int | None:
@@ -428,12 +453,15 @@ def checkpointed_epochs(path: Path) -> int | None:
         if name.startswith(f"ckpt-{found.group(1)}.") and (
                 not file.is_file() or file.stat().st_size != size):
             return None
-    return int(found.group(1))
+    done = sizes.get(EPOCHS_DONE)  # saves inside epochs make the number count saves
+    return done if isinstance(done, int) else int(found.group(1))
 
 
-def note_checkpoint_files(path: Path) -> None:
+def note_checkpoint_files(path: Path, epochs_done: int | None = None,
+                          steps_done: int = 0) -> None:
     """Write the sizes of the latest checkpoint's files beside it (``CHECKPOINT_FILES``,
-    replaced in one step), after a checkpoint was saved.
+    replaced in one step), after a checkpoint was saved, with the epochs it completed and
+    the steps done in the next (``EPOCHS_DONE``, ``STEPS_DONE``) when given.
 
     Example:
         >>> import tempfile
@@ -445,10 +473,10 @@ def note_checkpoint_files(path: Path) -> None:
     folder = Path(path) / BACKUP_DIR / "chief"
     if not (folder / "checkpoint").is_file():
         return
-    sizes = {f.name: f.stat().st_size for f in folder.glob("ckpt-*")}
-    tmp = folder / (CHECKPOINT_FILES + ".tmp")
-    tmp.write_text(json.dumps(sizes), encoding="utf-8")
-    os.replace(tmp, folder / CHECKPOINT_FILES)
+    sizes: dict[str, int] = {f.name: f.stat().st_size for f in folder.glob("ckpt-*")}
+    if epochs_done is not None:
+        sizes.update({EPOCHS_DONE: epochs_done, STEPS_DONE: steps_done})
+    atomic.write_text(folder / CHECKPOINT_FILES, json.dumps(sizes))
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:

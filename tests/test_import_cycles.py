@@ -197,7 +197,7 @@ def test_bnno_has_no_import_cycles():
 # and the floors below it (the CLI at the top, recipes and their types at the bottom).
 FLOORS = [
     ("bnno", "bnno.errors", "bnno.registry", "bnno.schedules", "bnno.htypes", "bnno.hparams",
-     "bnno.runs"),
+     "bnno.runs", "bnno.atomic", "bnno.locks"),
     ("bnno.layers",),
     ("bnno.quantizers", "bnno.optimizers", "bnno.data"),
     ("bnno.models", "bnno.checkpoints"),

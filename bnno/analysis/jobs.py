@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bnno import data, runs
+from bnno import atomic, data, runs
 from bnno.analysis.plots import last_layer_key
 from bnno.config import RunConfig
 from bnno.errors import BnnoError
@@ -145,11 +145,9 @@ def write_json(file: Path, values: dict) -> None:
     """
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(values, indent=2), encoding="utf-8")
-        tmp.replace(file)
     except OSError as e:
         raise BnnoError(f"cannot write the directory {file.parent}: {e.strerror}") from None
+    atomic.write_text(file, json.dumps(values, indent=2))
 
 
 def run_row(run_dir: Path) -> dict[str, Any]:

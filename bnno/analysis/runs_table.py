@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bnno import runs
+from bnno import locks, runs
 from bnno.errors import BnnoError
 
 # Folders below the given one that are searched for runs.
@@ -34,8 +34,10 @@ def scan(root: str | Path) -> list[dict[str, Any]]:
     """One row per run under ``root`` (or for ``root`` itself if it is a run), sorted by
     path: ``run`` (the path below ``root``), ``model``, ``dataset``, ``hparams_set``,
     ``epochs_done``, ``epochs``, ``best_val_accuracy``, ``best_epoch``,
-    ``last_val_accuracy`` and ``status``: ``finished``, ``resumable``, ``stopped by NaN``
-    or ``unreadable: <why>``. Values a run does not have yet are None.
+    ``last_val_accuracy`` and ``status``: ``running`` (a live process holds its lock,
+    ``bnno.locks``), ``finished``, ``interrupted`` (killed or preempted: the same command
+    resumes it), ``stopped by NaN`` or ``unreadable: <why>``. Values a run does not have
+    yet are None.
 
     Raises:
         BnnoError: ``root`` is not a folder.
@@ -141,13 +143,15 @@ def _read_metrics(path: Path, done: int) -> list[dict[str, Any]]:
 
 
 def _status(path: Path, about: dict[str, Any], done: int) -> str:
+    if locks.state(path) == "running":
+        return "running"
     if runs.read_stopped(path) is not None:
         return "stopped by NaN"
     total = about["epochs"]
     finished = runs.weights_file(path, about["model"]).is_file()
     if finished and (not isinstance(total, int) or done >= total):
         return "finished"
-    return "resumable"
+    return "interrupted"
 
 
 def _percent(value: float | None, epoch: int | None = None) -> str:
@@ -163,9 +167,9 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         >>> print(format_table([{"run": "a", "model": "binarynet", "dataset": "mnist",
         ...     "hparams_set": "bop", "epochs_done": 2, "epochs": 4,
         ...     "best_val_accuracy": 0.5, "best_epoch": 1, "last_val_accuracy": 0.25,
-        ...     "status": "resumable"}]))
+        ...     "status": "interrupted"}]))
         run  model      dataset  set  epochs  best val acc   last val acc  status
-        a    binarynet  mnist    bop  2/4     50.00% (ep 1)  25.00%        resumable
+        a    binarynet  mnist    bop  2/4     50.00% (ep 1)  25.00%        interrupted
     """
     if not rows:
         return "No runs found."

@@ -122,8 +122,11 @@ class Pipelines:
         steps_per_epoch: int | None = None,
         shard: tuple[int, int] | None = None,
         drop_last: bool = True,
+        first_step: int = 0,
     ):
-        """Batches for epochs ``first_epoch .. epochs-1``, one epoch after another.
+        """Batches for epochs ``first_epoch .. epochs-1``, one epoch after another,
+        the first ``first_step`` batches of epoch ``first_epoch`` left out (a run resumed
+        inside an epoch): the batches that follow are those an uninterrupted run trains on.
 
         Each epoch is shuffled and augmented from (seed, epoch) alone and holds
         ``steps_per_epoch`` batches (default: all full batches of the split, and with
@@ -150,7 +153,7 @@ class Pipelines:
         steps = steps_per_epoch or full + (1 if partial and not drop_last else 0)
         buffer = self.shuffle_buffer
 
-        def one_epoch(epoch):
+        def one_epoch(epoch, skip=0):
             # The order is a function of (seed, epoch) alone. Without this, tf.data mixes
             # the global seed in, and a global seed of 0 makes TF compare the symbolic
             # epoch seed with 0 in Python, which fails (--seed 0). This sets the seed of
@@ -161,6 +164,8 @@ class Pipelines:
             ).enumerate()
             if shards > 1:
                 ds = ds.shard(shards, index)
+            # Whole batches are left out before decoding; ``i`` keeps every example's seed.
+            ds = ds.skip(skip * batch_size) if skip else ds
 
             def augment(i, example):
                 image, label = example
@@ -168,14 +173,19 @@ class Pipelines:
                 return fn(image, True, element_seed), label
 
             ds = self._tolerant(ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE))
-            ds = ds.batch(batch_size, drop_remainder=drop_last).take(steps)
+            ds = ds.batch(batch_size, drop_remainder=drop_last).take(steps - skip)
             if per_batch is None:
                 return ds
             return ds.map(lambda images, labels: (per_batch(*images), labels),
                           num_parallel_calls=tf.data.AUTOTUNE)
 
-        epochs_ds = tf.data.Dataset.range(first_epoch, epochs)
-        return self._options(epochs_ds.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE))
+        later = tf.data.Dataset.range(first_epoch + (1 if first_step else 0), epochs)
+        batches = later.flat_map(one_epoch)
+        if first_step:  # built in a traced function as the other epochs, with its seeds
+            first = tf.data.Dataset.from_tensors(tf.constant(first_epoch, tf.int64))
+            batches = first.flat_map(lambda epoch: one_epoch(epoch, first_step)).concatenate(
+                batches)
+        return self._options(batches.prefetch(tf.data.AUTOTUNE))
 
     def test(self, batch_size: int, preprocess: str, steps: int | None = None,
              drop_remainder: bool = False):

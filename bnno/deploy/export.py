@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from bnno import data, runs
+from bnno import atomic, data, runs
 from bnno.config import stored
 from bnno.deploy.convert import convert_ready, float_layers, lce_predict
 from bnno.deploy.inference import expected_binary, inference_model, is_binary_layer
@@ -174,9 +174,9 @@ def export_run(
             )
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_bytes(flatbuffer)
     except OSError as e:
         raise BnnoError(f"cannot write {output}: {e.strerror}") from None
+    atomic.write_bytes(output, flatbuffer)  # a kill leaves no half-written model
     return {"output": str(output), "bytes": len(flatbuffer), **result}
 
 

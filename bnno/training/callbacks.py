@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import tempfile
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from bnno import optimizers
+from bnno import atomic, optimizers
 from bnno.quantizers.registry import EPOCH_HOOK
 from bnno.runs import BEST_EPOCH, BEST_VALUE, note_checkpoint_files, read_best
 
@@ -72,12 +71,21 @@ class QuantizerEpochs(tf.keras.callbacks.Callback):
 
 
 class GoodStateBackup(tf.keras.callbacks.BackupAndRestore):
-    """``BackupAndRestore`` that stops on a NaN loss and never backs up a NaN state.
+    """``BackupAndRestore`` that stops on a NaN loss and never backs up a NaN state,
+    checkpoints inside epochs, and stops cleanly when asked to (a signal, ``stop``).
 
     Keras' ``TerminateOnNaN`` stops training, but ``BackupAndRestore`` would still save
     the broken weights at the end of that epoch; here the last good checkpoint stays.
     The checkpoint is kept after training so a finished run can be evaluated and resumed
-    with more epochs.
+    with more epochs. It is saved after every epoch, and also every ``every_steps``
+    steps (counted over the whole run, so a resumed run saves at the same steps) and
+    every ``every_seconds``; it records the epoch and the steps done in it, and Keras
+    resumes at that step (``bnno.runs.checkpoint_position``). When ``stop`` is set
+    (``bnno.training.preemption``) the step in progress finishes, the position is saved,
+    ``preempted`` says where, and training ends: at once inside an epoch (raising
+    ``bnno.errors.Preempted``), after the epoch's validation and logs at its last step.
+    A failed save (a full disk) raises ``BnnoError`` naming the folder; the checkpoint
+    before it stays loadable.
 
     Example:
         The second batch has a NaN loss: training stops there and no checkpoint is
@@ -99,33 +107,126 @@ class GoodStateBackup(tf.keras.callbacks.BackupAndRestore):
         []
     """
 
-    def __init__(self, backup_dir: str, chief: bool = True):
-        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
+    def __init__(self, backup_dir: str, chief: bool = True, steps_per_epoch: int = 0,
+                 every_steps: int = 0, every_seconds: float = 0.0, stop=None):
+        # An integer save_freq makes Keras resume at the saved step of an epoch; when to
+        # save is decided here.
+        super().__init__(backup_dir, save_freq=1, delete_checkpoint=False)
         self.chief = chief
+        self.steps_per_epoch = steps_per_epoch
+        self.every_steps, self.every_seconds = every_steps, every_seconds
+        self.stop = stop
         self.nan_at: tuple[int, int] | None = None
+        self.preempted: tuple[int, int] | None = None  # (epoch, steps done in it)
         self._epoch = 0
+        self._batch = -1
+        self._saved_at = 0.0
+        self._handler = None
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._saved_at = time.monotonic()
+        strategy = self.model.distribute_strategy
+        if self.stop is not None and strategy.extended._in_multi_worker_mode():
+            from bnno.training.preemption import multi_worker_handler
+
+            self._handler = multi_worker_handler(
+                strategy, self._training_state.write_checkpoint_manager, self.stop,
+                save=self._save_stopped, leave=self._leave)
+            # It counts steps to agree on the one to stop after; a worker other than the
+            # chief restores no count of earlier runs (its own checkpoint folder is
+            # temporary), so every worker counts from this start.
+            self._handler._run_counter = 0
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
+        self._epoch = int(epoch)
         super().on_epoch_begin(epoch, logs)
 
     def _implements_train_batch_hooks(self):
-        # BackupAndRestore asks for batch hooks only when saving every N batches; the NaN
-        # check needs them always.
-        return True
+        return True  # the NaN check needs them always
+
+    def _last_batch(self, batch: int) -> bool:
+        return self.steps_per_epoch > 0 and batch >= self.steps_per_epoch - 1
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.nan_at = (self._epoch, batch)
             self.model.stop_training = True
-        super().on_train_batch_end(batch, logs)
+            return
+        # The first batch number of a resumed epoch is a NumPy integer.
+        batch = self._batch = int(batch)
+        if self._handler is not None:  # every worker stops after the same step
+            self._handler.save_checkpoint_if_preempted()
+        elif self.stop is not None and self.stop.requested():
+            self._save_stopped()
+            self._leave()
+        if self._last_batch(batch):
+            return  # the epoch's own checkpoint follows
+        done = self._epoch * self.steps_per_epoch + batch + 1
+        if (self.every_steps and done % self.every_steps == 0) or (
+                self.every_seconds and time.monotonic() - self._saved_at >= self.every_seconds):
+            self._save(self._epoch, batch)
+
+    def _save_stopped(self):
+        if not self._last_batch(self._batch):
+            self._save(self._epoch, self._batch)
+
+    def _leave(self):
+        from bnno.errors import Preempted
+
+        self.preempted = (self._epoch, self._batch + 1)
+        self.model.stop_training = True
+        if not self._last_batch(self._batch):
+            raise Preempted(f"{self.stop.requested() or 'a peer'}: stopped after step "
+                            f"{self._batch + 1} of epoch {self._epoch + 1}")
+
+    def _save(self, epoch: int, batch: int) -> None:
+        from bnno.errors import BnnoError
+
+        try:
+            self._training_state._ckpt_saved_batch.assign(batch)
+            self._backup(epoch=epoch, batch=batch)
+        except (tf.errors.OpError, OSError) as e:
+            why = str(getattr(e, "message", e)).splitlines()[0][:200]
+            raise BnnoError(f"cannot write a checkpoint in {self.backup_dir} ({why}); the "
+                            "last good checkpoint there stays loadable") from None
+        self._saved_at = time.monotonic()
+        if self.chief:  # the sizes of the checkpoint's files, for ``bnno runs``
+            steps = -1 if batch < 0 else batch + 1
+            note_checkpoint_files(Path(self.backup_dir).parent,
+                                  epoch + (1 if batch < 0 else 0), max(steps, 0))
 
     def on_epoch_end(self, epoch, logs=None):
         if self.nan_at is None:
-            super().on_epoch_end(epoch, logs)
-            if self.chief:  # the sizes of the checkpoint's files, for ``bnno runs``
-                note_checkpoint_files(Path(self.backup_dir).parent)
+            # A saved batch of -1 marks a completed epoch (``bnno.runs.checkpoint_position``).
+            self._save(epoch, -1)
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    """The JSON rows of a log of one object per line (``metrics.jsonl``, ``flips.jsonl``);
+    a line that cannot be read (cut short by a kill during an append) is left out.
+
+    Example:
+        >>> path = Path(tempfile.mkdtemp()) / "flips.jsonl"
+        >>> _ = path.write_text('{"epoch": 1}\\n{"epo')
+        >>> read_rows(path)
+        [{'epoch': 1}]
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.readlines()
+    except FileNotFoundError:
+        return []
+    rows = []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("epoch"), int):
+            rows.append(row)
+    return rows
 
 
 class MetricsLog(tf.keras.callbacks.Callback):
@@ -133,9 +234,11 @@ class MetricsLog(tf.keras.callbacks.Callback):
 
     ``epoch`` counts completed epochs (1 for the first). Rows past ``first_epoch``, the
     epochs a resumed run trains again, are dropped at the start, so the file has every
-    epoch exactly once. The current values of the hyperparameters the run's optimizer
-    logs (``logged``: the learning rate, Bop's gamma/threshold) are added to ``logs`` so
-    TensorBoard shows them too (keep this callback before ``TensorBoard``).
+    epoch exactly once; the file is replaced in one step at every epoch
+    (``bnno.atomic``), so a kill never leaves a partial row. The current values of the
+    hyperparameters the run's optimizer logs (``logged``: the learning rate, Bop's
+    gamma/threshold) are added to ``logs`` so TensorBoard shows them too (keep this
+    callback before ``TensorBoard``).
 
     Example:
         A run resumed after epoch 2 (its file already has rows up to epoch 4) trains
@@ -171,15 +274,11 @@ class MetricsLog(tf.keras.callbacks.Callback):
         self.first_epoch = first_epoch
         self.logged = tuple(logged)
         self._start = 0.0
+        self._rows: list[dict] = []
 
     def on_train_begin(self, logs=None):
-        rows = []
-        if self.path.exists():
-            with open(self.path, encoding="utf-8") as f:
-                rows = [line for line in f if line.strip()]
-            rows = [r for r in rows if json.loads(r)["epoch"] <= self.first_epoch]
-        with open(self.path, "w", encoding="utf-8") as f:
-            f.writelines(rows)
+        self._rows = [r for r in read_rows(self.path) if r["epoch"] <= self.first_epoch]
+        atomic.write_text(self.path, "".join(json.dumps(r) + "\n" for r in self._rows))
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
@@ -194,8 +293,10 @@ class MetricsLog(tf.keras.callbacks.Callback):
         row = {"epoch": epoch + 1, "seconds": round(seconds, 3)}
         row["step"] = optimizers.step_count(self.model.optimizer)
         row.update({k: float(v) for k, v in logs.items()})
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+        # The whole file is replaced in one step: a kill never leaves half a row, and
+        # an epoch is never there twice.
+        self._rows = [r for r in self._rows if r["epoch"] < row["epoch"]] + [row]
+        atomic.write_text(self.path, "".join(json.dumps(r) + "\n" for r in self._rows))
 
     def _hyperparams(self) -> dict[str, float]:
         """The values the optimizers use at the current step (schedules evaluated)."""
@@ -382,11 +483,10 @@ class BestWeights(tf.keras.callbacks.Callback):
             with tempfile.TemporaryDirectory() as scratch:
                 self.model.save_weights(str(Path(scratch) / self.path.name))
             return
-        tmp = self.path.with_name(self.path.stem + ".tmp.h5")
-        self.model.save_weights(str(tmp))
         import h5py
 
-        with h5py.File(tmp, "a") as f:
-            f.attrs[BEST_EPOCH] = epoch + 1
-            f.attrs[BEST_VALUE] = value
-        os.replace(tmp, self.path)
+        with atomic.replaced(self.path) as tmp:
+            self.model.save_weights(str(tmp))
+            with h5py.File(tmp, "a") as f:
+                f.attrs[BEST_EPOCH] = epoch + 1
+                f.attrs[BEST_VALUE] = value

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import tensorflow as tf
@@ -81,7 +82,10 @@ class FlipLog(tf.keras.callbacks.Callback):
     Keep it before ``MetricsLog`` and ``TensorBoard`` in the callback list: it adds the
     epoch values to the epoch's ``logs`` so both write them. The step values go to
     ``jsonl_path`` (one JSON row per interval) and to TensorBoard under ``tb_dir``.
-    Rows of epochs after ``first_epoch`` (those a resumed run trains again) are dropped.
+    Rows of epochs after ``first_epoch`` (those a resumed run trains again) are dropped,
+    but for those up to ``first_step`` (the optimizer steps of a checkpoint inside an
+    epoch). Each row is appended with one write; a row cut short by a kill is dropped
+    on resume, and the file is then replaced in one step.
 
     Example:
         Four steps, a row every two: the first row covers one step, as the first pass of
@@ -115,11 +119,13 @@ class FlipLog(tf.keras.callbacks.Callback):
         tb_dir: TensorBoard directory for the per-interval scalars (None: none written).
         interval: optimizer steps per row.
         first_epoch: epochs already done (resume), as ``MetricsLog`` takes it.
+        first_step: optimizer steps already done (resume inside an epoch).
     """
 
     def __init__(self, jsonl_path: str | Path, tb_dir: str | Path | None, interval: int,
-                 first_epoch: int):
+                 first_epoch: int, first_step: int = 0):
         super().__init__()
+        self.first_step = first_step
         self.path = Path(jsonl_path)
         self.tb_dir = None if tb_dir is None else str(tb_dir)
         self.interval = interval
@@ -137,12 +143,12 @@ class FlipLog(tf.keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._metrics = flip_metrics(self.model)
         self._sizes = {name: int(m._size.numpy()) for name, m in self._metrics.items()}
-        rows = []
-        if self.path.exists():
-            with open(self.path, encoding="utf-8") as f:
-                rows = [r for r in f if r.strip() and json.loads(r)["epoch"] <= self.first_epoch]
-        with open(self.path, "w", encoding="utf-8") as f:
-            f.writelines(rows)
+        from bnno import atomic
+        from bnno.training.callbacks import read_rows
+
+        rows = [r for r in read_rows(self.path)
+                if r["epoch"] <= self.first_epoch or r.get("step", 0) <= self.first_step]
+        atomic.write_text(self.path, "".join(json.dumps(r) + "\n" for r in rows))
         if self.tb_dir is not None and self._metrics:
             self._writer = tf.summary.create_file_writer(self.tb_dir)
 
@@ -179,8 +185,12 @@ class FlipLog(tf.keras.callbacks.Callback):
         values = _with_pi(ratios, self._sizes)
         step = optimizers.step_count(self.model.optimizer)
         row = {"epoch": self._epoch + 1, "step": step, "steps": int(self._steps), **values}
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+        # One write call: a kill leaves the row whole or (rarely) cut, never interleaved.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (json.dumps(row) + "\n").encode("utf-8"))
+        finally:
+            os.close(fd)
         if self._writer is not None:
             with self._writer.as_default(step=step):
                 for key, value in values.items():

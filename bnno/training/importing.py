@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from bnno import data, hparams, models, plugins, runs
+from bnno import atomic, data, hparams, models, plugins, runs
 from bnno.checkpoints.files import load as load_checkpoint
 from bnno.checkpoints.registry import get as importer_of
 from bnno.checkpoints.registry import state_dict
@@ -91,7 +91,8 @@ def import_checkpoint(model: str, checkpoint: str | Path,
     _check_empty(path)
     with runs.removed_if_unstarted(path, fresh=True):
         runs.create(path, config.to_json())
-        net.save_weights(str(runs.weights_file(path, model)))
+        with atomic.replaced(runs.weights_file(path, model)) as tmp:
+            net.save_weights(str(tmp))
     return path
 
 

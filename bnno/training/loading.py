@@ -79,7 +79,10 @@ def load_weights(net, path: Path, model: str, choice: str) -> str:
         # The checkpoint also holds the optimizer's state and metric variables, which
         # this model does not need: a partial restore is expected.
         tf.train.Checkpoint(model=net).restore(latest).expect_partial()
-        return f"checkpoint after epoch {runs.completed_epochs(path)}"
+        epochs, steps = runs.checkpoint_position(path)
+        if steps:  # saved inside an epoch (--checkpoint-every, a stop signal)
+            return f"checkpoint at step {steps} of epoch {epochs + 1}"
+        return f"checkpoint after epoch {epochs}"
     file = (runs.weights_file if choice == "final" else runs.best_weights_file)(path, model)
     try:
         net.load_weights(str(file))

@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import tensorflow as tf
 
-from bnno import data, runs
+from bnno import atomic, data, locks, runs
 from bnno.config.stages import Stage, check_resumes, describe
 from bnno.errors import BnnoError
+from bnno.training import distribute
 from bnno.training.train import TrainOptions, train
 
 
@@ -134,6 +134,14 @@ def train_stages(stages: tuple[Stage, ...], output_dir: str | Path | None = None
     path = Path(output_dir) if output_dir else runs.default_dir(
         first.model.name, first.data.dataset, first.hparams_set)
     fresh = _open(path, stages)
+    # The staged run is locked as a whole (by its chief), and each stage as it trains.
+    with locks.held(path, distribute.is_chief(first.strategy)):
+        _train_each(path, stages, fresh, source, options)
+    return path
+
+
+def _train_each(path: Path, stages: tuple[Stage, ...], fresh: bool,
+                source: data.Source | None, options: TrainOptions) -> None:
     try:
         for before, stage in zip((None, *stages), stages, strict=False):
             extra = ()
@@ -148,13 +156,12 @@ def train_stages(stages: tuple[Stage, ...], output_dir: str | Path | None = None
         if fresh and not (path / stages[0].name).exists():
             (path / runs.STAGES_FILE).unlink(missing_ok=True)  # nothing to resume
         raise
-    return path
 
 
 def _started(path: Path) -> bool:
-    """Whether the stage in ``path`` has finished an epoch (then it resumes, and carries
+    """Whether the stage in ``path`` has a checkpoint (then it resumes, and carries
     nothing)."""
-    return (path / runs.RUN_FILE).is_file() and runs.completed_epochs(path) > 0
+    return (path / runs.RUN_FILE).is_file() and runs.has_checkpoint(path)
 
 
 def _open(path: Path, stages: tuple[Stage, ...]) -> bool:
@@ -170,11 +177,9 @@ def _open(path: Path, stages: tuple[Stage, ...]) -> bool:
             raise BnnoError(f"{file} is corrupt; use another --output-dir") from None
         check_resumes(path, stages, found)
         return False
-    if path.exists() and any(path.iterdir()):
+    if path.exists() and any(p.name != runs.LOCK_FILE for p in path.iterdir()):
         raise BnnoError(f"{path} holds something other than a run in stages; use another "
                         "--output-dir")
     path.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(describe(stages), indent=2), encoding="utf-8")
-    os.replace(tmp, file)
+    atomic.write_text(file, json.dumps(describe(stages), indent=2))
     return True

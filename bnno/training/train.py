@@ -16,14 +16,15 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bnno import data, runs
+from bnno import atomic, data, locks, runs
 from bnno.config import RunConfig, plan, stored
-from bnno.errors import BnnoError
-from bnno.training import distribute, loading
+from bnno.errors import EXIT_REQUEUE, BnnoError, Preempted
+from bnno.training import distribute, loading, preemption
 from bnno.training.loading import (  # load_trained: also bnno.train.load_trained, as before
     load_run_data,
     load_trained,
@@ -53,7 +54,9 @@ class TrainOptions:
     line per epoch; ``callbacks`` are extra Keras callbacks, run after bnno's own; with
     ``flip_log`` every binary layer's flip ratio and the Bop paper's π are logged per
     epoch and every ``flip_interval`` steps (``bnno.training.flips``), without it no
-    flips are counted at all.
+    flips are counted at all. The checkpoint is saved after every epoch, and with
+    ``checkpoint_every`` (steps) or ``checkpoint_minutes`` also inside epochs; a run
+    resumes at the step its checkpoint holds.
 
     Example:
         >>> TrainOptions(verbose=2).flip_interval
@@ -65,6 +68,8 @@ class TrainOptions:
     callbacks: tuple = field(default=())
     flip_log: bool = True
     flip_interval: int = 50
+    checkpoint_every: int = 0
+    checkpoint_minutes: float = 0.0
 
 
 @dataclass
@@ -79,11 +84,16 @@ class _Run:
     chief: bool
     first_epoch: int = 0
     steps: int = 0
+    first_step: int = 0  # steps of epoch ``first_epoch`` done before a resume
 
 
 def train(config: RunConfig, output_dir: str | Path | None = None,
           source: data.Source | None = None, options: TrainOptions | None = None) -> Path:
     """Train (or resume) the run of ``config`` and return its directory.
+
+    One process trains a run directory at a time: the run is locked while it trains
+    (``bnno.locks``). SIGTERM and SIGINT stop it after the current step with its exact
+    position checkpointed (``bnno.training.preemption``); the same call resumes it there.
 
     With a given seed (``config.seed_given``) the run is deterministic on CPU: the same
     command gives the same weights, also when it was killed and resumed. The same
@@ -100,22 +110,47 @@ def train(config: RunConfig, output_dir: str | Path | None = None,
         BnnoError: missing data, or an unusable output dir.
         TrainingStopped: the loss became NaN; the last good checkpoint is kept and the
             run directory records the stop (``runs.STOPPED_FILE``).
+        Preempted: a signal stopped the run; its position is checkpointed.
     """
     from bnno.training.callbacks import auto_verbose, progress
 
     source = source or data.Source()
     options = options or TrainOptions()
     if options.verbose is None:
-        options = TrainOptions(options.tensorboard, auto_verbose(), options.callbacks,
-                               options.flip_log, options.flip_interval)
+        options = dataclasses.replace(options, verbose=auto_verbose())
     progress(options.verbose)  # a bad level fails before anything is written
-    if options.flip_interval < 1:
-        raise BnnoError(f"flip_interval must be a positive integer, got {options.flip_interval}")
+    _check_options(options, config)
     chief = distribute.is_chief(config.strategy)
     if config.strategy == "multi_worker" and not output_dir:
         raise BnnoError("--strategy multi_worker needs --output-dir: a folder all workers share")
     path = Path(output_dir) if output_dir else runs.default_dir(
         config.model.name, config.data.dataset, config.hparams_set)
+    made = chief and not path.exists()
+    try:
+        with locks.held(path, chief):
+            return _locked(config, path, source, options, chief)
+    finally:
+        if made:  # a run refused or undone before it started leaves no empty folder
+            with contextlib.suppress(OSError):
+                path.rmdir()
+
+
+def _check_options(options: TrainOptions, config: RunConfig) -> None:
+    if options.flip_interval < 1:
+        raise BnnoError(f"flip_interval must be a positive integer, got {options.flip_interval}")
+    if options.checkpoint_every < 0 or options.checkpoint_minutes < 0:
+        raise BnnoError("--checkpoint-every and --checkpoint-minutes must be 0 (off) or "
+                        "positive")
+    if options.checkpoint_minutes and config.strategy == "multi_worker":
+        # Workers would reach the time at different steps, and a save is a step all of
+        # them join.
+        raise BnnoError("--checkpoint-minutes does not work with --strategy multi_worker; "
+                        "use --checkpoint-every (steps)")
+
+
+def _locked(config: RunConfig, path: Path, source: data.Source, options: TrainOptions,
+            chief: bool) -> Path:
+    """``train`` once the run's lock is held."""
     resuming = stored.resumes(path, config)
     if resuming and not config.seed_given:
         config = config.replace(seed=stored.read(path).seed)
@@ -131,7 +166,8 @@ def train(config: RunConfig, output_dir: str | Path | None = None,
     run.config = config.replace(seed=distribute.broadcast_seed(run.dist, config.seed, chief))
     # A run that fails before its first epoch is saved (a crash in the input pipeline,
     # Ctrl-C) is removed again, so that it cannot block the next try.
-    with runs.removed_if_unstarted(path, chief and not resuming, keep=(TrainingStopped,)), \
+    with runs.removed_if_unstarted(path, chief and not resuming,
+                                   keep=(TrainingStopped, Preempted)), \
             _determinism_restored():
         if chief:
             runs.create(path, run.config.to_json())
@@ -194,14 +230,17 @@ def _fit(run: _Run, resuming: bool) -> Path:
 
     config, path = run.config, run.path
     _seed_everything(run)
-    run.first_epoch = runs.completed_epochs(path) if resuming else 0
+    if resuming:
+        run.first_epoch, run.first_step = runs.checkpoint_position(path, run.steps)
     weights = runs.weights_file(path, config.model.name)
     if run.first_epoch >= config.trainer.epochs and weights.exists():
         print(f"{path}: all {config.trainer.epochs} epochs are done; nothing to train.")
         return path
     if run.chief:
         runs.clear_stopped(path)  # training again: an earlier NaN stop no longer holds
-    if run.first_epoch:
+    if run.first_step:
+        print(f"Resuming {path} at step {run.first_step} of epoch {run.first_epoch + 1}.")
+    elif run.first_epoch:
         print(f"Resuming {path} after epoch {run.first_epoch}.")
     else:
         print(f"Run directory: {path} (the same --output-dir resumes it)")
@@ -215,13 +254,23 @@ def _fit(run: _Run, resuming: bool) -> Path:
         _save_weights(net, weights, run.chief)
         return path
     train_data, test_data, val_steps = _inputs(run)
-    own = first + run_callbacks(path, run.first_epoch, run.options, run.chief, config)
-    backup = next(cb for cb in own if isinstance(cb, GoodStateBackup))
-    net.fit(train_data, epochs=config.trainer.epochs, steps_per_epoch=run.steps,
-            initial_epoch=run.first_epoch, validation_data=test_data,
-            validation_steps=val_steps, callbacks=own + list(run.options.callbacks),
-            # Keras adds its own progress bar to any other level; ours is in ``own``.
-            verbose=1 if run.options.verbose == 1 else 0)
+    with preemption.stop_on_signals() as stop:
+        own = first + run_callbacks(path, run.first_epoch, run.options, run.chief, config,
+                                    stop=stop, steps=run.steps, first_step=run.first_step)
+        backup = next(cb for cb in own if isinstance(cb, GoodStateBackup))
+        try:
+            net.fit(train_data, epochs=config.trainer.epochs, steps_per_epoch=run.steps,
+                    initial_epoch=run.first_epoch, validation_data=test_data,
+                    validation_steps=val_steps, callbacks=own + list(run.options.callbacks),
+                    # Keras adds its own progress bar to any other level; ours is in ``own``.
+                    verbose=1 if run.options.verbose == 1 else 0)
+        except Preempted as e:
+            raise Preempted(_preempted_line(str(e), path)) from None
+    if backup.preempted is not None:  # at the last step of an epoch: after its logs
+        epoch, step = backup.preempted
+        raise Preempted(_preempted_line(
+            f"{stop.requested() or 'a peer'}: stopped after step {step} of epoch {epoch + 1}",
+            path))
     if backup.nan_at is not None:
         epoch, batch = backup.nan_at
         if run.chief:
@@ -231,6 +280,11 @@ def _fit(run: _Run, resuming: bool) -> Path:
                               f"in {path / runs.BACKUP_DIR}")
     _save_weights(net, weights, run.chief)
     return path
+
+
+def _preempted_line(what: str, path: Path) -> str:
+    return (f"{what}; checkpoint saved in {path / runs.BACKUP_DIR}. Run the same command to "
+            f"resume (exit status {EXIT_REQUEUE}: requeue).")
 
 
 def _model(run: _Run) -> tuple[Any, list]:
@@ -290,7 +344,8 @@ def model(config: RunConfig, ds, steps_per_epoch: int, dist=None, flip_log: bool
 
 def _save_weights(net, weights: Path, chief: bool) -> None:
     if chief:
-        net.save_weights(str(weights))
+        with atomic.replaced(weights) as tmp:  # a kill leaves no half-written weights
+            net.save_weights(str(tmp))
     else:
         # Reading the weights is a collective step every worker must join; the other
         # workers write to a scratch file that is thrown away.
@@ -316,14 +371,15 @@ def _inputs(run: _Run):
     val_steps = config.trainer.validation_steps
     if not dist.extended._in_multi_worker_mode():
         train = ds.train(batch, preprocess, seed, run.first_epoch, epochs, run.steps,
-                         drop_last=_drop_last(config))
+                         drop_last=_drop_last(config), first_step=run.first_step)
         return train, ds.test(batch, preprocess, val_steps), val_steps
 
     def per_worker(context: tf.distribute.InputContext):
         local_replicas = dist.num_replicas_in_sync // context.num_input_pipelines
         return ds.train(context.get_per_replica_batch_size(batch), preprocess, seed,
                         run.first_epoch, epochs, run.steps * local_replicas,
-                        shard=(context.num_input_pipelines, context.input_pipeline_id))
+                        shard=(context.num_input_pipelines, context.input_pipeline_id),
+                        first_step=run.first_step * local_replicas)
 
     # Every worker must run the same number of full evaluation batches.
     full = ds.test_examples // batch
@@ -335,14 +391,18 @@ def _inputs(run: _Run):
 
 
 def run_callbacks(path: Path, first_epoch: int, options: TrainOptions, chief: bool = True,
-                  config: RunConfig | None = None) -> list:
+                  config: RunConfig | None = None, stop=None, steps: int = 0,
+                  first_step: int = 0) -> list:
     """The Keras callbacks ``train`` gives a run in ``path``, in order.
 
     The flip log (with ``options.flip_log``) comes first, as it adds π to the epoch logs,
     then the metrics log (it adds the optimizer's logged hyperparameters, γ, τ and the
     learning rate, to the logs the others see), the best weights of the run's model
     (with a ``config``), the ``GoodStateBackup``, TensorBoard and the progress output of
-    ``options.verbose`` (``bnno.training.callbacks.VERBOSE``). Workers other than the
+    ``options.verbose`` (``bnno.training.callbacks.VERBOSE``). The backup checkpoints
+    as ``options`` say (``steps`` per epoch) and stops when ``stop`` is set
+    (``bnno.training.preemption``); ``first_step`` is the step of epoch ``first_epoch``
+    a resumed run starts at. Workers other than the
     ``chief`` of a multi-worker run only back up and take part in saving the best weights
     (every worker must join reading the weights); their logs would only duplicate the
     chief's.
@@ -366,7 +426,9 @@ def run_callbacks(path: Path, first_epoch: int, options: TrainOptions, chief: bo
 
     logged = optimizers.get(config.optimizer.name).logged if config else ("learning_rate",)
     shown = progress(options.verbose, logged)
-    own: list = [GoodStateBackup(str(path / runs.BACKUP_DIR), chief)]
+    own: list = [GoodStateBackup(str(path / runs.BACKUP_DIR), chief, steps,
+                                 options.checkpoint_every, options.checkpoint_minutes * 60,
+                                 stop)]
     if config:
         own.insert(0, BestWeights(runs.best_weights_file(path, config.model.name), chief))
     if chief:
@@ -376,7 +438,8 @@ def run_callbacks(path: Path, first_epoch: int, options: TrainOptions, chief: bo
 
             own.insert(0, FlipLog(path / runs.FLIPS_FILE,
                                   path / runs.LOG_DIR / "flips" if options.tensorboard else None,
-                                  options.flip_interval, first_epoch))
+                                  options.flip_interval, first_epoch,
+                                  first_epoch * steps + first_step))
         if options.tensorboard:
             own.append(tf.keras.callbacks.TensorBoard(
                 str(path / runs.LOG_DIR), write_graph=False, profile_batch=0))

@@ -82,7 +82,7 @@ def test_runs_table_and_json(root, cli):
         "best_epoch": best + 1, "last_val_accuracy": accuracies[1], "status": "finished"}
     killed = found["killed"]
     assert (killed["dataset"], killed["hparams_set"], killed["epochs_done"], killed["epochs"],
-            killed["status"]) == ("mnist", "default", 2, 3, "resumable")
+            killed["status"]) == ("mnist", "default", 2, 3, "interrupted")
     assert killed["best_epoch"] in (1, 2) and killed["last_val_accuracy"] is not None
     nan = found["nan"]
     assert (nan["epochs_done"], nan["status"], nan["best_val_accuracy"]) == \
@@ -98,7 +98,7 @@ def test_runs_table_and_json(root, cli):
     table = {line.split()[0]: line for line in lines[1:]}
     assert table["done"].split()[4:5] == ["2/2"] and table["done"].endswith("finished")
     assert f"{accuracies[1]:.2%}" in table["done"]
-    assert " 2/3 " in table["killed"] and table["killed"].endswith("resumable")
+    assert " 2/3 " in table["killed"] and table["killed"].endswith("interrupted")
     assert " 0/2 " in table["nan"] and table["nan"].endswith("stopped by NaN")
     assert table["sweep/broken"].endswith("unreadable: corrupt run.json")
 
