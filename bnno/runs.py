@@ -496,3 +496,30 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
         return []
     with open(file, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    """The JSON rows of a log of one object per line (``metrics.jsonl``, ``flips.jsonl``);
+    a line that cannot be read (cut short by a kill during an append) is left out.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "flips.jsonl"
+        >>> _ = path.write_text('{"epoch": 1}\\n{"epo')
+        >>> read_rows(path)
+        [{'epoch': 1}]
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.readlines()
+    except OSError:  # no log yet, or one that cannot be read
+        return []
+    rows = []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("epoch"), int):
+            rows.append(row)
+    return rows

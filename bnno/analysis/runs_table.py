@@ -124,22 +124,9 @@ def _read_summary(path: Path) -> dict[str, Any]:
 
 
 def _read_metrics(path: Path, done: int) -> list[dict[str, Any]]:
-    """The rows of the epochs the checkpoint holds; unreadable lines are skipped (a line
+    """The rows of the epochs the checkpoint holds: unreadable lines are skipped (a line
     cut short by a kill), and so are rows of an epoch whose checkpoint was not written."""
-    try:
-        with open(path / runs.METRICS_FILE, encoding="utf-8") as f:
-            lines = f.readlines()
-    except OSError:
-        return []
-    rows = []
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict) and isinstance(row.get("epoch"), int) and row["epoch"] <= done:
-            rows.append(row)
-    return rows
+    return [row for row in runs.read_rows(path / runs.METRICS_FILE) if row["epoch"] <= done]
 
 
 def _status(path: Path, about: dict[str, Any], done: int) -> str:

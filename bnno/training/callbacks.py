@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from bnno import atomic, optimizers
 from bnno.quantizers.registry import EPOCH_HOOK
-from bnno.runs import BEST_EPOCH, BEST_VALUE, note_checkpoint_files, read_best
+from bnno.runs import BEST_EPOCH, BEST_VALUE, note_checkpoint_files, read_best, read_rows
 
 
 class QuantizerEpochs(tf.keras.callbacks.Callback):
@@ -201,32 +201,6 @@ class GoodStateBackup(tf.keras.callbacks.BackupAndRestore):
         if self.nan_at is None:
             # A saved batch of -1 marks a completed epoch (``bnno.runs.checkpoint_position``).
             self._save(epoch, -1)
-
-
-def read_rows(path: str | Path) -> list[dict]:
-    """The JSON rows of a log of one object per line (``metrics.jsonl``, ``flips.jsonl``);
-    a line that cannot be read (cut short by a kill during an append) is left out.
-
-    Example:
-        >>> path = Path(tempfile.mkdtemp()) / "flips.jsonl"
-        >>> _ = path.write_text('{"epoch": 1}\\n{"epo')
-        >>> read_rows(path)
-        [{'epoch': 1}]
-    """
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.readlines()
-    except FileNotFoundError:
-        return []
-    rows = []
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict) and isinstance(row.get("epoch"), int):
-            rows.append(row)
-    return rows
 
 
 class MetricsLog(tf.keras.callbacks.Callback):

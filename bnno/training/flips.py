@@ -144,7 +144,7 @@ class FlipLog(tf.keras.callbacks.Callback):
         self._metrics = flip_metrics(self.model)
         self._sizes = {name: int(m._size.numpy()) for name, m in self._metrics.items()}
         from bnno import atomic
-        from bnno.training.callbacks import read_rows
+        from bnno.runs import read_rows
 
         rows = [r for r in read_rows(self.path)
                 if r["epoch"] <= self.first_epoch or r.get("step", 0) <= self.first_step]
