@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from bnno.checkpoints.registry import Mapping, register
+from bnno.checkpoints.registry import Mapping, misfit, register
 from bnno.errors import BnnoError
 from bnno.models.bnext import WIDTHS
 
@@ -229,15 +229,7 @@ def check(state: dict[str, np.ndarray], model: str) -> dict[str, Any]:
     problem, _ = _problem(state, model)
     if problem is None:
         return infer(state, model)
-    fits = {name: _problem(state, name) for name in MODELS}
-    best = max(MODELS, key=lambda name: fits[name][1])
-    if fits[best][0] is None:
-        hint = f"it fits {best} (all keys and shapes)"
-    elif fits[best][1] == 0:
-        hint = "it fits none of " + ", ".join(MODELS)
-    else:
-        hint = f"it fits {best} best ({fits[best][1]:.0%} of its keys match)"
-    raise BnnoError(f"the checkpoint does not fit {model}: {problem}; {hint}")
+    raise misfit(model, problem, {name: _problem(state, name) for name in MODELS})
 
 
 def _order(layer) -> int:

@@ -52,7 +52,7 @@ from bnno.checkpoints.named_layers import (
     keys,
     problem,
 )
-from bnno.checkpoints.registry import Mapping, register
+from bnno.checkpoints.registry import Mapping, misfit, register
 from bnno.errors import BnnoError
 from bnno.models.reactnet_a import WIDTHS as REACTNET_A
 from bnno.models.reactnet_layers import scaled_widths
@@ -228,15 +228,7 @@ is missing; it fits reactnet_a (all keys and shapes)
     """
     found, _ = _problem(state, model)
     if found is not None:
-        fits = {name: _problem(state, name) for name in MODELS}
-        best = max(MODELS, key=lambda name: fits[name][1])
-        if fits[best][0] is None:
-            hint = f"it fits {best} (all keys and shapes)"
-        elif fits[best][1] == 0:
-            hint = "it fits none of " + ", ".join(MODELS)
-        else:
-            hint = f"it fits {best} best ({fits[best][1]:.0%} of its keys match)"
-        raise BnnoError(f"the checkpoint does not fit {model}: {found}; {hint}")
+        raise misfit(model, found, {name: _problem(state, name) for name in MODELS})
     args = infer(state, model)
     modules = layout(model, **args)
     four_d, converted = _four_d(state, modules)

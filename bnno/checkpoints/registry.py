@@ -232,3 +232,24 @@ def state_dict(checkpoint: Any) -> dict[str, np.ndarray]:
                             "is not a tensor")
         out[key.removeprefix("module.")] = value
     return out
+
+
+def misfit(model: str, problem: str, fits: dict[str, tuple[str | None, float]],
+           prefer: str | None = None) -> BnnoError:
+    """The one-line error for a checkpoint that does not fit ``model``: its first wrong
+    key (``problem``) and the model of the importer it fits best, from ``fits`` (each
+    model -> its first wrong key or None, and the share of keys that match); on a tie
+    ``prefer`` wins, else the first.
+
+    Example:
+        >>> str(misfit("big", "key 'x' is missing", {"big": ("...", 0.5), "small": (None, 1.0)}))
+        "the checkpoint does not fit big: key 'x' is missing; it fits small (all keys and shapes)"
+    """
+    best = max(fits, key=lambda name: (fits[name][1], name == prefer))
+    if fits[best][0] is None:
+        hint = f"it fits {best} (all keys and shapes)"
+    elif fits[best][1] == 0:
+        hint = "it fits none of " + ", ".join(fits)
+    else:
+        hint = f"it fits {best} best ({fits[best][1]:.0%} of its keys match)"
+    return BnnoError(f"the checkpoint does not fit {model}: {problem}; {hint}")

@@ -41,7 +41,7 @@ import numpy as np
 
 from bnno.checkpoints.files import load as load_checkpoint
 from bnno.checkpoints.files import torch_hub_checkpoints
-from bnno.checkpoints.registry import Mapping, register, register_source, state_dict
+from bnno.checkpoints.registry import Mapping, misfit, register, register_source, state_dict
 from bnno.errors import BnnoError
 from bnno.models import convnext, efficientnet
 
@@ -356,15 +356,8 @@ def check(state: dict[str, np.ndarray], model: str) -> dict[str, Any]:
         args = infer(_as(state, model), model)
         _check_variant(args, model)
         return args
-    fits = {name: _problem(_as(state, name), name) for name in MODELS}
-    best = max(MODELS, key=lambda name: (fits[name][1], name == model))
-    if fits[best][0] is None:
-        hint = f"it fits {best} (all keys and shapes)"
-    elif fits[best][1] == 0:
-        hint = "it fits none of " + ", ".join(MODELS)
-    else:
-        hint = f"it fits {best} best ({fits[best][1]:.0%} of its keys match)"
-    raise BnnoError(f"the checkpoint does not fit {model}: {problem}; {hint}")
+    raise misfit(model, problem, {name: _problem(_as(state, name), name) for name in MODELS},
+                 prefer=model)
 
 
 def _check_variant(args: dict[str, Any], model: str) -> None:
