@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from bnno.checkpoints.named_layers import fit, problem
 from bnno.checkpoints.registry import Mapping, misfit, register
 from bnno.errors import BnnoError
 from bnno.models.bnext import WIDTHS
@@ -195,18 +196,7 @@ def _problem(state: dict[str, np.ndarray], model: str) -> tuple[str | None, floa
         missing = stem if stem not in state else "fc.weight"
         return f"key '{missing}' is missing", 0.0
     expected = keys(layout(model, **args))
-    same = sum(1 for k, s in expected.items() if k in state and state[k].shape == s)
-    fit = same / len(set(expected) | set(state))
-    for key, shape in expected.items():
-        if key not in state:
-            return f"key '{key}' is missing", fit
-        if state[key].shape != shape:
-            return (f"key '{key}' has shape {tuple(state[key].shape)}, {model} needs "
-                    f"{shape}"), fit
-    for key in state:
-        if key not in expected:
-            return f"key '{key}' is unexpected", fit
-    return None, fit
+    return problem(state, expected, model), fit(state, expected)
 
 
 def check(state: dict[str, np.ndarray], model: str) -> dict[str, Any]:
@@ -226,10 +216,10 @@ def check(state: dict[str, np.ndarray], model: str) -> dict[str, Any]:
         ...
         bnno.errors.BnnoError: the checkpoint does not fit bnext_t: ...; it fits bnext_18 (...)
     """
-    problem, _ = _problem(state, model)
-    if problem is None:
+    found, _ = _problem(state, model)
+    if found is None:
         return infer(state, model)
-    raise misfit(model, problem, {name: _problem(state, name) for name in MODELS})
+    raise misfit(model, found, {name: _problem(state, name) for name in MODELS})
 
 
 def _order(layer) -> int:

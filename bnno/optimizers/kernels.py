@@ -90,11 +90,8 @@ def start_kernels(model, signed: bool = False) -> None:
     if signed:
         binarize_kernels(model)
         return
-    for layer in model.submodules:
-        quantizer = getattr(layer, "kernel_quantizer", None)
-        if hasattr(quantizer, "start_from"):
-            quantizer.start_from(layer.kernel)
-            layer.kernel.assign(lq.math.sign(layer.kernel))
+    for layer in _start_scales(model):
+        layer.kernel.assign(lq.math.sign(layer.kernel))
 
 
 def binarize_kernels(model) -> None:
@@ -120,10 +117,16 @@ def binarize_kernels(model) -> None:
     """
     import larq as lq
 
-    for layer in model.submodules:
-        quantizer = getattr(layer, "kernel_quantizer", None)
-        if hasattr(quantizer, "start_from"):
-            quantizer.start_from(layer.kernel)
+    _start_scales(model)
     for var in binary_kernels(model):
         var.assign(lq.math.sign(var))
 
+
+def _start_scales(model) -> list:
+    """The layers whose kernel quantizer keeps a scale of its own (``channel_scale``),
+    each scale given its starting value from the kernel (``start_from``)."""
+    layers = [layer for layer in model.submodules
+              if hasattr(getattr(layer, "kernel_quantizer", None), "start_from")]
+    for layer in layers:
+        layer.kernel_quantizer.start_from(layer.kernel)
+    return layers
