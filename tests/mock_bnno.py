@@ -9,8 +9,10 @@ import bnno  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS before TensorFlow lo
 
 # isort: split
 
+import faulthandler
 import json
 import os
+import signal
 import sys
 
 import tensorflow_datasets as tfds
@@ -39,6 +41,8 @@ def write_mock_metadata(root: str, name: str, num_examples: int,
 
 
 if __name__ == "__main__":
+    # A test that finds this process stalled asks where its threads are (tests/loopback.py).
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     root = os.environ["BNNO_TEST_MOCK_DIR"]
     for dataset in ("cifar10", "mnist"):
         if not tfds.builder(dataset, data_dir=root).data_path.exists():

@@ -2,7 +2,6 @@
 two loopback workers preempted and resumed, and the fault-injection benchmark's short
 version (kills at random moments, each run resumed to the uninterrupted weights)."""
 
-import json
 import os
 import signal
 import subprocess
@@ -12,7 +11,7 @@ import time
 import numpy as np
 import pytest
 from conftest import PYTHON, TESTS_DIR, all_weights
-from test_distribute import free_ports
+from loopback import Workers
 
 from bnno import runs
 from bnno.analysis.runs_table import scan
@@ -69,30 +68,8 @@ def test_a_second_process_is_refused_then_takes_over_when_the_first_is_killed(
     assert status(tmp_path, "run") == "finished"
 
 
-def start_workers(out, epochs, env, extra=()):
-    ports = free_ports(2)
-    procs = []
-    for index in range(2):
-        tf_config = {"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
-                     "task": {"type": "worker", "index": index}}
-        procs.append(subprocess.Popen(
-            command(out, epochs, ("--strategy", "multi_worker", *extra)),
-            env={**env, "TF_CONFIG": json.dumps(tf_config)}, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True))
-    return procs
-
-
-def finish(procs):
-    results = []
-    for p in procs:
-        try:
-            stdout, stderr = p.communicate(timeout=300)
-        except subprocess.TimeoutExpired:
-            for q in procs:
-                q.kill()
-            raise
-        results.append((p.returncode, stdout, stderr))
-    return results
+def workers(out, epochs, env, extra=()):
+    return Workers(command(out, epochs, ("--strategy", "multi_worker", *extra)), env)
 
 
 @pytest.mark.slow
@@ -101,13 +78,13 @@ def test_two_workers_stop_after_the_same_step_on_sigterm_and_resume(tmp_path,
     # Enough epochs for the signal to be seen: workers look for it once a second.
     epochs, every = 15, ("--checkpoint-every", "4")
     whole = tmp_path / "whole"
-    for code, _, stderr in finish(start_workers(whole, epochs, subprocess_env, every)):
+    for code, _, stderr in workers(whole, epochs, subprocess_env, every).wait():
         assert code == 0, stderr[-3000:]
     out = tmp_path / "run"
-    procs = start_workers(out, epochs, subprocess_env, every)
-    wait_for(lambda: runs.has_checkpoint(out), procs[0])
-    procs[1].send_signal(signal.SIGTERM)  # the worker that is not the chief
-    stopped = finish(procs)
+    cluster = workers(out, epochs, subprocess_env, every)
+    wait_for(lambda: runs.has_checkpoint(out), cluster.procs[0])
+    cluster.procs[1].send_signal(signal.SIGTERM)  # the worker that is not the chief
+    stopped = cluster.wait()
     assert [code for code, _, _ in stopped] == [75, 75], stopped[0][2][-3000:]
     lines = [stderr.strip().splitlines()[-1] for _, _, stderr in stopped]
     assert lines[1].startswith("SIGTERM: stopped after step ")
@@ -115,7 +92,7 @@ def test_two_workers_stop_after_the_same_step_on_sigterm_and_resume(tmp_path,
     assert lines[0].split(";")[0].split("after ")[1] == lines[1].split(";")[0].split("after ")[1]
     done = len(runs.read_metrics(out))
     assert 1 <= done < epochs
-    for code, _, stderr in finish(start_workers(out, epochs, subprocess_env, every)):
+    for code, _, stderr in workers(out, epochs, subprocess_env, every).wait():
         assert code == 0, stderr[-3000:]
     assert [r["epoch"] for r in runs.read_metrics(out)] == list(range(1, epochs + 1))
     a = all_weights(runs.weights_file(whole, "binarynet"))

@@ -2,11 +2,11 @@
 under both strategies, and two workers train one run over loopback."""
 
 import json
-import socket
 import subprocess
 
 import pytest
 from conftest import PYTHON, TESTS_DIR
+from loopback import Workers
 
 from bnno import runs
 from bnno.errors import BnnoError
@@ -50,40 +50,13 @@ def test_mirrored_run_refuses_uneven_batches_and_resumes(subprocess_env):
     assert result["strategy"] == "mirrored" and result["weights"]
 
 
-def free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def run_workers(out, epochs, env):
-    ports = free_ports(2)
-    procs = []
-    for index in range(2):
-        tf_config = {"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
-                     "task": {"type": "worker", "index": index}}
-        cmd = [PYTHON, str(HERE / "mock_bnno.py"), "train", "binarynet", "--dataset",
-               "cifar10", "--hparams-set", "bop", "--hparams",
-               f"filters=4,dense_units=8,batch_size=4,epochs={epochs}", "--steps-per-epoch", "2",
-               "--validation-steps", "1", "--seed", "1", "--no-tensorboard",
-               "--strategy", "multi_worker", "--output-dir", str(out)]
-        procs.append(subprocess.Popen(cmd, env={**env, "TF_CONFIG": json.dumps(tf_config)},
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True))
-    results = []
-    for p in procs:
-        try:
-            stdout, stderr = p.communicate(timeout=300)
-        except subprocess.TimeoutExpired:
-            for q in procs:
-                q.kill()
-            raise
-        results.append((p.returncode, stdout, stderr))
-    return results
+    return Workers([PYTHON, str(HERE / "mock_bnno.py"), "train", "binarynet", "--dataset",
+                    "cifar10", "--hparams-set", "bop", "--hparams",
+                    f"filters=4,dense_units=8,batch_size=4,epochs={epochs}",
+                    "--steps-per-epoch", "2", "--validation-steps", "1", "--seed", "1",
+                    "--no-tensorboard", "--strategy", "multi_worker", "--output-dir", str(out)],
+                   env).wait()
 
 
 @pytest.mark.slow
