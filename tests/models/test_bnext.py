@@ -67,15 +67,16 @@ def trainable(net) -> int:
     return sum(int(np.prod(v.shape)) for v in net.trainable_weights)
 
 
+@pytest.mark.usefixtures("graph_mode")
 @pytest.mark.slow
 @pytest.mark.parametrize("name, size", [("bnext_t", "tiny"), ("bnext_s", "small"),
                                         ("bnext_m", "middle"), ("bnext_l", "large")])
 def test_parameter_counts_equal_the_official_models(name, size):
     net = models.get(name)((32, 32, 3), 1000)  # counts do not depend on the input size
     assert trainable(net) == official_params(size)
-    tf.keras.backend.clear_session()
 
 
+@pytest.mark.usefixtures("graph_mode")
 @pytest.mark.slow
 def test_bnext_18_parameters_and_imagenet_costs():
     net = models.get("bnext_18")((224, 224, 3), 1000)

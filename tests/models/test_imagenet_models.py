@@ -52,6 +52,7 @@ BIREAL_FP = 7 * 7 * 3 * 64 + 64 * 128 + 128 * 256 + 256 * 512 + 512 * 1000 + 100
 BIREAL_BN = 64 + 4 * 64 + 4 * 128 + 4 * 256 + 4 * 512 + 128 + 256 + 512
 
 
+@pytest.mark.usefixtures("graph_mode")
 @pytest.mark.slow
 @pytest.mark.parametrize("model, binary, fp, bn", [
     ("binary_alexnet", ALEXNET_BINARY, 0, ALEXNET_BN),
@@ -69,6 +70,7 @@ def test_exact_imagenet_parameter_counts(model, binary, fp, bn):
                                       "birealnet": 11_699_112}[model]
 
 
+@pytest.mark.usefixtures("graph_mode")
 @pytest.mark.slow
 def test_alexnet_layers():
     model = build("binary_alexnet")
@@ -87,6 +89,7 @@ def test_alexnet_layers():
     assert len(optimizers.binary_kernels(model)) == 8
 
 
+@pytest.mark.usefixtures("graph_mode")
 @pytest.mark.slow
 def test_xnornet_layers():
     model = build("xnornet")
@@ -105,6 +108,7 @@ def test_xnornet_layers():
     assert len(model.losses) == 2
 
 
+@pytest.mark.usefixtures("graph_mode")
 @pytest.mark.slow
 def test_birealnet_layers():
     model = build("birealnet")

@@ -153,6 +153,7 @@ def test_xnor_identity_with_padded_borders():
     assert direct.shape == a.shape[:3] + (4,)
 
 
+@pytest.mark.usefixtures("graph_mode")
 @pytest.mark.slow
 def test_sibnn_models_reference_shapes():
     net = models.get("sibnn_resnet18")((224, 224, 3), 1000)
