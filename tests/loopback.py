@@ -11,12 +11,15 @@ import socket
 import subprocess
 import tempfile
 import time
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 
 class Stalled(AssertionError):
-    """The workers did not all end in time; the message holds what each one printed and
-    where its Python threads were (``mock_bnno.py`` dumps them on SIGUSR1)."""
+    """The workers did not reach a point, or their end, in time; the message holds what
+    each one printed and where its Python threads were (``mock_bnno.py`` dumps them on
+    SIGUSR1)."""
 
 
 def _ephemeral_low() -> int:
@@ -55,15 +58,41 @@ class Workers:
     """
 
     def __init__(self, command: list[str], env: dict, workers: int = 2):
-        addresses = [f"127.0.0.1:{port}" for port in free_ports(workers)]
+        ports = free_ports(workers)
+        addresses = [f"127.0.0.1:{port}" for port in ports]
         self._files = [(tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+"))
                        for _ in range(workers)]
-        self.procs = [subprocess.Popen(
-            command, env={**env, "TF_CONFIG": json.dumps({"cluster": {"worker": addresses},
-                                                          "task": {"type": "worker",
-                                                                   "index": index}})},
-            stdout=out, stderr=err, text=True)
-            for index, (out, err) in enumerate(self._files)]
+        self.procs = []
+        for index, (out, err) in enumerate(self._files):
+            config = {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}}
+            self.procs.append(subprocess.Popen(
+                command, env={**env, "TF_CONFIG": json.dumps(config)}, stdout=out, stderr=err,
+                text=True))
+            if index == 0:
+                # Worker 0 runs the cluster's coordination service. A worker that finds
+                # it not yet listening retries with gRPC's growing back-off, which on a
+                # busy machine can outlast a test; the others start once it listens.
+                self._await_listening(ports[0])
+
+    def _await_listening(self, port: int, seconds: float = 120) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and self.procs[0].poll() is None:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.1)
+
+    def wait_for(self, condition: Callable[[], bool], seconds: float = 240) -> None:
+        """Return once ``condition()`` holds while the workers run.
+
+        Raises:
+            Stalled: it does not hold within ``seconds``, or the workers ended first.
+        """
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
+                raise Stalled(self._stop_all())
+            time.sleep(0.05)
 
     def wait(self, seconds: float = 240) -> list[tuple[int, str, str]]:
         """(exit code, stdout, stderr) of every worker once all have ended.
@@ -95,7 +124,7 @@ class Workers:
             if p.poll() is None:
                 p.send_signal(signal.SIGUSR1)  # mock_bnno.py prints its threads' stacks
         time.sleep(2)
-        report = ["the workers did not all end in time"]
+        report = ["the workers stalled"]
         for index, p in enumerate(self.procs):
             state = "still running" if p.poll() is None else f"exit {p.returncode}"
             p.kill()
@@ -106,3 +135,23 @@ class Workers:
             report.append(f"--- worker {index} ({state}) ---")
             report.extend(lines[-80:])
         return "\n".join(report)
+
+
+def once_more_if_stalled(start: Callable[[], Workers], until: Callable[[], bool] | None = None,
+                         seconds: float = 240):
+    """``start()``'s workers, waited for: until ``until()`` holds (then they are returned,
+    running), or else to their end (their results are returned). A cluster that stalls is
+    stopped and started once more; the first one's report becomes a warning, which the
+    test summary shows."""
+    for attempt in (1, 2):
+        workers = start()
+        try:
+            if until is None:
+                return workers.wait(seconds)
+            workers.wait_for(until, seconds)
+            return workers
+        except Stalled as stalled:
+            if attempt == 2:
+                raise
+            warnings.warn(f"a loopback cluster stalled and was started again: {stalled}",
+                          stacklevel=2)

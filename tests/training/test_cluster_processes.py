@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 from conftest import PYTHON, TESTS_DIR, all_weights
-from loopback import Workers
+from loopback import Workers, once_more_if_stalled
 
 from bnno import runs
 from bnno.analysis.runs_table import scan
@@ -78,11 +78,12 @@ def test_two_workers_stop_after_the_same_step_on_sigterm_and_resume(tmp_path,
     # Enough epochs for the signal to be seen: workers look for it once a second.
     epochs, every = 15, ("--checkpoint-every", "4")
     whole = tmp_path / "whole"
-    for code, _, stderr in workers(whole, epochs, subprocess_env, every).wait():
+    for code, _, stderr in once_more_if_stalled(
+            lambda: workers(whole, epochs, subprocess_env, every)):
         assert code == 0, stderr[-3000:]
     out = tmp_path / "run"
-    cluster = workers(out, epochs, subprocess_env, every)
-    wait_for(lambda: runs.has_checkpoint(out), cluster.procs[0])
+    cluster = once_more_if_stalled(lambda: workers(out, epochs, subprocess_env, every),
+                                   until=lambda: runs.has_checkpoint(out))
     cluster.procs[1].send_signal(signal.SIGTERM)  # the worker that is not the chief
     stopped = cluster.wait()
     assert [code for code, _, _ in stopped] == [75, 75], stopped[0][2][-3000:]
@@ -92,7 +93,8 @@ def test_two_workers_stop_after_the_same_step_on_sigterm_and_resume(tmp_path,
     assert lines[0].split(";")[0].split("after ")[1] == lines[1].split(";")[0].split("after ")[1]
     done = len(runs.read_metrics(out))
     assert 1 <= done < epochs
-    for code, _, stderr in workers(out, epochs, subprocess_env, every).wait():
+    for code, _, stderr in once_more_if_stalled(
+            lambda: workers(out, epochs, subprocess_env, every)):
         assert code == 0, stderr[-3000:]
     assert [r["epoch"] for r in runs.read_metrics(out)] == list(range(1, epochs + 1))
     a = all_weights(runs.weights_file(whole, "binarynet"))

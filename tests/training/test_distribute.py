@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 from conftest import PYTHON, TESTS_DIR
-from loopback import Workers
+from loopback import Workers, once_more_if_stalled
 
 from bnno import runs
 from bnno.errors import BnnoError
@@ -51,12 +51,12 @@ def test_mirrored_run_refuses_uneven_batches_and_resumes(subprocess_env):
 
 
 def run_workers(out, epochs, env):
-    return Workers([PYTHON, str(HERE / "mock_bnno.py"), "train", "binarynet", "--dataset",
-                    "cifar10", "--hparams-set", "bop", "--hparams",
-                    f"filters=4,dense_units=8,batch_size=4,epochs={epochs}",
-                    "--steps-per-epoch", "2", "--validation-steps", "1", "--seed", "1",
-                    "--no-tensorboard", "--strategy", "multi_worker", "--output-dir", str(out)],
-                   env).wait()
+    command = [PYTHON, str(HERE / "mock_bnno.py"), "train", "binarynet", "--dataset", "cifar10",
+               "--hparams-set", "bop", "--hparams",
+               f"filters=4,dense_units=8,batch_size=4,epochs={epochs}", "--steps-per-epoch",
+               "2", "--validation-steps", "1", "--seed", "1", "--no-tensorboard",
+               "--strategy", "multi_worker", "--output-dir", str(out)]
+    return once_more_if_stalled(lambda: Workers(command, env))
 
 
 @pytest.mark.slow
