@@ -61,6 +61,18 @@ STAGES_FILE = "stages.json"
 # The weights a run can be evaluated, exported or examined with.
 WEIGHTS = ("final", "best", "last-checkpoint")
 
+
+def is_lock_file(name: str) -> bool:
+    """Is ``name`` the run's lock, or a file written beside it while the lock is taken or
+    its heartbeat rewritten (``bnno.locks``)? A directory of only these holds no run yet:
+    another worker of a multi-worker run can see them before the chief writes run.json.
+
+    Example:
+        >>> [is_lock_file(n) for n in ("lock.json", "lock.tmp-7.json", "lock.json.f3", "run.json")]
+        [True, True, True, False]
+    """
+    return name.startswith(Path(LOCK_FILE).stem + ".")
+
 def default_dir(model: str, dataset: str, hparams_set: str, root: str = "runs") -> Path:
     """A fresh ``runs/<model>-<dataset>-<set>-<time>`` directory name that is not taken.
 
@@ -368,7 +380,7 @@ def removed_if_unstarted(path: Path, fresh: bool, keep: tuple = ()) -> Iterator[
     except BaseException:
         if fresh and path.exists() and not has_checkpoint(path):
             for child in path.iterdir():
-                if child.name.startswith(LOCK_FILE):  # the lock goes when its holder leaves
+                if is_lock_file(child.name):  # the lock goes when its holder leaves
                     continue
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
             if not existed:

@@ -10,6 +10,7 @@ from conftest import train_tiny
 
 from bnno import data, runs
 from bnno.data import preprocessing
+from bnno.errors import BnnoError
 from bnno.training.callbacks import GoodStateBackup, MetricsLog
 
 
@@ -103,3 +104,19 @@ def test_a_run_that_fails_before_its_first_epoch_leaves_nothing(mock_tfds, tmp_p
         train_tiny("binarynet", "mnist", "bop", "filters=4,dense_units=8,epochs=1",
                    output_dir=out, seed=2, steps_per_epoch=1, validation_steps=1)
     assert out.is_dir() and not any(out.iterdir())
+
+
+def test_a_directory_of_only_the_chiefs_lock_files_holds_no_run_yet(tmp_path):
+    # Another worker of a multi-worker run looks while the chief takes its lock or rewrites
+    # it: the lock's temporaries are not a run (before, that worker exited and the chief
+    # waited for it forever).
+    from bnno.config import stored
+    from bnno.config.plan import plan
+
+    config = plan("binarynet", "cifar10", "bop", seed=1)
+    for name in ("lock.json", "lock.tmp-7.json", "lock.json.tmp-7.f3", "lock.json.f3"):
+        (tmp_path / name).write_text("{}")
+    assert stored.resumes(tmp_path, config) is False
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(BnnoError, match="not a bnno run|run.json"):
+        stored.resumes(tmp_path, config)
