@@ -64,14 +64,29 @@ WEIGHTS = ("final", "best", "last-checkpoint")
 
 def is_lock_file(name: str) -> bool:
     """Is ``name`` the run's lock, or a file written beside it while the lock is taken or
-    its heartbeat rewritten (``bnno.locks``)? A directory of only these holds no run yet:
-    another worker of a multi-worker run can see them before the chief writes run.json.
+    its heartbeat rewritten (``bnno.locks``)?
 
     Example:
         >>> [is_lock_file(n) for n in ("lock.json", "lock.tmp-7.json", "lock.json.f3", "run.json")]
         [True, True, True, False]
     """
     return name.startswith(Path(LOCK_FILE).stem + ".")
+
+
+def holds_only_lock(path: Path) -> bool:
+    """Does the directory ``path`` hold nothing but its lock files (or not exist)? Then no
+    run has started there yet: another worker of a multi-worker run can see the chief's
+    lock before the chief writes run.json.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp())
+        >>> _ = (path / LOCK_FILE).write_text("{}")
+        >>> holds_only_lock(path), holds_only_lock(path / "missing")
+        (True, True)
+    """
+    return not path.exists() or all(is_lock_file(p.name) for p in path.iterdir())
+
 
 def default_dir(model: str, dataset: str, hparams_set: str, root: str = "runs") -> Path:
     """A fresh ``runs/<model>-<dataset>-<set>-<time>`` directory name that is not taken.

@@ -134,8 +134,8 @@ def resumes(path: str | Path, config: RunConfig) -> bool:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise BnnoError(f"--output-dir {path} is a file; give a directory")
-    if not path.exists() or all(runs.is_lock_file(p.name) for p in path.iterdir()):
-        return False  # empty, but for the lock (another process's, under multi_worker)
+    if runs.holds_only_lock(path):
+        return False
     old = read(path)
     if old.imported:
         raise BnnoError(f"{path} holds an imported checkpoint; train from it with --init "

@@ -9,6 +9,8 @@ import tensorflow as tf
 from conftest import train_tiny
 
 from bnno import data, runs
+from bnno.config import stored
+from bnno.config.plan import plan
 from bnno.data import preprocessing
 from bnno.errors import BnnoError
 from bnno.training.callbacks import GoodStateBackup, MetricsLog
@@ -110,9 +112,6 @@ def test_a_directory_of_only_the_chiefs_lock_files_holds_no_run_yet(tmp_path):
     # Another worker of a multi-worker run looks while the chief takes its lock or rewrites
     # it: the lock's temporaries are not a run (before, that worker exited and the chief
     # waited for it forever).
-    from bnno.config import stored
-    from bnno.config.plan import plan
-
     config = plan("binarynet", "cifar10", "bop", seed=1)
     for name in ("lock.json", "lock.tmp-7.json", "lock.json.tmp-7.f3", "lock.json.f3"):
         (tmp_path / name).write_text("{}")
