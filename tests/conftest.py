@@ -54,10 +54,13 @@ def graph_mode():
 
 @pytest.fixture(autouse=True)
 def fresh_keras_session():
-    """Each test starts with a fresh Keras state (layer names, graphs of earlier models)."""
+    """Each test starts with a fresh Keras state (layer names, graphs of earlier models),
+    and the graphs of its models can be freed (``bnno.training.memory``)."""
     yield
     if "tensorflow" in sys.modules:
-        sys.modules["tensorflow"].keras.backend.clear_session()
+        from bnno.training import memory
+
+        memory.clear_session()
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -360,13 +360,12 @@ def measure(run_dir: Path, source: data.Source | None = None,
 
             measure(path, corruptions=[("gaussian_noise", 3)])
     """
-    import tensorflow as tf
-
+    from bnno.training import memory
     from bnno.training.loading import load_trained, trained_shape
 
     source = source or data.Source()
     config = stored.read(run_dir)
-    tf.keras.backend.clear_session()
+    memory.clear_session()
     input_shape, classes = trained_shape(config.data, source.data_dir)
     net, _ = load_trained(run_dir, config, input_shape, classes)
     found: dict[str, Any] = {"profile": profile(net)}

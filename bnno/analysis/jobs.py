@@ -63,8 +63,7 @@ def train_runs(path: Path, jobs: list[Job], runner: Runner,
             train_runs(path, [Job("bop", "bop", plan("binarynet", "cifar10", "bop"))],
                        Runner(), write_summary)
     """
-    import tensorflow as tf
-
+    from bnno.training import memory
     from bnno.training.train import TrainingStopped, train
 
     for i, job in enumerate(jobs, 1):
@@ -75,7 +74,7 @@ def train_runs(path: Path, jobs: list[Job], runner: Runner,
         print(f"[{i}/{len(jobs)}] {job.label}")
         # A fresh Keras session per run: layer names (and so the flip_ratio/<layer> keys)
         # are the same in every run, and the previous run's graphs are freed.
-        tf.keras.backend.clear_session()
+        memory.clear_session()
         try:
             train(job.config, run_dir, runner.source, runner.options)
         except TrainingStopped as e:

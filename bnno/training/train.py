@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,10 @@ def train(config: RunConfig, output_dir: str | Path | None = None,
         if made:  # a run refused or undone before it started leaves no empty folder
             with contextlib.suppress(OSError):
                 path.rmdir()
+        if "tensorflow" in sys.modules:  # the run's graphs may go with its model
+            from bnno.training.memory import release_graphs
+
+            release_graphs()
 
 
 def _check_options(options: TrainOptions, config: RunConfig) -> None:

@@ -7,7 +7,6 @@ import bnno  # noqa: F401
 
 # isort: split
 
-import gc
 import inspect
 import os
 
@@ -47,14 +46,6 @@ LATENT_FREE_SAME_AS_BNEXT_T = ("bnext_s", "bnext_m", "bnext_l")
 # hparam; built eagerly it takes 6 GB. It is built in a graph of its own, where its
 # variables are declared but never given values (0.5 GB), and the graph is dropped after.
 IN_GRAPH = {("sibnn_vgg", (224, 224, 3))}
-
-
-@pytest.fixture(autouse=True)
-def _free_models():
-    # Keras keeps every model of the session alive until it is cleared.
-    yield
-    tf.keras.backend.clear_session()
-    gc.collect()
 
 
 def build_in_graph(model: str, shape: tuple, classes: int) -> tuple:
