@@ -52,6 +52,20 @@ def graph_mode():
         yield
 
 
+def pytest_collection_finish(session):
+    """Python's cyclic garbage collector, tuned for a process that traces TensorFlow
+    graphs: what importing TensorFlow and the test modules made is moved out of its way
+    (``gc.freeze``), and the youngest generation is collected every 20,000 new objects
+    instead of 700. Tracing a model makes hundreds of thousands of short-lived objects;
+    with the defaults a worker spent about a tenth of its time collecting (15 s of a
+    150 s run of three modules; 6.5 s tuned)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
+
+
 @pytest.fixture(autouse=True)
 def fresh_keras_session():
     """Each test starts with a fresh Keras state (layer names, graphs of earlier models),

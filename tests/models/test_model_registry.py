@@ -37,9 +37,11 @@ REFUSED |= {("convnext_tiny", (28, 28, 1))}
 # The training steps run on CIFAR-sized images; every other dataset shape gets a build.
 STEP_SHAPE = (32, 32, 3)
 
-# BNext-S, -M and -L are BNext-T's builder (bnno.models.bnext.bnext) at other widths; their
-# latent-free steps would repeat BNext-T's at several times its cost.
-LATENT_FREE_SAME_AS_BNEXT_T = ("bnext_s", "bnext_m", "bnext_l")
+# BNext-S, -M and -L are BNext-T's builder (bnno.models.bnext.bnext) at other widths and
+# depths, whose sets name BNext-T's optimizers: their steps would repeat BNext-T's at
+# several times its cost.
+# Their builds (below) and their full-size layouts (tests/models/test_bnext.py) are tested.
+SAME_AS_BNEXT_T = ("bnext_s", "bnext_m", "bnext_l")
 
 
 # Si-BNN's VGG at 224×224 has 440 M parameters (a 100352×4096 dense layer) and no width
@@ -108,9 +110,8 @@ def test_every_model_builds_for_every_dataset_shape(model, shape):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model, optimizer, set_name", [
-    (model, optimizer, set_name) for model in models.names()
-    for optimizer, set_name in sets_by_optimizer(model).items()
-    if not (model in LATENT_FREE_SAME_AS_BNEXT_T and optimizer == "bop")])
+    (model, optimizer, set_name) for model in models.names() if model not in SAME_AS_BNEXT_T
+    for optimizer, set_name in sets_by_optimizer(model).items()])
 def test_every_model_takes_a_step_under_each_optimizer_of_its_sets(model, optimizer, set_name):
     tf.keras.utils.set_random_seed(0)
     checked = check_set(model, set_name)
@@ -146,7 +147,7 @@ def latent_set(model: str) -> str:
 # to one latent-free optimizer (the two differ in the binary kernels' update only, which
 # tests/optimizers covers), alternating.
 SWITCHED = [(model, ("bop", "bop2ndorder")[i % 2]) for i, model in enumerate(
-    m for m in models.names() if m not in LATENT_FREE_SAME_AS_BNEXT_T
+    m for m in models.names() if m not in SAME_AS_BNEXT_T
     and models.get_entry(m).takes("kernel_quantizer"))]
 
 
