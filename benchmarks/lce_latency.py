@@ -4,7 +4,7 @@ Each model is made inference-ready and converted exactly as ``bnno export`` does
 timed by ``bnno.deploy.benchmark.measure`` (LCE's interpreter and the Keras model alternating in
 this process). Weights are freshly initialized: they do not change the speed. binarynet
 is the Bop paper's CIFAR-10 network at full width (set ``bop``); BiRealNet-18 (ImageNet,
-224×224) comes from bnno's registry when it has one, else from larq-zoo.
+224×224) is bnno's ``birealnet`` with its ``bop`` set.
 
 Goal: LCE median latency ≤ 0.6× Keras's, LCE file ≤ 1/10 of the float32 weights.
 
@@ -20,7 +20,6 @@ import bnno  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS before TensorFlow lo
 import argparse
 import json
 
-from bnno import models
 from bnno.config.plan import check_set
 from bnno.deploy import benchmark, convert, inference, metadata
 from bnno.training.build import build_model
@@ -37,13 +36,8 @@ def binarynet():
 
 
 def birealnet():
-    if "birealnet" in models.names():
-        return ("birealnet (bop set, ImageNet 224x224)",
-                built("birealnet", "bop", (224, 224, 3), 1000))
-    import larq_zoo as lqz
-
-    net = lqz.literature.BiRealNet(input_shape=(224, 224, 3), weights=None, num_classes=1000)
-    return "BiRealNet-18 (larq-zoo, ImageNet 224x224)", net
+    return ("birealnet (bop set, ImageNet 224x224)",
+            built("birealnet", "bop", (224, 224, 3), 1000))
 
 
 def main() -> None:

@@ -116,9 +116,9 @@ class Dataset(Pipelines):
     @property
     def input_shape(self) -> tuple[int, ...]:
         if self.encoded:  # images of any size, cropped to Larq Zoo's 224×224 by default
-            from larq_zoo.training.data import IMAGE_SIZE
+            from bnno.data.preprocessing import IMAGENET_SIZE
 
-            size = self.image_size or IMAGE_SIZE
+            size = self.image_size or IMAGENET_SIZE
             return (size, size, 3)
         return tuple(self.builder.info.features["image"].shape)
 

@@ -71,6 +71,15 @@ def _pad_crop_flip(image, seed):
 CIFAR_MEAN = (0.507, 0.487, 0.441)
 CIFAR_STD = (0.267, 0.256, 0.276)
 
+# ImageNet's channel mean and deviation on 8-bit values and the side of its crops, as
+# Larq Zoo sets them (larq_zoo/training/data.py: MEAN_RGB, STDDEV_RGB, IMAGE_SIZE) and
+# as torchvision's 0-1 values times 255. The evaluation crop keeps 224/(224 + 32) of
+# the shorter side (CROP_PADDING there).
+IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
+IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+IMAGENET_SIZE = 224
+CROP_PADDING = 32
+
 
 def crop_flip_normalize(image, training: bool, seed) -> Any:
     """BNext's CIFAR preprocessing: ``resize_and_flip``'s augmentation (training: pad 4
@@ -96,16 +105,20 @@ def crop_flip_normalize(image, training: bool, seed) -> Any:
     return (tf.cast(image, tf.float32) / 255.0 - CIFAR_MEAN) / CIFAR_STD
 
 
-def imagenet(image_bytes, training: bool, seed, size: int = 224) -> Any:
+def imagenet(image_bytes, training: bool, seed, size: int = IMAGENET_SIZE) -> Any:
     """Larq Zoo's ImageNet preprocessing of one JPEG: decode and crop in one step.
 
     Training: a random crop of 8-100 % of the area and aspect ratio 3/4-4/3 (10
-    attempts, else the central crop), resized bicubically to 224×224, and a random flip;
-    evaluation: the central 224/256 crop, resized. Then normalised with ImageNet's
-    channel mean and deviation. Larq Zoo draws the crop and flip with TensorFlow's
-    stateful random ops, which a seeded (deterministic) run refuses; here they are drawn
-    from the element's ``seed`` with the stateless forms of the same ops, so a resumed
-    run also sees the same crops.
+    attempts, else the evaluation crop), resized bicubically to 224×224, and a random
+    flip; evaluation: the central 224/256 crop, resized. Then normalised with ImageNet's
+    channel mean and deviation. It is larq-zoo 2.4's ``preprocess_image_bytes``
+    (``larq_zoo/training/data.py``) op for op; ``tests/data/test_imagenet_crop.py``
+    checks it against outputs of larq-zoo's own function. Larq Zoo draws the crop and
+    flip with TensorFlow's stateful random ops, as here when ``seed`` is None (its crop
+    op keeps seed 0, which TensorFlow seeds afresh in every process: those crops differ
+    between runs even under a global seed). A seeded (deterministic) run refuses
+    stateful ops, so given a ``seed`` the same ops' stateless forms draw them from it,
+    and a resumed run also sees the same crops.
 
     Example:
         >>> import tensorflow as tf
@@ -117,25 +130,66 @@ def imagenet(image_bytes, training: bool, seed, size: int = 224) -> Any:
         True
     """
     import tensorflow as tf
-    from larq_zoo.training import data as zoo
 
-    if not training or seed is None:
-        return zoo.preprocess_image_bytes(image_bytes, is_training=training, image_size=size)
+    if training:
+        image = _imagenet_random_crop(image_bytes, seed, size)
+        if seed is None:
+            image = tf.image.random_flip_left_right(image)
+        else:
+            image = tf.image.stateless_random_flip_left_right(image, seed=seed[::-1])
+    else:
+        image = _decode_and_center_crop(image_bytes, size)
+    return _standardize(tf.cast(tf.reshape(image, [size, size, 3]), tf.float32))
+
+
+def _standardize(image):
+    """ImageNet's normalisation of one float32 image. The mean and deviation are
+    broadcast to the image's shape first, as Larq Zoo does: TensorFlow's kernels for an
+    image minus a 3-vector broadcast as they go, which gave ``imagenet`` 15 % fewer
+    images per second."""
+    import tensorflow as tf
+
+    shape = tf.shape(image)
+    return ((image - tf.broadcast_to(IMAGENET_MEAN, shape))
+            / tf.broadcast_to(IMAGENET_STD, shape))
+
+
+def _imagenet_random_crop(image_bytes, seed, size: int):
+    """``imagenet``'s training crop, resized to ``size``×``size`` (float32): the evaluation
+    crop when the distorted box found no window within its 10 attempts."""
+    import tensorflow as tf
+
     shape = tf.image.extract_jpeg_shape(image_bytes)
-    begin, extent, _ = tf.image.stateless_sample_distorted_bounding_box(
-        shape, tf.constant([[[0.0, 0.0, 1.0, 1.0]]]), seed=seed, min_object_covered=0.1,
-        aspect_ratio_range=(3 / 4, 4 / 3), area_range=(0.08, 1.0), max_attempts=10,
-        use_image_if_no_bounding_boxes=True)
+    box = dict(bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]), min_object_covered=0.1,
+               aspect_ratio_range=(3 / 4, 4 / 3), area_range=(0.08, 1.0), max_attempts=10,
+               use_image_if_no_bounding_boxes=True)
+    if seed is None:
+        begin, extent, _ = tf.image.sample_distorted_bounding_box(shape, **box)
+    else:
+        begin, extent, _ = tf.image.stateless_sample_distorted_bounding_box(shape, seed=seed,
+                                                                            **box)
     window = tf.stack([begin[0], begin[1], extent[0], extent[1]])
     crop = tf.image.decode_and_crop_jpeg(image_bytes, window, channels=3)
-    # As Larq Zoo: when no attempt succeeded (the crop is the whole image), the central
-    # crop instead.
+    # The whole image means every attempt failed (Larq Zoo tests that at least 3 of the
+    # crop's shape equal the JPEG's).
     whole = tf.reduce_sum(tf.cast(tf.equal(shape, tf.shape(crop)), tf.int32)) >= 3
-    image = tf.cond(whole, lambda: zoo._decode_and_center_crop(image_bytes, size),
-                    lambda: tf.compat.v1.image.resize_bicubic([crop], [size, size])[0])
-    image = tf.image.stateless_random_flip_left_right(image, seed=seed[::-1])
-    image = tf.cast(tf.reshape(image, [size, size, 3]), tf.float32)
-    return zoo._normalize(image, mean_rgb=zoo.MEAN_RGB, stddev_rgb=zoo.STDDEV_RGB)
+    return tf.cond(whole, lambda: _decode_and_center_crop(image_bytes, size),
+                   lambda: tf.compat.v1.image.resize_bicubic([crop], [size, size])[0])
+
+
+def _decode_and_center_crop(image_bytes, size: int):
+    """The central square of a JPEG, ``size / (size + 32)`` of its shorter side (offsets
+    rounded up), decoded alone and resized bicubically to ``size``×``size`` (float32)."""
+    import tensorflow as tf
+
+    shape = tf.image.extract_jpeg_shape(image_bytes)
+    height, width = shape[0], shape[1]
+    side = tf.cast(size / (size + CROP_PADDING)
+                   * tf.cast(tf.minimum(height, width), tf.float32), tf.int32)
+    window = tf.stack([(height - side + 1) // 2, (width - side + 1) // 2, side, side])
+    image = tf.image.decode_and_crop_jpeg(image_bytes, window, channels=3)
+    # TF1's bicubic resize (no antialiasing, corners not aligned), as Larq Zoo.
+    return tf.compat.v1.image.resize_bicubic([image], [size, size])[0]
 
 
 def bnext(image_bytes, training: bool, seed, size: int = 224) -> Any:
@@ -167,14 +221,12 @@ def bnext(image_bytes, training: bool, seed, size: int = 224) -> Any:
         True
     """
     import tensorflow as tf
-    from larq_zoo.training.data import MEAN_RGB, STDDEV_RGB
 
     if training:
         return _bnext_augment(*(t[None] for t in _bnext_crop(image_bytes, True, seed, size)))[0]
     image = tf.io.decode_jpeg(image_bytes, channels=3)
     image = _center_crop(_resize_shorter(image, int(size / 0.95), "bicubic"), size)
-    image = tf.ensure_shape(image, [size, size, 3])
-    return (image - MEAN_RGB) / STDDEV_RGB
+    return _standardize(tf.ensure_shape(image, [size, size, 3]))
 
 
 def _bnext_crop(image_bytes, training: bool, seed, size: int = 224):
@@ -208,14 +260,13 @@ def _bnext_augment(images, chosen):
 @functools.cache
 def _augment_function():
     import tensorflow as tf
-    from larq_zoo.training.data import MEAN_RGB, STDDEV_RGB
 
     from bnno.data.randaugment import rand_augment_batch
 
     def augment(images, chosen):
         with tf.device("/CPU:0"):  # PIL's arithmetic, also where a GPU is the default
             return rand_augment_batch(images, chosen, magnitude=7.0, magnitude_std=0.5,
-                                      normalize=(tuple(MEAN_RGB), tuple(STDDEV_RGB)))
+                                      normalize=(IMAGENET_MEAN, IMAGENET_STD))
 
     return tf.function(augment, autograph=False, reduce_retracing=True)
 
@@ -322,9 +373,7 @@ def _sibnn_training_crop(image_bytes, training: bool, seed, size: int = 224):
 
 def _imagenet_normalize(images):
     """ImageNet's normalisation of a batch (uint8), float32, in one XLA loop."""
-    from larq_zoo.training.data import MEAN_RGB, STDDEV_RGB
-
-    return _normalize_function()(images, tuple(MEAN_RGB), tuple(STDDEV_RGB))
+    return _normalize_function()(images, IMAGENET_MEAN, IMAGENET_STD)
 
 
 @functools.cache

@@ -159,10 +159,10 @@ def _keras_teacher(teacher: Teacher, input_shape: tuple, num_classes: int,
                         "teacher_weights=none") from None
     image = tf.keras.Input(input_shape)
     if normalized:
-        from larq_zoo.training.data import MEAN_RGB, STDDEV_RGB
+        from bnno.data.preprocessing import IMAGENET_MEAN, IMAGENET_STD
 
-        pixels = tf.keras.layers.Normalization(mean=MEAN_RGB, variance=[
-            s * s for s in STDDEV_RGB], invert=True)(image)
+        pixels = tf.keras.layers.Normalization(mean=IMAGENET_MEAN, variance=[
+            s * s for s in IMAGENET_STD], invert=True)(image)
     else:
         pixels = tf.keras.layers.Rescaling(127.5, 127.5)(image)
     return tf.keras.Model(image, net(pixels))

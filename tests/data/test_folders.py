@@ -97,13 +97,14 @@ def test_large_images_preprocess_like_imagenet(tmp_path):
     for fn in ("default", "sibnn"):
         images, _ = next(iter(ds.train(2, fn, 1, 0, 1, steps_per_epoch=1)))
         assert images.shape == (2, 48, 48, 3)
-    # The central crop of a PNG, resized: as Larq Zoo's preprocessing of the same pixels.
-    from larq_zoo.training.data import preprocess_image_bytes
+    # The central crop of a PNG, resized: as Larq Zoo's preprocessing of the same pixels
+    # (``imagenet``, which test_imagenet_crop.py checks against larq-zoo's).
+    from bnno.data.preprocessing import imagenet
 
     images, _ = next(iter(ds.test(6, "default")))
     jpeg = tf.io.encode_jpeg(tf.io.decode_png((root / "validation" / "bar" / "0.png")
                                               .read_bytes()), quality=95)
-    expected = preprocess_image_bytes(jpeg, is_training=False, image_size=48)
+    expected = imagenet(jpeg, False, None, 48)
     np.testing.assert_allclose(images[0], expected, atol=1e-5)
     assert data.describe(str(root)).input_shape == (224, 224, 3)
 
