@@ -12,10 +12,10 @@ environment with ``pip install larq-zoo==2.4.0 tensorflow==2.19.1 tf-keras==2.19
   is_training=False, image_size=size)``, at 48 for every JPEG and at 224 for the first.
 - ``box_kwargs``: the keyword arguments (JSON) with which larq-zoo's training crop calls
   ``tf.image.sample_distorted_bounding_box``: the distribution of its crop windows.
-- ``windows_<i>``: crop windows (y, x, height, width) for the JPEG: a smaller one, the
-  whole image (what the op returns when its 10 attempts fail: larq-zoo then takes its
-  central crop) and one of the full height or width (not a failure).
-  ``train_<i>_<w>_<seed>``: ``preprocess_image_bytes(jpeg, is_training=True,
+- ``windows_<i>``: crop windows (y, x, height, width) for the JPEG, among them smaller
+  ones, the whole image (what the op returns when its 10 attempts fail: larq-zoo then
+  takes its central crop) and windows of the full height or width (not a failure).
+- ``train_<i>_<w>_<seed>``: ``preprocess_image_bytes(jpeg, is_training=True,
   image_size=32)`` with that op returning window ``w``, run eagerly right after
   ``tf.random.set_seed(seed)``. The op's own draws cannot be recorded: larq-zoo leaves
   its seed at 0, which TensorFlow seeds afresh in every process, whatever the global
