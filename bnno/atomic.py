@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,6 +76,17 @@ def replaced(path: str | Path, sync: bool = True) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def is_temporary(name: str) -> bool:
+    """Is ``name`` the temporary file of a write (``replaced``): one under way, or one that
+    a kill cut short (the target then still holds its old content, or does not exist)?
+
+    Example:
+        >>> [is_temporary(n) for n in ("run.tmp-812.json", "weights.tmp-9.h5", "run.json")]
+        [True, True, False]
+    """
+    return re.fullmatch(r".+\.tmp-\d+(\.[^.]+)?", name) is not None
 
 
 def write_bytes(path: str | Path, data: bytes, sync: bool = True) -> None:

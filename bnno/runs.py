@@ -73,19 +73,25 @@ def is_lock_file(name: str) -> bool:
     return name.startswith(Path(LOCK_FILE).stem + ".")
 
 
-def holds_only_lock(path: Path) -> bool:
-    """Does the directory ``path`` hold nothing but its lock files (or not exist)? Then no
-    run has started there yet: another worker of a multi-worker run can see the chief's
-    lock before the chief writes run.json.
+def is_unstarted(path: Path) -> bool:
+    """Has no run started in the directory ``path``: does it hold nothing but its lock files
+    and the temporary files of writes (or not exist)? Another worker of a multi-worker run
+    can see the chief's lock, or its run.json half written, before the chief has written
+    it; a run killed while ``create`` wrote its run.json leaves the temporary file behind.
 
     Example:
         >>> import tempfile
         >>> path = Path(tempfile.mkdtemp())
         >>> _ = (path / LOCK_FILE).write_text("{}")
-        >>> holds_only_lock(path), holds_only_lock(path / "missing")
+        >>> _ = (path / "run.tmp-4242.json").write_text('{"mod')  # cut short by a kill
+        >>> is_unstarted(path), is_unstarted(path / "missing")
         (True, True)
+        >>> create(path, {"model": "binarynet"})
+        >>> is_unstarted(path), sorted(p.name for p in path.iterdir())
+        (False, ['lock.json', 'run.json'])
     """
-    return not path.exists() or all(is_lock_file(p.name) for p in path.iterdir())
+    return not path.exists() or all(is_lock_file(p.name) or atomic.is_temporary(p.name)
+                                    for p in path.iterdir())
 
 
 def default_dir(model: str, dataset: str, hparams_set: str, root: str = "runs") -> Path:
@@ -366,6 +372,12 @@ def create(path: Path, spec: dict[str, Any]) -> None:
     except OSError as e:
         raise BnnoError(f"cannot write the run directory {path}: {e.strerror}") from None
     atomic.write_text(path / RUN_FILE, json.dumps(spec, indent=2, sort_keys=True))
+    # What an earlier create left when it was killed while writing (the caller holds the
+    # run's lock: no other process writes run.json now).
+    stem, suffix = Path(RUN_FILE).stem, Path(RUN_FILE).suffix
+    for leftover in path.glob(f"{stem}.tmp-*{suffix}"):
+        if atomic.is_temporary(leftover.name):
+            leftover.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -134,7 +134,7 @@ def resumes(path: str | Path, config: RunConfig) -> bool:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise BnnoError(f"--output-dir {path} is a file; give a directory")
-    if runs.holds_only_lock(path):
+    if runs.is_unstarted(path):
         return False
     old = read(path)
     if old.imported:

@@ -177,7 +177,7 @@ def _open(path: Path, stages: tuple[Stage, ...]) -> bool:
             raise BnnoError(f"{file} is corrupt; use another --output-dir") from None
         check_resumes(path, stages, found)
         return False
-    if not runs.holds_only_lock(path):
+    if not runs.is_unstarted(path):
         raise BnnoError(f"{path} holds something other than a run in stages; use another "
                         "--output-dir")
     path.mkdir(parents=True, exist_ok=True)

@@ -119,3 +119,18 @@ def test_a_directory_of_only_the_chiefs_lock_files_holds_no_run_yet(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(BnnoError, match="not a bnno run|run.json"):
         stored.resumes(tmp_path, config)
+
+
+@pytest.mark.slow
+def test_a_run_killed_while_writing_its_run_json_starts_again(mock_tfds, tmp_path):
+    # A kill between run.json's temporary file and its rename leaves only the temporary
+    # (and the lock, which the next process takes over): the same command starts the run
+    # instead of refusing the folder as "not a bnno run directory".
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "run.tmp-4242.json").write_text('{"model": {"na')
+    assert stored.resumes(out, plan("binarynet", "mnist", "bop", seed=1)) is False
+    train_tiny("binarynet", "mnist", "bop", "filters=4,dense_units=8,batch_size=8,epochs=1",
+               output_dir=out, seed=1, steps_per_epoch=1, validation_steps=1)
+    assert runs.read(out)["model"]["name"] == "binarynet"
+    assert not list(out.glob("run.tmp-*"))  # the leftover is removed
