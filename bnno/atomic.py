@@ -62,7 +62,7 @@ def replaced(path: str | Path, sync: bool = True) -> Iterator[Path]:
         b'HDF'
     """
     path = Path(path)
-    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    tmp = _temporary(path, os.getpid())
     try:
         yield tmp
         if sync:
@@ -76,6 +76,25 @@ def replaced(path: str | Path, sync: bool = True) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _temporary(path: Path, pid: int | str) -> Path:
+    return path.with_name(f"{path.stem}.tmp-{pid}{path.suffix}")
+
+
+def leftovers(path: str | Path) -> list[Path]:
+    """The temporary files of writes to ``path`` that are there: left by writes a kill cut
+    short, unless another process is writing ``path`` now.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "run.json"
+        >>> _ = path.with_name("run.tmp-4242.json").write_text('{"mod')
+        >>> [p.name for p in leftovers(path)]
+        ['run.tmp-4242.json']
+    """
+    path = Path(path)
+    return [p for p in path.parent.glob(_temporary(path, "*").name) if is_temporary(p.name)]
 
 
 def is_temporary(name: str) -> bool:

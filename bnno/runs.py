@@ -374,10 +374,8 @@ def create(path: Path, spec: dict[str, Any]) -> None:
     atomic.write_text(path / RUN_FILE, json.dumps(spec, indent=2, sort_keys=True))
     # What an earlier create left when it was killed while writing (the caller holds the
     # run's lock: no other process writes run.json now).
-    stem, suffix = Path(RUN_FILE).stem, Path(RUN_FILE).suffix
-    for leftover in path.glob(f"{stem}.tmp-*{suffix}"):
-        if atomic.is_temporary(leftover.name):
-            leftover.unlink(missing_ok=True)
+    for leftover in atomic.leftovers(path / RUN_FILE):
+        leftover.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
